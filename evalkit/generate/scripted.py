@@ -1,0 +1,140 @@
+"""A scripted engine: the engine interface with seeded, token-level behaviour, for tests.
+
+Tokens are characters (plus ChatML/think special tokens), so text and ids map one to one. In a
+thinking request the engine emits letters and, from ``min_tokens`` on, the first stop id with
+probability ``p_end`` per token. In an answer request (the prompt ends with a delimiter or the answer
+prefix) it writes ``\\boxed{gold}`` if the thinking was at least the problem's difficulty long,
+else a wrong boxed answer. Like vLLM's seeded sampling, the output of a request depends only on its
+seed (or, at temperature 0, on its prompt) and has the prefix property in ``max_tokens``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from evalkit.generate.engine import GenRequest, GenResult
+
+SPECIALS = ("<|pad|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
+CHARS = tuple(string.printable[:95]) + ("\n",)  # printable ASCII without the odd whitespace, plus \n
+ANSWER_MARKERS = ("<|im_start|>answer\n", "</think>\n\n", "Final Answer:")
+THINK_MARKERS = ("<|im_start|>think\n", "<think>\n", "<|im_start|>assistant\n")
+
+
+class CharTokenizer:
+    def __init__(self) -> None:
+        self.vocab = list(SPECIALS) + [c for c in CHARS if c not in SPECIALS]
+        self.ids = {t: i for i, t in enumerate(self.vocab)}
+
+    def encode(self, text: str) -> list[int]:
+        out, i = [], 0
+        while i < len(text):
+            for s in SPECIALS:
+                if text.startswith(s, i):
+                    out.append(self.ids[s])
+                    i += len(s)
+                    break
+            else:
+                ch = text[i]
+                if ch not in self.ids:
+                    raise ValueError(f"scripted tokenizer: character {ch!r} is not in its vocabulary")
+                out.append(self.ids[ch])
+                i += 1
+        return out
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.vocab[i] for i in ids)
+
+    def token_id(self, text: str) -> int | None:
+        return self.ids.get(text)
+
+    def chat_prompt(self, user: str) -> str:
+        return f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def eos_ids(self) -> tuple[int, ...]:
+        return (self.ids["<|im_end|>"],)
+
+
+def _h(*parts: object) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(map(str, parts)).encode()).digest()[:8], "little")
+
+
+@dataclass
+class ScriptedEngine:
+    """``golds`` maps a problem's prompt text to its gold answer; ``difficulty`` maps it to the number
+    of thinking tokens needed to be right (default: a hash-derived value in [0, max_difficulty))."""
+
+    golds: dict[str, str] = field(default_factory=dict)
+    p_end: float = 0.02
+    max_difficulty: int = 400
+    oov_rate: float = 0.0
+    max_model_len: int = 1 << 20
+    name: str = "scripted"
+    difficulty: Callable[[str], int] | None = None
+    fail_on: Callable[[list[GenRequest]], bool] | None = None  # fault injection
+    calls: list[int] = field(default_factory=list)  # requests per generate call
+    generated_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        self.tokenizer = CharTokenizer()
+
+    def _difficulty(self, prompt: str) -> int:
+        if self.difficulty is not None:
+            return self.difficulty(prompt)
+        return _h("difficulty", prompt) % self.max_difficulty
+
+    def generate(self, requests: list[GenRequest]) -> list[GenResult]:
+        if not requests:
+            raise ValueError("please provide at least one prompt")  # what vLLM does
+        if self.fail_on is not None and self.fail_on(requests):
+            raise RuntimeError("scripted engine failure (fault injection)")
+        self.calls.append(len(requests))
+        out = [self._one(r) for r in requests]
+        self.generated_tokens += sum(len(o.token_ids) + (o.stop_token is not None) for o in out)
+        return out
+
+    def _one(self, r: GenRequest) -> GenResult:
+        text = self.tokenizer.decode(list(r.prompt_ids))
+        if text.endswith(ANSWER_MARKERS):
+            return self._answer(r, text)
+        return self._think(r)
+
+    def _think(self, r: GenRequest) -> GenResult:
+        key = r.seed if r.temperature > 0 else _h("greedy", r.prompt_ids)
+        rng = random.Random(key)
+        letters = self.tokenizer.encode("abcdefgh ")
+        ids: list[int] = []
+        for step in range(r.max_tokens):
+            u, v, w = rng.random(), rng.random(), rng.random()
+            if step >= r.min_tokens and r.stop_token_ids and u < self.p_end:
+                return GenResult(token_ids=ids, stop_token=r.stop_token_ids[0])
+            if w < self.oov_rate:
+                ids.append(self.tokenizer.vocab_size + 3)
+            else:
+                ids.append(letters[int(v * len(letters))])
+        return GenResult(token_ids=ids, stop_token=None)
+
+    def _answer(self, r: GenRequest, text: str) -> GenResult:
+        problem = next((p for p in self.golds if p in text), None)
+        start = max(text.rfind(m) + len(m) for m in THINK_MARKERS if m in text) if any(
+            m in text for m in THINK_MARKERS) else 0
+        end = max(text.rfind(m) for m in ANSWER_MARKERS)
+        thinking_len = len(self.tokenizer.encode(text[start:end]))
+        if problem is None:
+            ans = "\\boxed{?}"
+        elif thinking_len >= self._difficulty(problem):
+            ans = f" The answer is \\boxed{{{self.golds[problem]}}}."
+        else:
+            ans = f" The answer is \\boxed{{{_h('wrong', problem, r.seed) % 1000 + 1000}}}."
+        ids = self.tokenizer.encode(ans)
+        if len(ids) > r.max_tokens:
+            return GenResult(token_ids=ids[: r.max_tokens], stop_token=None)
+        return GenResult(token_ids=ids, stop_token=self.tokenizer.eos_ids[0])

@@ -1,0 +1,5 @@
+"""Grade stage: answer extraction and equivalence."""
+
+from evalkit.grade.mathverify import GRADER_VERSION, extract_choice, grade_answer, grade_response
+
+__all__ = ["GRADER_VERSION", "extract_choice", "grade_answer", "grade_response"]

@@ -1,0 +1,103 @@
+"""The first grader: extraction and equivalence through math-verify (integer and math answers),
+and a multiple-choice letter extractor. Every decision carries a reason code."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from evalkit.records import Grade
+
+GRADER_VERSION = "mv-0.1"
+
+_MC_PATTERNS = [
+    re.compile(r"(?i:answer)\s*(?:is|:)?\s*[:\s]*\**\s*\(?\$?\\?(?:boxed\{|text\{)?\s*([A-Ea-e])\b"),
+    re.compile(r"\\boxed\{\s*\(?([A-Ea-e])\)?\s*\}"),
+    re.compile(r"\(([A-E])\)"),
+]
+
+
+@lru_cache(maxsize=4096)
+def _parse_gold(gold: str):  # noqa: ANN202 - math-verify returns a list of sympy objects / strings
+    from math_verify import parse
+
+    text = gold.strip()
+    if not text.startswith("$"):
+        text = f"${text}$"
+    return parse(text)
+
+
+def _grade_math(answer_text: str, gold: str, integer: bool) -> Grade:
+    from math_verify import parse, verify
+
+    try:
+        g = _parse_gold(gold)
+        a = parse(answer_text)
+    except Exception as e:  # noqa: BLE001 - math-verify can raise on odd input
+        return Grade(False, None, f"error:{type(e).__name__}", GRADER_VERSION)
+    if not a:
+        return Grade(False, None, "no_answer", GRADER_VERSION)
+    extracted = str(a[-1]) if len(a) > 1 else str(a[0])
+    if integer:
+        try:
+            value = int(a[0])
+            if value != a[0] or not 0 <= value <= 999:
+                return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
+        except (TypeError, ValueError):
+            return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
+    try:
+        ok = bool(verify(g, a))
+    except Exception as e:  # noqa: BLE001
+        return Grade(False, extracted, f"error:{type(e).__name__}", GRADER_VERSION)
+    return Grade(ok, extracted, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
+
+
+def extract_choice(text: str) -> tuple[str | None, str]:
+    """The final stated letter choice, or (None, reason)."""
+    last: tuple[int, str] | None = None
+    for pat in _MC_PATTERNS:
+        for m in pat.finditer(text):
+            if last is None or m.start() > last[0]:
+                last = (m.start(), m.group(1).upper())
+        if last is not None:
+            break
+    if last is None:
+        return None, "no_answer"
+    return last[1], "extracted"
+
+
+def grade_answer(answer_text: str, gold: str, answer_type: str) -> Grade:
+    """Grade the text after the end of thinking against the gold answer."""
+    if not answer_text or not answer_text.strip():
+        return Grade(False, None, "no_answer", GRADER_VERSION)
+    if answer_type == "mc":
+        letter, reason = extract_choice(answer_text)
+        if letter is None:
+            return Grade(False, None, reason, GRADER_VERSION)
+        ok = letter == gold.strip().upper()
+        return Grade(ok, letter, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
+    return _grade_math(answer_text, gold, integer=answer_type == "integer")
+
+
+def grade_response(
+    response: str,
+    gold: str,
+    answer_type: str,
+    *,
+    think_end: str | None = None,
+    unclosed_thinking: str = "no_answer",
+) -> Grade:
+    """Grade a whole response: only the text after the last ``think_end`` counts. If the delimiter
+    is absent the thinking is unclosed: no answer (reason ``unclosed_thinking``), or the whole text
+    with ``unclosed_thinking="use_all"``."""
+    if think_end:
+        pos = response.rfind(think_end)
+        if pos < 0:
+            if unclosed_thinking == "no_answer":
+                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
+            answer = response
+        else:
+            answer = response[pos + len(think_end) :]
+    else:
+        answer = response
+    return grade_answer(answer, gold, answer_type)

@@ -1,0 +1,125 @@
+"""Typed records passed between stages.
+
+They are plain frozen dataclasses so every stage can import them without importing another stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+AnswerType = Literal["integer", "math", "mc"]
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Content hash of a JSON-serialisable object, independent of dict ordering."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark item, ready to prompt and grade."""
+
+    task: str
+    problem_id: str
+    prompt: str  # the user message (task template already applied)
+    gold: str  # gold answer as text (a letter for multiple choice)
+    answer_type: AnswerType
+    meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ForcingConfig:
+    """Budget-forcing settings of one sequential cell.
+
+    ``cap``: thinking-token cap (None: no cap besides the engine's context). ``n_ignore``: how many
+    end-of-thinking attempts are replaced by a control string. ``controls``: the control strings,
+    cycled. ``min_tokens``: the delimiter is suppressed until this many thinking tokens exist.
+    """
+
+    cap: int | None
+    n_ignore: int = 0
+    controls: tuple[str, ...] = ("Wait",)
+    min_tokens: int = 0
+
+    def control_for(self, i: int) -> str:
+        return self.controls[i % len(self.controls)]
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    answer_max_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One experimental condition: everything that defines a sample except the problem and seed."""
+
+    task: str
+    model: str
+    think_format: str
+    forcing: ForcingConfig
+    sampling: SamplingConfig
+    selection: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # task filters
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "selection": self.selection,
+            "model": self.model,
+            "think_format": self.think_format,
+            "forcing": asdict(self.forcing),
+            "sampling": asdict(self.sampling),
+        }
+
+    @property
+    def cell_id(self) -> str:
+        return stable_hash(self.key)
+
+    @property
+    def label(self) -> str:
+        f = self.forcing
+        cap = "none" if f.cap is None else str(f.cap)
+        ctl = "|".join(f.controls) if f.n_ignore else "-"
+        return f"{self.task} cap={cap} ignore={f.n_ignore} control={ctl} min={f.min_tokens}"
+
+
+@dataclass
+class Generation:
+    """What the generate stage returns for one (problem, seed, cell)."""
+
+    problem_id: str
+    seed: int
+    prompt_tokens: int
+    thinking_ids: list[int]
+    answer_ids: list[int]
+    thinking_text: str
+    answer_text: str
+    response: str  # thinking + delimiter/prefix + answer, decoded from the exact token ids
+    thinking_tokens: int  # includes injected control-string tokens
+    control_tokens: int
+    answer_tokens: int  # generated answer tokens (forced delimiter/prefix excluded)
+    forced_tokens: int  # delimiter + answer-prefix tokens appended by the harness
+    n_ignored: int  # end-of-thinking attempts replaced by a control string
+    n_suppressed: int  # end-of-thinking attempts suppressed by min_tokens (engine-side; 0 if unknown)
+    forced_end: bool  # thinking ended by the cap rather than by the model
+    thinking_closed: bool  # the end-of-thinking delimiter is present before the answer
+    answer_finish: str  # "stop" or "length"
+    oov_ids: int = 0  # re-fed ids outside the tokenizer vocabulary that were dropped
+    rounds: int = 0
+    wall_s: float = 0.0
+    provenance: dict[str, Any] = field(default_factory=dict)  # the trajectory this row branches from
+
+
+@dataclass
+class Grade:
+    correct: bool
+    extracted: str | None
+    reason: str
+    grader_version: str

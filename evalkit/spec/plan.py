@@ -1,0 +1,149 @@
+"""Sweep YAML -> validated :class:`Plan` of cells."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
+from evalkit.spec.errors import LineIndex, SpecError, format_loc
+from evalkit.spec.schema import SweepSpec, TaskEntry
+from evalkit.spec.tasks import TaskError, load_problems
+
+
+def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
+    """Validate YAML text; every problem is reported as ``source:line: key: message``."""
+    try:
+        data = yaml.safe_load(text)
+        index = LineIndex(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise SpecError([f"{source}{line}: not valid YAML: {getattr(e, 'problem', e)}"]) from None
+    if not isinstance(data, dict):
+        raise SpecError([f"{source}:1: a sweep spec must be a YAML mapping"])
+    dups = index.duplicate_keys()
+    if dups:
+        raise SpecError([f"{source}:{line}: {key}: duplicate key" for key, line in dups])
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.endswith("]")))
+            # pydantic reports union members (e.g. ``str``, ``TaskEntry``) in loc; drop those names
+            loc = tuple(p for p in loc if p not in ("str", "TaskEntry", "ModelEntry", "int", "list[str]"))
+            line = index.line(loc)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            problems.append(f"{source}:{line if line else '?'}: {format_loc(loc)}: {msg}")
+        raise SpecError(sorted(set(problems), key=problems.index)) from None
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    p = Path(path)
+    if not p.exists():
+        raise SpecError([f"{p}: no such spec file"])
+    spec = parse_spec(p.read_text(), source=str(p))
+    if spec.name is None:
+        spec = spec.model_copy(update={"name": p.stem})
+    return spec
+
+
+def _forcings(spec: SweepSpec) -> list[ForcingConfig]:
+    seq = spec.sequential
+    out: dict[ForcingConfig, None] = {}
+    for cap, k, ctl, m in itertools.product(seq.caps, seq.ignores, seq.controls, seq.min_tokens):
+        controls = (ctl,) if isinstance(ctl, str) else tuple(ctl)
+        if k == 0:
+            controls = ()  # the control string is irrelevant without ignores: one cell, not one per control
+        out[ForcingConfig(cap=cap, n_ignore=k, controls=controls, min_tokens=m)] = None
+    return list(out)
+
+
+@dataclass
+class TaskSelection:
+    entry: TaskEntry
+
+    def problems(self, seed: int = 0) -> list[Problem]:
+        e = self.entry
+        return load_problems(e.name, data_path=e.data_path, run_seed=seed, where=e.where or None, limit=e.limit)
+
+    @property
+    def key(self) -> dict[str, Any]:
+        return {"name": self.entry.name, "where": self.entry.where, "limit": self.entry.limit}
+
+
+@dataclass
+class Plan:
+    spec: SweepSpec
+    cells: list[Cell]
+    selections: dict[str, TaskSelection]  # task name -> selection
+    problem_counts: dict[str, int | None] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # task -> why its data is not loadable
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(self.spec.seeds)
+
+    def n_requests(self) -> int | None:
+        total = 0
+        for c in self.cells:
+            n = self.problem_counts.get(c.task)
+            if n is None:
+                return None
+            total += n * len(self.seeds)
+        return total
+
+    def token_upper_bound(self, max_model_len: int | None = None) -> int | None:
+        """Upper bound on generated tokens (thinking incl. controls, plus answer); None if unbounded."""
+        total = 0
+        for c in self.cells:
+            n = self.problem_counts.get(c.task)
+            cap = c.forcing.cap if c.forcing.cap is not None else max_model_len
+            if n is None or cap is None:
+                return None
+            total += n * len(self.seeds) * (cap + c.sampling.answer_max_tokens)
+        return total
+
+
+def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
+    selections: dict[str, TaskSelection] = {}
+    for e in spec.task_entries():
+        if e.name in selections:
+            raise SpecError([f"tasks: task {e.name!r} is listed twice"])
+        selections[e.name] = TaskSelection(e)
+    sampling = SamplingConfig(
+        temperature=spec.sampling.temperature,
+        top_p=spec.sampling.top_p,
+        answer_max_tokens=spec.sampling.answer_max_tokens,
+    )
+    cells = []
+    for sel, model, forcing in itertools.product(selections.values(), spec.model_entries(), _forcings(spec)):
+        cells.append(
+            Cell(
+                task=sel.entry.name,
+                model=model.id,
+                think_format=spec.think_format,
+                forcing=forcing,
+                sampling=sampling,
+                selection=sel.key,
+            )
+        )
+    plan = Plan(spec=spec, cells=cells, selections=selections)
+    if load_data:
+        for name, sel in selections.items():
+            try:
+                plan.problem_counts[name] = len(sel.problems(spec.seeds[0]))
+            except TaskError as e:
+                plan.problem_counts[name] = None
+                plan.unavailable[name] = str(e)
+    return plan

@@ -1,0 +1,134 @@
+"""The sweep spec grammar (pydantic models; unknown keys are errors)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelEntry(_Strict):
+    """A model: a pack name (``evalkit models list``), a local directory, or a hub id."""
+
+    id: str
+    engine: dict[str, Any] = Field(default_factory=dict)  # extra vllm.LLM arguments (override defaults)
+
+
+class TaskEntry(_Strict):
+    name: str
+    where: dict[str, list[Any]] = Field(default_factory=dict)  # field -> allowed values
+    limit: int | None = Field(default=None, ge=1)
+    data_path: str | None = None  # for gated data (gpqa_diamond)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from evalkit.spec.tasks import registry
+
+        reg = registry()
+        if v not in reg:
+            raise ValueError(f"unknown task {v!r}; known tasks: {', '.join(sorted(reg))}")
+        return v
+
+    @model_validator(mode="after")
+    def _filterable(self) -> TaskEntry:
+        from evalkit.spec.tasks import registry
+
+        allowed = registry()[self.name].filter_fields
+        for k in self.where:
+            if k not in allowed:
+                raise ValueError(f"task {self.name} cannot filter on {k!r}; filterable: {list(allowed)}")
+        return self
+
+
+class Sampling(_Strict):
+    temperature: float = Field(default=0.0, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    answer_max_tokens: int = Field(default=512, ge=1)
+
+
+class Sequential(_Strict):
+    """Budget forcing grid. ``caps``: thinking caps (null = no cap). ``ignores``: how many times the
+    end-of-thinking delimiter is replaced by a control. ``controls``: each entry is one control
+    string, or a list of strings cycled within one sample. ``min_tokens``: delimiter suppressed until
+    this many thinking tokens."""
+
+    caps: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    ignores: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    controls: list[str | list[str]] = Field(default_factory=lambda: ["Wait"], min_length=1)
+    min_tokens: list[int] = Field(default_factory=lambda: [0], min_length=1)
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, v: list[int | None]) -> list[int | None]:
+        for c in v:
+            if c is not None and c < 1:
+                raise ValueError(f"a cap must be a positive integer or null, got {c}")
+        return v
+
+    @field_validator("ignores", "min_tokens")
+    @classmethod
+    def _nonneg(cls, v: list[int]) -> list[int]:
+        for c in v:
+            if c < 0:
+                raise ValueError(f"must be >= 0, got {c}")
+        return v
+
+    @field_validator("controls")
+    @classmethod
+    def _controls(cls, v: list[str | list[str]]) -> list[str | list[str]]:
+        for c in v:
+            items = [c] if isinstance(c, str) else c
+            if not items or any(not s for s in items):
+                raise ValueError("a control string must be non-empty")
+        return v
+
+
+class Grader(_Strict):
+    unclosed_thinking: Literal["no_answer", "use_all"] = "no_answer"
+    timeout_s: float = Field(default=5.0, gt=0)
+
+
+class SweepSpec(_Strict):
+    name: str | None = None
+    description: str = ""
+    model: str | ModelEntry | None = None
+    models: list[str | ModelEntry] = Field(default_factory=list)
+    tasks: list[str | TaskEntry] = Field(min_length=1)
+    think_format: Literal["s1", "think_tags", "plain"] = "s1"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    sampling: Sampling = Field(default_factory=Sampling)
+    sequential: Sequential = Field(default_factory=Sequential)
+    grader: Grader = Field(default_factory=Grader)
+    reuse: bool = True
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _task_strings(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [{"name": t} if isinstance(t, str) else t for t in v]
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("seeds must be distinct")
+        return v
+
+    @model_validator(mode="after")
+    def _one_model_form(self) -> SweepSpec:
+        if (self.model is None) == (not self.models):
+            raise ValueError("give exactly one of `model:` (one model) or `models:` (a list)")
+        return self
+
+    def model_entries(self) -> list[ModelEntry]:
+        raw = [self.model] if self.model is not None else list(self.models)
+        return [ModelEntry(id=m) if isinstance(m, str) else m for m in raw]
+
+    def task_entries(self) -> list[TaskEntry]:
+        return [t if isinstance(t, TaskEntry) else TaskEntry(name=t) for t in self.tasks]

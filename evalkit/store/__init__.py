@@ -1,0 +1,152 @@
+"""Results on disk: ``results/<sweep>/`` with one Parquet file per (cell, seed), a cell index and a
+manifest. Every file is written atomically (temporary file, fsync, rename), so a killed sweep never
+leaves a half-written result, and a rerun skips what exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = 1
+
+ROW_SCHEMA = pa.schema(
+    [
+        ("sweep", pa.string()),
+        ("cell_id", pa.string()),
+        ("task", pa.string()),
+        ("model", pa.string()),
+        ("think_format", pa.string()),
+        ("method", pa.string()),
+        ("problem_id", pa.string()),
+        ("seed", pa.int64()),
+        ("cap", pa.int64()),
+        ("n_ignore", pa.int64()),
+        ("control", pa.string()),
+        ("min_tokens", pa.int64()),
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("prompt_tokens", pa.int64()),
+        ("thinking_tokens", pa.int64()),
+        ("control_tokens", pa.int64()),
+        ("forced_tokens", pa.int64()),
+        ("answer_tokens", pa.int64()),
+        ("n_ignored", pa.int64()),
+        ("forced_end", pa.bool_()),
+        ("answer_finish", pa.string()),
+        ("oov_ids", pa.int64()),
+        ("rounds", pa.int64()),
+        ("wall_s", pa.float64()),
+        ("gold", pa.string()),
+        ("response", pa.string()),
+        ("thinking_text", pa.string()),
+        ("answer_text", pa.string()),
+        ("extracted", pa.string()),
+        ("correct", pa.bool_()),
+        ("grade_reason", pa.string()),
+        ("grader_version", pa.string()),
+        ("provenance", pa.string()),
+    ]
+)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+
+
+class ResultStore:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # layout
+    def shard_path(self, cell_id: str, seed: int) -> Path:
+        return self.root / "samples" / cell_id / f"seed={seed}.parquet"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def cells_path(self) -> Path:
+        return self.root / "cells.json"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    def exists(self) -> bool:
+        return self.manifest_path.exists()
+
+    def has_shard(self, cell_id: str, seed: int) -> bool:
+        return self.shard_path(cell_id, seed).exists()
+
+    def write_shard(self, cell_id: str, seed: int, rows: list[dict[str, Any]]) -> Path:
+        table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        path = self.shard_path(cell_id, seed)
+        atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        return path
+
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.manifest_path.exists():
+            return {}
+        return json.loads(self.manifest_path.read_text())
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        manifest = dict(manifest, schema_version=SCHEMA_VERSION)
+        atomic_write_json(self.manifest_path, manifest)
+
+    def read_cells(self) -> dict[str, Any]:
+        if not self.cells_path.exists():
+            return {}
+        return json.loads(self.cells_path.read_text())
+
+    def write_cells(self, cells: dict[str, Any]) -> None:
+        atomic_write_json(self.cells_path, cells)
+
+    def shard_files(self) -> list[Path]:
+        return sorted((self.root / "samples").glob("*/seed=*.parquet"))
+
+    def read_rows(self, cell_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        files = self.shard_files()
+        if cell_ids is not None:
+            keep = set(cell_ids)
+            files = [f for f in files if f.parent.name in keep]
+        if not files:
+            return pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in ROW_SCHEMA})
+        return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
