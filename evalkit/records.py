@@ -98,6 +98,7 @@ class Generation:
     seed: int
     prompt_tokens: int
     thinking_ids: list[int]
+    forced_ids: list[int]  # delimiter (+ answer prefix) appended by the harness
     answer_ids: list[int]
     thinking_text: str
     answer_text: str
@@ -109,6 +110,7 @@ class Generation:
     n_ignored: int  # end-of-thinking attempts replaced by a control string
     n_suppressed: int  # end-of-thinking attempts suppressed by min_tokens (engine-side; 0 if unknown)
     forced_end: bool  # thinking ended by the cap rather than by the model
+    thinking_end: str  # "cap" | "delimiter" | "eos" (the model ended its turn) | "oov" (engine limit)
     thinking_closed: bool  # the end-of-thinking delimiter is present before the answer
     answer_finish: str  # "stop" or "length"
     oov_ids: int = 0  # re-fed ids outside the tokenizer vocabulary that were dropped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,27 +23,54 @@ class Interval:
     details: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return (f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}] "
+        return (f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}] "
                 f"({self.method}, {self.confidence:.0%}, n={self.n})")
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "wilson") -> Interval:
-    """Interval for a proportion k/n. ``method``: wilson (default), exact (Clopper-Pearson), wilsoncc.
+BINOMIAL_METHODS = ("wilson", "clopper_pearson", "jeffreys", "agresti_coull")
 
-    Delegates to :meth:`scipy.stats.binomtest(...).proportion_ci`.
+
+def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "wilson") -> Interval:
+    """Interval for a proportion k/n.
+
+    ``wilson`` and ``clopper_pearson`` delegate to :meth:`scipy.stats.binomtest(...).proportion_ci`;
+    ``jeffreys`` is the equal-tailed Beta(k+1/2, n-k+1/2) interval (bounds 0 / 1 at k = 0 / n);
+    ``agresti_coull`` the add-z²/2 interval, clipped to [0, 1] (as statsmodels does).
     """
     if n <= 0:
-        raise ValueError("n must be positive")
+        raise ValueError(f"n must be positive, got {n}")
     if not 0 <= k <= n:
         raise ValueError(f"k must be in [0, n], got k={k}, n={n}")
-    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method=method)
-    return Interval(k / n, float(ci.low), float(ci.high), confidence, method, n, {"k": int(k)})
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    alpha = 1 - confidence
+    if method in ("wilson", "clopper_pearson"):
+        ci = stats.binomtest(int(k), int(n)).proportion_ci(
+            confidence_level=confidence, method="exact" if method == "clopper_pearson" else "wilson")
+        low, high = float(ci.low), float(ci.high)
+    elif method == "jeffreys":
+        low = float(stats.beta.ppf(alpha / 2, k + 0.5, n - k + 0.5)) if k > 0 else 0.0
+        high = float(stats.beta.ppf(1 - alpha / 2, k + 0.5, n - k + 0.5)) if k < n else 1.0
+    elif method == "agresti_coull":
+        z = stats.norm.isf(alpha / 2)
+        nt = n + z * z
+        pt = (k + z * z / 2) / nt
+        hw = z * math.sqrt(pt * (1 - pt) / nt)
+        low, high = max(0.0, pt - hw), min(1.0, pt + hw)
+    else:
+        raise ValueError(f"unknown method {method!r}; one of {BINOMIAL_METHODS}")
+    return Interval(k / n, low, high, confidence, method, int(n), {"k": int(k)})
 
 
 def wilson(k: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval for k successes in n trials (``.low``, ``.high``)."""
     return binomial_interval(k, n, confidence, "wilson")
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import evalkit
 from evalkit.grade import GRADER_VERSION, grade_answer
 from evalkit.records import Cell, Generation, Problem
-from evalkit.spec import Plan, SpecError, build_plan, get_task
+from evalkit.spec import Plan, SpecError, get_task
 from evalkit.store import ResultStore
 
 EngineFactory = Callable[[str, str, dict[str, Any], Plan], Any]  # (model id, path, engine args, plan)
@@ -74,6 +74,7 @@ def make_row(sweep: str, cell: Cell, prob: Problem, gen: Generation, grade) -> d
         "prompt_tokens": gen.prompt_tokens, "thinking_tokens": gen.thinking_tokens,
         "control_tokens": gen.control_tokens, "forced_tokens": gen.forced_tokens,
         "answer_tokens": gen.answer_tokens, "n_ignored": gen.n_ignored, "forced_end": gen.forced_end,
+        "thinking_end": gen.thinking_end,
         "answer_finish": gen.answer_finish, "oov_ids": gen.oov_ids, "rounds": gen.rounds,
         "wall_s": gen.wall_s, "gold": prob.gold, "response": gen.response,
         "thinking_text": gen.thinking_text, "answer_text": gen.answer_text, "extracted": grade.extracted,
@@ -171,6 +172,8 @@ def run_sweep(
                 store.write_shard(cid, s, rows)
                 result.generated_shards += 1
                 result.samples += len(rows)
+            if hasattr(engine, "close"):
+                engine.close()
             say(f"wrote {len(rows_by_shard)} shards; {result.generated_tokens} generated tokens in "
                 f"{result.generate_s:.1f}s ({result.generated_tokens / max(result.generate_s, 1e-9):.1f} tok/s)")
     finally:

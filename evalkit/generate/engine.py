@@ -103,7 +103,9 @@ def default_engine_args(cuda: bool) -> dict[str, Any]:
     """vLLM defaults: CPU settings (eager mode, a memory fraction) when there is no CUDA device."""
     args: dict[str, Any] = {"enable_prefix_caching": True}
     if not cuda:
-        args.update(enforce_eager=True, gpu_memory_utilization=0.4)
+        # enable_chunked_prefill=False: vLLM 0.32's CPU worker crashes ("CPU Generator does not use
+        # offset") when a seeded request's prefill is split into chunks.
+        args.update(enforce_eager=True, gpu_memory_utilization=0.4, enable_chunked_prefill=False)
     return args
 
 
@@ -166,6 +168,13 @@ class VLLMEngine:
             self.generated_tokens += len(c.token_ids)
             results.append(GenResult(token_ids=ids, stop_token=stop))
         return results
+
+    def close(self) -> None:
+        """Stop vLLM's engine processes now (rather than at interpreter exit)."""
+        core = getattr(getattr(self, "llm", None), "llm_engine", None)
+        core = getattr(core, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
     def versions(self) -> dict[str, str]:
         import vllm

@@ -53,6 +53,7 @@ class Attempt:
 
     at: int
     control_len: int | None  # tokens of the control injected here; None if the attempt was honoured
+    eos: bool = False  # the attempt was an end-of-sequence token, not the format's end-of-thinking token
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Branch:
     forced: bool  # ended by the cap (or an engine limit), not by the model
     n_ignored: int
     control_tokens: int
+    eos: bool = False  # ended by the model's end-of-sequence token: the answer must be elicited
 
 
 def branch_of(t: Trajectory, cap: int, k: int) -> Branch:
@@ -98,7 +100,7 @@ def branch_of(t: Trajectory, cap: int, k: int) -> Branch:
             ignored += 1
             ctl_tokens += a.control_len
             continue
-        return Branch(length=a.at, forced=False, n_ignored=ignored, control_tokens=ctl_tokens)
+        return Branch(length=a.at, forced=False, n_ignored=ignored, control_tokens=ctl_tokens, eos=a.eos)
     length = min(cap, len(t.thinking))
     return Branch(length=length, forced=True, n_ignored=ignored, control_tokens=ctl_tokens)
 
@@ -201,16 +203,17 @@ def _run_rounds(
                 t.done, t.end = True, "cap"
                 continue
             at = len(t.thinking)
+            eos = out.stop_token in prep[fmt_of[id(t)]].eos_ids
             if t.ignores < t.max_ignores:
                 ctl = t.controls[t.ignores % len(t.controls)]
                 if ctl not in control_ids:
                     control_ids[ctl] = tok.encode(ctl)
                 cids = control_ids[ctl]
                 if at + len(cids) + 1 <= t.cap:
-                    t.attempts.append(Attempt(at=at, control_len=len(cids)))
+                    t.attempts.append(Attempt(at=at, control_len=len(cids), eos=eos))
                     t.thinking.extend(cids)
                     continue
-            t.attempts.append(Attempt(at=at, control_len=None))
+            t.attempts.append(Attempt(at=at, control_len=None, eos=eos))
             t.done, t.end = True, "natural"
 
 
@@ -308,7 +311,9 @@ def run_sequential(
         b = branch_of(t, eff_cap[i], j.cell.forcing.n_ignore)
         branches.append(b)
         p = prep[j.cell.think_format]
-        use_prefix = b.forced or p.fmt.prefix_on_natural_end
+        # the answer prefix elicits an answer when the harness ended the thinking, or when the model
+        # ended its whole turn (EOS) instead of closing the thinking with the format's delimiter
+        use_prefix = b.forced or b.eos or p.fmt.prefix_on_natural_end
         prefix = p.prefix_ids if use_prefix else []
         prefixes.append(prefix)
         answer_reqs.append(
@@ -343,6 +348,7 @@ def run_sequential(
                 seed=j.seed,
                 prompt_tokens=len(t.prompt_ids),
                 thinking_ids=think_ids,
+                forced_ids=p.delim_ids + prefix,
                 answer_ids=ans_ids,
                 thinking_text=tok.decode(think_ids),
                 answer_text=tok.decode(prefix + ans_ids),
@@ -354,10 +360,12 @@ def run_sequential(
                 n_ignored=b.n_ignored,
                 n_suppressed=0,
                 forced_end=b.forced,
+                thinking_end=("oov" if t.end == "oov" and b.length == len(t.thinking) else "cap") if b.forced
+                else ("eos" if b.eos else "delimiter"),
                 thinking_closed=True,
                 answer_finish="length" if a.stop_token is None else "stop",
                 oov_ids=oov,
-                rounds=t.rounds + 1,
+                rounds=b.n_ignored + 2,  # thinking rounds of an independent run, plus its answer
                 wall_s=t.wall_s + answer_wall,
                 provenance={
                     "tree_cap": t.cap,

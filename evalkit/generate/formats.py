@@ -11,7 +11,8 @@ class ThinkFormat:
     samples one of ``end_tokens`` (each must be a single token in the model's tokenizer) or the
     tokenizer's end-of-sequence token(s) if ``eos_ends_thinking``. The harness then appends
     ``delimiter`` (the normalised end-of-thinking string), plus ``answer_prefix`` when the end was
-    forced by the cap (or always, if ``prefix_on_natural_end``), and generates the answer."""
+    forced by the cap or the model ended its turn with end-of-sequence instead of the delimiter (or
+    always, if ``prefix_on_natural_end``), and generates the answer."""
 
     name: str
     start: str

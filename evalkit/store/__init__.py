@@ -40,6 +40,7 @@ ROW_SCHEMA = pa.schema(
         ("answer_tokens", pa.int64()),
         ("n_ignored", pa.int64()),
         ("forced_end", pa.bool_()),
+        ("thinking_end", pa.string()),
         ("answer_finish", pa.string()),
         ("oov_ids", pa.int64()),
         ("rounds", pa.int64()),

@@ -1,0 +1,36 @@
+# evalkit: `make quickstart` (a real budget-forcing sweep on this CPU) and `make test`.
+# VENV can point elsewhere (CI keeps one outside the clone so the 3.5 GB engine install is reused).
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+EVALKIT := $(VENV)/bin/evalkit
+EXTRAS ?= cpu,dev
+STAMP := $(VENV)/.evalkit-deps-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: install quickstart test lint clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	# PyPI's torchvision/torchaudio/torchcodec builds break `import transformers` beside torch+cpu
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	rm -f $(VENV)/.evalkit-deps-*
+	touch $(STAMP)
+
+install: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps -e .
+
+quickstart: install
+	$(EVALKIT) models install qwen2.5-coder-0.5b
+	$(EVALKIT) sweep sweeps/quickstart.yaml
+
+test: install
+	$(EVALKIT) models install smollm2-135m
+	EVALKIT_REQUIRE_ENGINE=1 $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check evalkit tests benchmarks
+
+clean-results:
+	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

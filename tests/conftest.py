@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import pytest
+
+from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
+
+
+def make_problems(n: int = 6, task: str = "toy") -> list[Problem]:
+    return [
+        Problem(task=task, problem_id=f"p{i}", prompt=f"What is {i} + {i}?", gold=str(2 * i), answer_type="math")
+        for i in range(n)
+    ]
+
+
+def make_cell(cap=64, k=0, controls=("Wait",), min_tokens=0, fmt="s1", temperature=0.7, answer_max=40):  # noqa: ANN001
+    return Cell(
+        task="toy",
+        model="scripted",
+        think_format=fmt,
+        forcing=ForcingConfig(cap=cap, n_ignore=k, controls=tuple(controls) if k else (), min_tokens=min_tokens),
+        sampling=SamplingConfig(temperature=temperature, top_p=1.0, answer_max_tokens=answer_max),
+    )
+
+
+@pytest.fixture
+def problems() -> list[Problem]:
+    return make_problems()

@@ -1,0 +1,132 @@
+"""Budget forcing on the scripted engine: token-exact arithmetic, trees equal independent runs."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evalkit.generate import Job, ScriptedEngine, run_sequential
+from evalkit.generate.forcing import BudgetError
+from tests.conftest import make_cell, make_problems
+
+PROBS = make_problems(4)
+
+
+def engine(p_end: float = 0.05, **kw) -> ScriptedEngine:  # noqa: ANN003
+    return ScriptedEngine(golds={p.prompt: p.gold for p in PROBS}, p_end=p_end, max_difficulty=60, **kw)
+
+
+def jobs_for(cells, seeds=(0, 1)):  # noqa: ANN001, ANN201
+    return [Job(c, p, s) for c in cells for p in PROBS for s in seeds]
+
+
+grid = st.tuples(
+    st.lists(st.integers(1, 120), min_size=1, max_size=3, unique=True),  # caps
+    st.lists(st.integers(0, 4), min_size=1, max_size=3, unique=True),  # ignores
+    st.sampled_from([("Wait",), ("Hmm",), ("Wait", "Alternatively")]),
+    st.integers(0, 50),  # min tokens
+    st.sampled_from(["s1", "plain"]),
+    st.floats(0.0, 0.2),  # p_end
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(grid)
+def test_invariants_and_tree_equals_independent(g) -> None:  # noqa: ANN001
+    caps, ignores, controls, m, fmt, p_end = g
+    cells = [make_cell(cap=c, k=k, controls=controls, min_tokens=m, fmt=fmt) for c in caps for k in ignores]
+    jobs = jobs_for(cells)
+    e_tree, e_ind = engine(p_end), engine(p_end)
+    tree = run_sequential(e_tree, jobs, reuse=True)
+    ind = run_sequential(e_ind, jobs, reuse=False)
+    tok = e_tree.tokenizer
+    for j, a, b in zip(jobs, tree, ind, strict=True):
+        f = j.cell.forcing
+        assert a.thinking_tokens <= f.cap
+        assert a.thinking_tokens == len(a.thinking_ids)
+        assert a.n_ignored <= f.n_ignore
+        assert a.control_tokens <= a.thinking_tokens
+        # text and ids always agree
+        assert a.thinking_text == tok.decode(a.thinking_ids)
+        assert a.response == tok.decode(a.thinking_ids + a.forced_ids + a.answer_ids)
+        assert a.response.startswith(a.thinking_text)
+        assert a.response.endswith(a.answer_text)
+        # the control strings are in the thinking, once per ignore
+        if f.n_ignore:
+            assert sum(a.thinking_text.count(c) for c in set(controls)) >= a.n_ignored
+        # forced rows carry the answer prefix
+        if a.forced_end or fmt == "plain" or a.thinking_end == "eos":
+            assert a.answer_text.startswith("Final Answer:")
+        assert a.thinking_end in (("cap", "oov") if a.forced_end else ("delimiter", "eos"))
+        if fmt == "plain" and not a.forced_end:
+            assert a.thinking_end == "eos"
+        # a branch of the tree equals an independent run with the same seed
+        assert (a.thinking_ids, a.answer_ids, a.forced_end, a.n_ignored, a.control_tokens) == (
+            b.thinking_ids, b.answer_ids, b.forced_end, b.n_ignored, b.control_tokens)
+    # the tree never generates more than the independent runs
+    assert e_tree.generated_tokens <= e_ind.generated_tokens
+
+
+def test_min_tokens_suppresses_end() -> None:
+    jobs = jobs_for([make_cell(cap=200, k=0, min_tokens=80)])
+    for g in run_sequential(engine(p_end=0.5), jobs):
+        assert g.thinking_tokens >= 80 or g.forced_end
+
+
+def test_ignores_append_control_and_continue() -> None:
+    cell0, cell2 = make_cell(cap=400, k=0), make_cell(cap=400, k=2, controls=("Wait",))
+    out = run_sequential(engine(p_end=0.1), jobs_for([cell0, cell2]))
+    half = len(out) // 2
+    for a, b in zip(out[:half], out[half:], strict=True):
+        assert not a.forced_end and a.n_ignored == 0  # p_end=0.1 ends well before 400
+        assert b.n_ignored == 2 or b.forced_end
+        assert b.thinking_ids[: a.thinking_tokens] == a.thinking_ids
+        if b.n_ignored:
+            assert b.thinking_text[a.thinking_tokens:].startswith("Wait")
+            assert b.control_tokens == 4 * b.n_ignored
+
+
+def test_control_does_not_fit_honours_end() -> None:
+    # a control of 4 tokens plus one more token must fit under the cap; otherwise the end is honoured
+    e = engine(p_end=1.0)  # every thinking request ends immediately
+    out = run_sequential(e, jobs_for([make_cell(cap=4, k=3, controls=("Wait",))]))
+    for g in out:
+        assert g.thinking_tokens == 0 and g.n_ignored == 0 and not g.forced_end
+    out = run_sequential(engine(p_end=1.0), jobs_for([make_cell(cap=5, k=3, controls=("Wait",))]))
+    for g in out:
+        assert g.n_ignored == 1 and g.thinking_tokens == 4 and g.control_tokens == 4
+
+
+def test_out_of_vocab_ids_are_never_refed() -> None:
+    e = engine(p_end=0.01, oov_rate=0.05)
+    out = run_sequential(e, jobs_for([make_cell(cap=300, k=1)]))
+    assert any(g.oov_ids for g in out)
+    for g in out:
+        assert all(0 <= x < e.tokenizer.vocab_size for x in g.thinking_ids + g.answer_ids)
+
+
+def test_empty_rounds_never_reach_the_engine() -> None:
+    e = engine(p_end=1.0)
+    run_sequential(e, jobs_for([make_cell(cap=50, k=0)]))
+    assert all(n > 0 for n in e.calls)
+
+
+def test_context_overflow_is_an_error_before_generation() -> None:
+    e = engine(max_model_len=100)
+    try:
+        run_sequential(e, jobs_for([make_cell(cap=80)]))
+    except BudgetError as err:
+        assert "max_model_len" in str(err)
+    else:
+        raise AssertionError("expected BudgetError")
+    assert e.calls == []
+
+
+def test_longer_thinking_helps_on_the_scripted_engine() -> None:
+    from evalkit.grade import grade_answer
+
+    short = run_sequential(engine(p_end=0.0), jobs_for([make_cell(cap=5)]))
+    long = run_sequential(engine(p_end=0.0), jobs_for([make_cell(cap=100)]))
+    acc = [sum(grade_answer(g.answer_text, j.problem.gold, "math").correct for g, j in zip(o, jobs_for([make_cell()]),
+           strict=True)) for o in (short, long)]
+    assert acc[1] > acc[0]

@@ -1,0 +1,107 @@
+"""Spec validation: errors name key and line; cells are content-hashed; dry-run never imports vLLM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalkit.cli import app
+from evalkit.spec import SpecError, build_plan, parse_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """\
+name: t
+model: smollm2-135m
+tasks:
+  - name: math500
+    where: {level: [1]}
+    limit: 3
+seeds: [0, 1]
+sequential:
+  caps: [32, 64]
+  ignores: [0, 1]
+"""
+
+BAD = [
+    # (yaml, expected line, expected key fragment, message fragment)
+    (GOOD.replace("seeds: [0, 1]", "seeds: [0, 1]\nsedes: [3]"), 8, "sedes", "unknown key"),
+    (GOOD.replace("limit: 3", "limit: three"), 6, "tasks[0].limit", "integer"),
+    (GOOD.replace("name: math500", "name: math5000"), 4, "tasks[0].name", "unknown task"),
+    (GOOD.replace("caps: [32, 64]", "caps: [32, -4]"), 9, "sequential.caps", "positive"),
+    (GOOD.replace("  ignores: [0, 1]", "  ignores: [0, 1]\n  wait: 2"), 11, "sequential.wait", "unknown key"),
+    (GOOD.replace("where: {level: [1]}", "where: {year: [1]}"), 4, "tasks[0]", "cannot filter"),
+    (GOOD.replace("model: smollm2-135m\n", ""), None, "<root>", "exactly one"),
+    (GOOD.replace("seeds: [0, 1]", "seeds: [0, 0]"), 7, "seeds", "distinct"),
+    (GOOD.replace("seeds: [0, 1]", "seeds: 0"), 7, "seeds", "list"),
+    (GOOD + "think_format: r1\n", 11, "think_format", "s1"),
+    (GOOD + "name: again\n", 11, "name", "duplicate"),
+    (GOOD.replace("tasks:\n", "tasks: [\n"), None, "", "not valid YAML"),
+]
+
+
+@pytest.mark.parametrize("text,line,key,msg", BAD)
+def test_malformed_spec_names_key_and_line(text: str, line: int | None, key: str, msg: str) -> None:
+    with pytest.raises(SpecError) as e:
+        parse_spec(text, source="s.yaml")
+    out = str(e.value)
+    assert msg in out, out
+    assert key in out, out
+    if line is not None:
+        assert f"s.yaml:{line}:" in out, out
+
+
+def test_cli_malformed_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(GOOD.replace("limit: 3", "limit: 3\n    colour: red"))
+    res = CliRunner().invoke(app, ["sweep", str(spec), "--results", str(tmp_path / "results")])
+    assert res.exit_code == 2
+    assert "colour" in res.output and ":7:" in res.output
+    assert not (tmp_path / "results").exists()
+
+
+def test_cell_ids_do_not_depend_on_ordering() -> None:
+    a = build_plan(parse_spec(GOOD))
+    b = build_plan(parse_spec(GOOD.replace("caps: [32, 64]", "caps: [64, 32]").replace("ignores: [0, 1]",
+                                                                                        "ignores: [1, 0]")))
+    assert {c.cell_id for c in a.cells} == {c.cell_id for c in b.cells}
+    assert len(a.cells) == 4
+    assert a.problem_counts == {"math500": 3}
+    assert a.n_requests() == 4 * 3 * 2
+    assert a.token_upper_bound() == 3 * 2 * (32 + 32 + 64 + 64 + 4 * 512)
+
+
+def test_controls_without_ignores_collapse_into_one_cell() -> None:
+    spec = GOOD.replace("  ignores: [0, 1]", "  ignores: [0, 1]\n  controls: [Wait, Hmm]")
+    plan = build_plan(parse_spec(spec))
+    assert len(plan.cells) == 2 * (1 + 2)
+
+
+def test_dry_run_does_not_import_vllm() -> None:
+    code = textwrap.dedent(f"""
+        import sys
+        from typer.testing import CliRunner
+        from evalkit.cli import app
+        r = CliRunner().invoke(app, ["sweep", {str(ROOT / 'sweeps/aime_budget.yaml')!r}, "--dry-run"])
+        assert r.exit_code == 0, r.output
+        assert "requests" in r.output and "9000" in r.output, r.output
+        assert "upper bound on generated tokens" in r.output
+        assert "vllm" not in sys.modules and "torch" not in sys.modules
+        print("ok")
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr + out.stdout
+    assert out.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")))
+def test_shipped_sweeps_are_valid(path: Path) -> None:
+    from evalkit.spec import load_spec
+
+    plan = build_plan(load_spec(path), load_data=False)
+    assert plan.cells

@@ -1,0 +1,101 @@
+"""End-to-end sweep on the scripted engine: store, resume, manifest, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from scipy import stats
+from typer.testing import CliRunner
+
+from evalkit.cli import app
+from evalkit.cli.run import run_sweep, scripted_factory
+from evalkit.report import cell_table
+from evalkit.spec import build_plan, parse_spec
+from evalkit.store import ResultStore
+
+SPEC = """\
+name: mini
+model: scripted-model
+tasks:
+  - name: math500
+    where: {level: [1]}
+    limit: 6
+seeds: [0, 1, 2]
+sampling: {temperature: 0.7, answer_max_tokens: 40}
+sequential:
+  caps: [40, 120]
+  ignores: [0, 2]
+  controls: [Wait, Hmm]
+"""
+
+
+def run(tmp: Path, text: str = SPEC, **kw):  # noqa: ANN003, ANN201
+    plan = build_plan(parse_spec(text))
+    return run_sweep(plan, tmp, engine_factory=scripted_factory, resolve=lambda m: (m, {"kind": "scripted"}),
+                     log=lambda m: None, **kw)
+
+
+def test_sweep_stores_rows_and_resumes(tmp_path: Path) -> None:
+    res = run(tmp_path)
+    cells = 2 * (1 + 2)  # caps x (ignore 0 + ignore 2 per control)
+    assert res.generated_shards == cells * 3 and res.samples == cells * 3 * 6
+    store = ResultStore(tmp_path / "mini")
+    df = store.read_rows()
+    assert len(df) == cells * 3 * 6
+    assert not df.duplicated(["cell_id", "problem_id", "seed"]).any()
+    assert (df["thinking_tokens"] <= df["cap"]).all()
+    assert (df["n_ignored"] <= df["n_ignore"]).all()
+    m = json.loads((tmp_path / "mini" / "manifest.json").read_text())
+    for key in ("spec", "versions", "data", "models", "git_commit", "runs", "grader_version", "schema_version"):
+        assert key in m
+    assert m["data"]["math500"]["sha256"].startswith("35dc4108")
+    assert m["versions"]["math-verify"]
+    # rerun: nothing new is generated, nothing changes
+    before = {p: p.stat().st_mtime_ns for p in store.shard_files()}
+    again = run(tmp_path)
+    assert again.generated_shards == 0 and again.skipped_shards == cells * 3
+    assert {p: p.stat().st_mtime_ns for p in store.shard_files()} == before
+    # a removed shard is regenerated identically
+    victim = sorted(before)[3]
+    old = pd.read_parquet(victim)
+    victim.unlink()
+    third = run(tmp_path)
+    assert third.generated_shards == 1
+    new = pd.read_parquet(victim)
+    volatile = ["wall_s", "provenance"]  # which tree a row branched from depends on what ran with it
+    pd.testing.assert_frame_equal(old.drop(columns=volatile), new.drop(columns=volatile))
+
+
+def test_report_matches_scipy_wilson(tmp_path: Path) -> None:
+    run(tmp_path)
+    df = ResultStore(tmp_path / "mini").read_rows()
+    rows = cell_table(df)
+    assert len(rows) == 6
+    for r in rows:
+        g = df[df.cell_id == r.cell_id]
+        k, n = int(g.correct.sum()), len(g)
+        ci = stats.binomtest(k, n).proportion_ci(method="wilson")
+        assert (r.n, r.correct) == (n, k) and r.n_problems == 6 and r.n_seeds == 3
+        assert abs(r.ci_low - ci.low) < 1e-12 and abs(r.ci_high - ci.high) < 1e-12
+    # the scripted engine rewards thinking: the long-cap, two-ignore cells beat the short unforced one
+    acc = {(r.cap, r.n_ignore): r.accuracy for r in rows if r.control in ("-", "Wait")}
+    assert acc[("120", 2)] >= acc[("40", 0)]
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "mini")])
+    assert res.exit_code == 0, res.output
+    md = (tmp_path / "mini" / "report.md").read_text()
+    assert "Wilson 95% CI" in md and md.count("| math500 |") == 6
+
+
+def test_report_on_missing_dir_exits_2(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["report", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+
+
+def test_cli_scripted_sweep(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    res = CliRunner().invoke(app, ["sweep", str(spec), "--engine", "scripted", "--results", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "s" / "report.md").exists() or (tmp_path / "r" / "mini" / "report.md").exists()
