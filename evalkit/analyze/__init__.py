@@ -1,5 +1,57 @@
 """Analyze stage: pure statistics on numpy arrays (no I/O, no other stage)."""
 
-from evalkit.analyze.intervals import Interval, SeedSummary, binomial_interval, seed_summary, wilson
+from evalkit.analyze.bootstrap import (
+    MultiSeedAccuracy,
+    VarianceComponents,
+    bootstrap_means,
+    clustered_se,
+    multi_seed_accuracy,
+    two_level_bootstrap,
+    variance_components,
+)
+from evalkit.analyze.intervals import (
+    BINOMIAL_METHODS,
+    Interval,
+    SeedSummary,
+    binomial_interval,
+    seed_summary,
+    wilson,
+)
+from evalkit.analyze.paired import (
+    TestResult,
+    benjamini_hochberg,
+    holm,
+    mcnemar_exact,
+    paired_difference,
+    sign_flip_test,
+)
+from evalkit.analyze.passk import maj_at_k, maj_at_k_problems, pass_at_k
+from evalkit.analyze.power import PowerResult, minimum_detectable_difference, seeds_for_half_width
 
-__all__ = ["Interval", "SeedSummary", "binomial_interval", "seed_summary", "wilson"]
+__all__ = [
+    "BINOMIAL_METHODS",
+    "Interval",
+    "MultiSeedAccuracy",
+    "PowerResult",
+    "SeedSummary",
+    "TestResult",
+    "VarianceComponents",
+    "benjamini_hochberg",
+    "binomial_interval",
+    "bootstrap_means",
+    "clustered_se",
+    "holm",
+    "maj_at_k",
+    "maj_at_k_problems",
+    "mcnemar_exact",
+    "minimum_detectable_difference",
+    "multi_seed_accuracy",
+    "paired_difference",
+    "pass_at_k",
+    "seed_summary",
+    "seeds_for_half_width",
+    "sign_flip_test",
+    "two_level_bootstrap",
+    "variance_components",
+    "wilson",
+]

@@ -41,7 +41,8 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "w
     """Interval for a proportion k/n.
 
     ``wilson`` and ``clopper_pearson`` delegate to :meth:`scipy.stats.binomtest(...).proportion_ci`;
-    ``jeffreys`` is the equal-tailed Beta(k+1/2, n-k+1/2) interval (bounds 0 / 1 at k = 0 / n);
+    ``jeffreys`` is the equal-tailed Beta(k+1/2, n-k+1/2) posterior interval (no boundary modification,
+    as statsmodels);
     ``agresti_coull`` the add-z²/2 interval, clipped to [0, 1] (as statsmodels does).
     """
     if n <= 0:
@@ -56,8 +57,7 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "w
             confidence_level=confidence, method="exact" if method == "clopper_pearson" else "wilson")
         low, high = float(ci.low), float(ci.high)
     elif method == "jeffreys":
-        low = float(stats.beta.ppf(alpha / 2, k + 0.5, n - k + 0.5)) if k > 0 else 0.0
-        high = float(stats.beta.ppf(1 - alpha / 2, k + 0.5, n - k + 0.5)) if k < n else 1.0
+        low, high = (float(x) for x in stats.beta.ppf([alpha / 2, 1 - alpha / 2], k + 0.5, n - k + 0.5))
     elif method == "agresti_coull":
         z = stats.norm.isf(alpha / 2)
         nt = n + z * z

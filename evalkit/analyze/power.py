@@ -1,0 +1,60 @@
+"""Power analysis for problems x seeds designs (normal approximation with a design effect)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
+
+def _var_mean(p: float, n_problems: int, n_seeds: int, icc: float) -> float:
+    """Variance of mean accuracy over n problems x k seeds with within-problem correlation ``icc``:
+    p(1-p)/(n k) * (1 + (k-1) icc)."""
+    return p * (1 - p) / (n_problems * n_seeds) * (1 + (n_seeds - 1) * icc)
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    mdd: float  # minimum detectable difference (absolute accuracy)
+    se_difference: float
+    alpha: float
+    power: float
+    n_problems: int
+    n_seeds: int
+    icc: float
+    paired_correlation: float
+
+    def __str__(self) -> str:
+        return (f"minimum detectable difference {self.mdd:.3f} at alpha={self.alpha}, power={self.power} "
+                f"({self.n_problems} problems x {self.n_seeds} seeds, ICC {self.icc}, "
+                f"pair correlation {self.paired_correlation})")
+
+
+def minimum_detectable_difference(baseline: float, n_problems: int, n_seeds: int = 1, *, icc: float = 0.0,
+                                  alpha: float = 0.05, power: float = 0.8,
+                                  paired_correlation: float = 0.0) -> PowerResult:
+    """Smallest true accuracy difference a two-sided test at ``alpha`` detects with ``power``.
+
+    Two cells each evaluated on ``n_problems`` x ``n_seeds``; ``icc`` is the within-problem (across
+    seeds) correlation; ``paired_correlation`` the correlation of the two cells' estimates when they
+    share problems (0 for independent benchmarks, as two papers on different runs).
+    """
+    if not 0 < baseline < 1:
+        raise ValueError("baseline accuracy must be in (0, 1)")
+    v = _var_mean(baseline, n_problems, n_seeds, icc)
+    se = math.sqrt(2 * v * (1 - paired_correlation))
+    z = stats.norm.isf(alpha / 2) + stats.norm.ppf(power)
+    return PowerResult(z * se, se, alpha, power, n_problems, n_seeds, icc, paired_correlation)
+
+
+def seeds_for_half_width(p: float, n_problems: int, half_width: float, *, icc: float = 0.0,
+                         confidence: float = 0.95) -> float:
+    """Seeds needed so the CI of mean accuracy has the given half-width (inf if unreachable: with
+    correlated seeds the problems alone set a floor of z*sqrt(p(1-p) icc / n))."""
+    z = stats.norm.isf((1 - confidence) / 2)
+    target = (half_width / z) ** 2
+    floor = p * (1 - p) * icc / n_problems
+    if target <= floor:
+        return math.inf
+    return max(1.0, math.ceil(p * (1 - p) * (1 - icc) / n_problems / (target - floor)))
