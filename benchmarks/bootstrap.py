@@ -23,7 +23,7 @@ def main() -> None:
     t0 = time.perf_counter()
     fast = bootstrap_means(c, 10_000, seed=1)
     t_fast = time.perf_counter() - t0
-    n_loop = 50
+    n_loop = 300
     t0 = time.perf_counter()
     slow = loop_bootstrap_reference(c, n_loop, seed=2)
     t_loop = (time.perf_counter() - t0) / n_loop * 10_000

@@ -66,6 +66,8 @@ class Cell:
     forcing: ForcingConfig
     sampling: SamplingConfig
     selection: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # task filters
+    method: str = "sequential"  # "sequential" (budget forcing) or "parallel" (n samples, then a vote)
+    n_samples: int = 1  # samples per (problem, seed): > 1 only for parallel cells
 
     @property
     def key(self) -> dict[str, Any]:
@@ -76,6 +78,7 @@ class Cell:
             "think_format": self.think_format,
             "forcing": asdict(self.forcing),
             "sampling": asdict(self.sampling),
+            **({"method": self.method, "n_samples": self.n_samples} if self.method != "sequential" else {}),
         }
 
     @property
@@ -87,6 +90,8 @@ class Cell:
         f = self.forcing
         cap = "none" if f.cap is None else str(f.cap)
         ctl = "|".join(f.controls) if f.n_ignore else "-"
+        if self.method == "parallel":
+            return f"{self.task} parallel n={self.n_samples} cap={cap} T={self.sampling.temperature}"
         return f"{self.task} cap={cap} ignore={f.n_ignore} control={ctl} min={f.min_tokens}"
 
 
@@ -96,6 +101,7 @@ class Generation:
 
     problem_id: str
     seed: int
+    sample: int
     prompt_tokens: int
     thinking_ids: list[int]
     forced_ids: list[int]  # delimiter (+ answer prefix) appended by the harness

@@ -242,3 +242,26 @@ def test_power() -> None:
     hw = lambda s: z95 * np.sqrt(0.25 / (30 * s) * (1 + (s - 1) * 0.3))  # noqa: E731
     assert hw(k) <= 0.1 < hw(k - 1)
     assert seeds_for_half_width(0.5, 30, 0.05, icc=0.9) == float("inf")
+
+
+def test_scaling_curve_metrics() -> None:
+    from evalkit.analyze import scaling_curve
+
+    rng = np.random.default_rng(9)
+    P, S = 20, 4
+    base = rng.beta(1, 1, P)
+    caps = [100, 200, 400]
+    correct, tokens = [], []
+    for i, cap in enumerate(caps):
+        correct.append(rng.random((P, S)) < np.clip(base + 0.1 * i, 0, 1)[:, None])
+        tokens.append(np.minimum(rng.integers(50, 500, (P, S)), cap))
+    r = scaling_curve(correct, tokens, budgets=[(0, c) for c in caps], n_boot=300)
+    acc = [c.mean() for c in correct]
+    xs = [t.mean() for t in tokens]
+    slopes = [(acc[j] - acc[i]) / (xs[j] - xs[i]) for i in range(3) for j in range(i + 1, 3)]
+    assert r.scaling.estimate == pytest.approx(np.mean(slopes))
+    assert r.performance.estimate == pytest.approx(max(acc))
+    assert r.control.estimate == 1.0  # tokens never exceed their cap here
+    assert all(p.accuracy.low <= p.accuracy.estimate <= p.accuracy.high for p in r.points)
+    over = [np.where(rng.random((P, S)) < 0.25, c + 1, c) for c in [np.minimum(t, c) for t, c in zip(tokens, caps, strict=True)]]
+    assert scaling_curve(correct, over, budgets=[(0, c) for c in caps], n_boot=50).control.estimate < 1.0

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -99,3 +100,56 @@ def test_cli_scripted_sweep(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["sweep", str(spec), "--engine", "scripted", "--results", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r" / "s" / "report.md").exists() or (tmp_path / "r" / "mini" / "report.md").exists()
+
+
+PARALLEL = """\
+name: par
+model: scripted-model
+tasks:
+  - name: math500
+    where: {level: [1]}
+    limit: 5
+seeds: [0, 1]
+sampling: {temperature: 0.7, answer_max_tokens: 40}
+sequential:
+  caps: [60]
+parallel:
+  n: 6
+  caps: [60]
+"""
+
+
+def test_parallel_family_votes_and_shares_sample_zero(tmp_path: Path) -> None:
+    from evalkit.report import vote_table
+
+    res = run(tmp_path, PARALLEL)
+    assert res.samples == 5 * 2 * (1 + 6)
+    df = ResultStore(tmp_path / "par").read_rows()
+    par, seq = df[df.method == "parallel"], df[df.method == "sequential"]
+    assert len(par) == 60 and sorted(par["sample"].unique()) == list(range(6))
+    # sample 0 of the parallel family is the sequential cell's sample (same seeds, same cap)
+    a = par[par["sample"] == 0].sort_values(["problem_id", "seed"]).reset_index(drop=True)
+    b = seq.sort_values(["problem_id", "seed"]).reset_index(drop=True)
+    assert (a["response"] == b["response"]).all()
+    # classes: equal extracted answers share a class; correct samples share the gold's class
+    for _, g in par.groupby(["problem_id", "seed"]):
+        by_answer = g.groupby("extracted")["answer_class"].nunique()
+        assert (by_answer == 1).all()
+        assert g[g.correct]["answer_class"].nunique() <= 1
+    votes = vote_table(df, n_boot=200)
+    assert [v.k for v in votes] == [1, 2, 4, 6]
+    assert votes[0].maj == pytest.approx(par["correct"].mean())  # maj@1 = mean accuracy
+    assert votes[0].pass_k == pytest.approx(par["correct"].mean())
+    assert all(v.pass_k >= v.maj - 1e-12 for v in votes)  # the oracle bounds the vote
+    assert votes[-1].pass_k == pytest.approx(
+        par.groupby(["problem_id", "seed"])["correct"].any().mean())
+
+
+def test_parallel_spec_validation() -> None:
+    from evalkit.spec import SpecError
+
+    with pytest.raises(SpecError, match="temperature"):
+        parse_spec(PARALLEL.replace("temperature: 0.7", "temperature: 0"))
+    plan = build_plan(parse_spec(PARALLEL.replace("sequential:\n  caps: [60]\n", "")))
+    assert [c.method for c in plan.cells] == ["parallel"]  # no implicit sequential cell
+    assert plan.n_requests() == 5 * 2 * 6

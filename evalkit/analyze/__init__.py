@@ -27,6 +27,7 @@ from evalkit.analyze.paired import (
 )
 from evalkit.analyze.passk import maj_at_k, maj_at_k_problems, pass_at_k
 from evalkit.analyze.power import PowerResult, minimum_detectable_difference, seeds_for_half_width
+from evalkit.analyze.scaling import CurvePoint, ScalingResult, scaling_curve
 
 __all__ = [
     "BINOMIAL_METHODS",
@@ -36,6 +37,9 @@ __all__ = [
     "SeedSummary",
     "TestResult",
     "VarianceComponents",
+    "CurvePoint",
+    "ScalingResult",
+    "scaling_curve",
     "benjamini_hochberg",
     "binomial_interval",
     "bootstrap_means",

@@ -61,13 +61,15 @@ def _within_resample_means(c: np.ndarray, idx: np.ndarray, rng: np.random.Genera
         probs = counts / n[:, None]
         draws = rng.multinomial(n[idx], probs[idx])  # (B, P, L)
         return draws @ levels / n[idx]
-    out = np.empty(idx.shape)
-    dense = [row[~np.isnan(row)] for row in c]
-    for b in range(idx.shape[0]):
-        for j, p in enumerate(idx[b]):
-            row = dense[p]
-            out[b, j] = row[rng.integers(0, len(row), len(row))].mean()
-    return out
+    # continuous values: index resampling, vectorised; missing units are moved to the end of each row
+    order = np.argsort(np.isnan(c), axis=1, kind="stable")
+    compact = np.take_along_axis(c, order, axis=1)
+    M = c.shape[1]
+    nn = n[idx][..., None]  # (B, P, 1)
+    draws = np.floor(rng.random(idx.shape + (M,)) * nn).astype(np.int64)
+    vals = compact[idx[..., None], draws]
+    used = np.arange(M) < nn
+    return np.where(used, vals, 0.0).sum(axis=-1) / nn[..., 0]
 
 
 def bootstrap_means(correct: np.ndarray, n_boot: int = 10_000, seed: int | np.random.Generator = 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,9 @@ class TestResult:
     method: str
     n: int
     details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def __str__(self) -> str:
         return f"{self.method}: statistic {self.statistic:.4g}, p = {self.pvalue:.4g} (n={self.n})"

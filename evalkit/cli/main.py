@@ -14,7 +14,7 @@ from evalkit.spec import SpecError, TaskError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 220)  # tables stay readable when piped
 err = Console(stderr=True)
 
 
@@ -80,14 +80,17 @@ def _print_plan(plan) -> None:  # noqa: ANN001
 
 
 def _report(out_dir: Path) -> None:
-    from evalkit.report import cell_table, render_markdown, render_rich
+    from evalkit.report import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
     from evalkit.store import ResultStore, atomic_write_bytes
 
     store = ResultStore(out_dir)
-    rows = cell_table(store.read_rows())
+    df = store.read_rows()
+    rows, votes = cell_table(df), vote_table(df)
     title = f"{out_dir.name}"
     console.print(render_rich(rows, title=title))
-    atomic_write_bytes(out_dir / "report.md", render_markdown(rows, title=title).encode())
+    if votes:
+        console.print(render_votes_rich(votes))
+    atomic_write_bytes(out_dir / "report.md", render_markdown(rows, title=title, votes=votes).encode())
     err.print(f"wrote {out_dir / 'report.md'}")
 
 

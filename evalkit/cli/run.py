@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import evalkit
-from evalkit.grade import GRADER_VERSION, grade_answer
+from evalkit.grade import GRADER_VERSION, answer_classes, grade_answer
 from evalkit.records import Cell, Generation, Problem
 from evalkit.spec import Plan, SpecError, get_task
 from evalkit.store import ResultStore
@@ -68,17 +68,17 @@ def make_row(sweep: str, cell: Cell, prob: Problem, gen: Generation, grade) -> d
     f, s = cell.forcing, cell.sampling
     return {
         "sweep": sweep, "cell_id": cell.cell_id, "task": cell.task, "model": cell.model,
-        "think_format": cell.think_format, "method": "budget_forcing", "problem_id": prob.problem_id,
-        "seed": gen.seed, "cap": f.cap, "n_ignore": f.n_ignore, "control": control_label(cell),
+        "think_format": cell.think_format, "method": cell.method, "problem_id": prob.problem_id,
+        "seed": gen.seed, "sample": gen.sample, "n_samples": cell.n_samples, "cap": f.cap, "n_ignore": f.n_ignore, "control": control_label(cell),
         "min_tokens": f.min_tokens, "temperature": s.temperature, "top_p": s.top_p,
         "prompt_tokens": gen.prompt_tokens, "thinking_tokens": gen.thinking_tokens,
         "control_tokens": gen.control_tokens, "forced_tokens": gen.forced_tokens,
         "answer_tokens": gen.answer_tokens, "n_ignored": gen.n_ignored, "forced_end": gen.forced_end,
         "thinking_end": gen.thinking_end,
         "answer_finish": gen.answer_finish, "oov_ids": gen.oov_ids, "rounds": gen.rounds,
-        "wall_s": gen.wall_s, "gold": prob.gold, "response": gen.response,
+        "wall_s": gen.wall_s, "gold": prob.gold, "answer_type": prob.answer_type, "response": gen.response,
         "thinking_text": gen.thinking_text, "answer_text": gen.answer_text, "extracted": grade.extracted,
-        "correct": grade.correct, "grade_reason": grade.reason, "grader_version": grade.grader_version,
+        "correct": grade.correct, "answer_class": None, "grade_reason": grade.reason, "grader_version": grade.grader_version,
         "provenance": json.dumps(gen.provenance, sort_keys=True),
     }
 
@@ -153,7 +153,7 @@ def run_sweep(
             problems = {(name, s): sel.problems(s) for name, sel in plan.selections.items() for s in plan.seeds}
             from evalkit.generate import Job
 
-            jobs = [Job(c, p, s) for c, s in work for p in problems[(c.task, s)]]
+            jobs = [Job(c, p, s, i) for c, s in work for p in problems[(c.task, s)] for i in range(c.n_samples)]
             say(f"{len(work)} (cell, seed) shards, {len(jobs)} samples to generate")
             t0 = time.perf_counter()
             before = getattr(engine, "generated_tokens", 0)
@@ -169,6 +169,7 @@ def run_sweep(
                 row = make_row(str(spec.name), j.cell, j.problem, g, cache[key])
                 rows_by_shard.setdefault((j.cell.cell_id, j.seed), []).append(row)
             for (cid, s), rows in rows_by_shard.items():
+                _assign_classes(rows)
                 store.write_shard(cid, s, rows)
                 result.generated_shards += 1
                 result.samples += len(rows)
@@ -198,6 +199,17 @@ def run_sweep(
         })
         logfile.close()
     return result
+
+
+def _assign_classes(rows: list[dict[str, Any]]) -> None:
+    """Equivalence classes of the extracted answers among the samples of each problem (for votes)."""
+    by_problem: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_problem.setdefault(r["problem_id"], []).append(r)
+    for group in by_problem.values():
+        labels = answer_classes([r["extracted"] for r in group], group[0]["answer_type"])
+        for r, lab in zip(group, labels, strict=True):
+            r["answer_class"] = lab
 
 
 def _default_resolve(model: str) -> tuple[str, dict]:

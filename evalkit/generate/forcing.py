@@ -35,8 +35,11 @@ class BudgetError(ValueError):
     """A request cannot fit the model's context; raised before any generation."""
 
 
-def derive_seed(seed: int, task: str, problem_id: str, phase: str) -> int:
-    h = hashlib.sha256(f"{seed}|{task}|{problem_id}|{phase}".encode()).digest()
+def derive_seed(seed: int, task: str, problem_id: str, phase: str, sample: int = 0) -> int:
+    """Per-request seed: a function of (seed, task, problem, sample, phase), never of cap or ignores.
+    Sample 0 of a parallel family is the sequential trajectory of the same seed."""
+    tag = f"{seed}|{task}|{problem_id}|{phase}" + (f"|sample{sample}" if sample else "")
+    h = hashlib.sha256(tag.encode()).digest()
     return int.from_bytes(h[:4], "little") & 0x7FFFFFFF
 
 
@@ -45,6 +48,7 @@ class Job:
     cell: Cell
     problem: Problem
     seed: int
+    sample: int = 0  # index within a parallel family (0 for sequential cells)
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Trajectory:
     max_ignores: int
     min_tokens: int
     controls: tuple[str, ...]
+    sample: int = 0
     thinking: list[int] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     done: bool = False
@@ -170,7 +175,7 @@ def _run_rounds(
                     prompt_ids=t.prompt_ids + tuple(t.thinking),
                     max_tokens=remaining,
                     min_tokens=min(max(0, t.min_tokens - len(t.thinking)), remaining),
-                    seed=derive_seed(t.seed, t.task, t.problem_id, f"think{t.rounds}"),
+                    seed=derive_seed(t.seed, t.task, t.problem_id, f"think{t.rounds}", t.sample),
                     temperature=temp,
                     top_p=top_p,
                     stop_token_ids=prep[fmt_of[id(t)]].stop_ids,
@@ -262,7 +267,7 @@ def run_sequential(
     # so it is a branch of any tree of its base group.
     def base_key(i: int, j: Job) -> tuple:
         f, s = j.cell.forcing, j.cell.sampling
-        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, j.cell.model,
+        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, j.sample, j.cell.model,
                j.cell.think_format, s.temperature, s.top_p, f.min_tokens)
         return key if reuse else key + (i,)
 
@@ -293,6 +298,7 @@ def run_sequential(
             max_ignores=max(jobs[i].cell.forcing.n_ignore for i in members),
             min_tokens=j0.cell.forcing.min_tokens,
             controls=controls or ("Wait",),
+            sample=j0.sample,
         )
         trajs.append(t)
         fmt_of[id(t)] = j0.cell.think_format
@@ -320,7 +326,7 @@ def run_sequential(
             GenRequest(
                 prompt_ids=t.prompt_ids + tuple(t.thinking[: b.length]) + tuple(p.delim_ids) + tuple(prefix),
                 max_tokens=j.cell.sampling.answer_max_tokens,
-                seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer"),
+                seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer", j.sample),
                 temperature=j.cell.sampling.temperature,
                 top_p=j.cell.sampling.top_p,
                 stop_token_ids=p.eos_ids,
@@ -346,6 +352,7 @@ def run_sequential(
             Generation(
                 problem_id=j.problem.problem_id,
                 seed=j.seed,
+                sample=j.sample,
                 prompt_tokens=len(t.prompt_ids),
                 thinking_ids=think_ids,
                 forced_ids=p.delim_ids + prefix,

@@ -101,3 +101,44 @@ def grade_response(
     else:
         answer = response
     return grade_answer(answer, gold, answer_type)
+
+
+def _normal_letter_or_int(x: str) -> str:
+    t = x.strip().strip("$").strip()
+    try:
+        return str(int(t))
+    except ValueError:
+        return t.upper()
+
+
+def equivalent(a: str, b: str, answer_type: str) -> bool:
+    """Are two extracted answers the same answer (the grader's equivalence, symmetric use)?"""
+    if answer_type in ("mc", "integer"):
+        return _normal_letter_or_int(a) == _normal_letter_or_int(b)
+    if a.strip() == b.strip():
+        return True
+    from math_verify import verify
+
+    try:
+        return bool(verify(_parse_gold(a), _parse_gold(b)))
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def answer_classes(extracted: list[str | None], answer_type: str) -> list[int | None]:
+    """Cluster answers into equivalence classes (first member is the representative); None stays None.
+    Majority votes count classes, not strings: ``1/2`` and ``0.5`` vote together."""
+    reps: list[str] = []
+    labels: list[int | None] = []
+    for x in extracted:
+        if x is None:
+            labels.append(None)
+            continue
+        for i, r in enumerate(reps):
+            if equivalent(r, x, answer_type):
+                labels.append(i)
+                break
+        else:
+            reps.append(x)
+            labels.append(len(reps) - 1)
+    return labels

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.analyze import seed_summary, wilson
+from evalkit.analyze import maj_at_k, pass_at_k, seed_summary, two_level_bootstrap, wilson
 
 CONF = 0.95
 
@@ -28,6 +28,8 @@ class CellRow:
     accuracy: float
     ci_low: float
     ci_high: float
+    boot_low: float  # two-level (problems, then seeds) bootstrap percentile interval
+    boot_high: float
     seed_sd: float
     mean_thinking: float
     forced_frac: float
@@ -45,10 +47,12 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
         return out
     for cid, g in df.groupby("cell_id", sort=False):
         first = g.iloc[0]
-        mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="first")
+        mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean")
         summary = seed_summary(mat.to_numpy(dtype=float))
         k, n = int(g["correct"].sum()), len(g)
         ci = wilson(k, n, CONF)
+        mat_np = mat.to_numpy(dtype=float)
+        boot = two_level_bootstrap(mat_np, confidence=CONF, n_boot=2_000, seed=0) if mat_np.shape[0] > 1 else None
         out.append(
             CellRow(
                 cell_id=str(cid),
@@ -56,7 +60,8 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
                 model=str(first["model"]),
                 cap=_cap(first["cap"]),
                 n_ignore=int(first["n_ignore"]),
-                control=str(first["control"]) or "-",
+                control=(str(first["control"]) or "-") if first["method"] != "parallel"
+                else f"parallel n={int(first['n_samples'])}",
                 min_tokens=int(first["min_tokens"]),
                 n_problems=int(g["problem_id"].nunique()),
                 n_seeds=int(g["seed"].nunique()),
@@ -65,6 +70,8 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
                 accuracy=ci.estimate,
                 ci_low=ci.low,
                 ci_high=ci.high,
+                boot_low=boot.low if boot else float("nan"),
+                boot_high=boot.high if boot else float("nan"),
                 seed_sd=summary.seed_sd,
                 mean_thinking=float(g["thinking_tokens"].mean()),
                 forced_frac=float(g["forced_end"].mean()),
@@ -77,22 +84,24 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
 
 
 HEADERS = ["task", "cap", "ignore", "control", "problems", "seeds", "n", "accuracy", "Wilson 95% CI",
-           "seed SD", "mean thinking tok", "forced", "no answer"]
+           "2-level boot 95% CI", "seed SD", "mean thinking tok", "forced", "no answer"]
 
 
 def _cells(r: CellRow) -> list[str]:
     sd = "-" if np.isnan(r.seed_sd) else f"{100 * r.seed_sd:.1f}"
     return [r.task, r.cap, str(r.n_ignore), r.control, str(r.n_problems), str(r.n_seeds), str(r.n),
-            f"{100 * r.accuracy:.1f}%", f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]", sd,
+            f"{100 * r.accuracy:.1f}%", f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]",
+            f"[{100 * r.boot_low:.1f}, {100 * r.boot_high:.1f}]", sd,
             f"{r.mean_thinking:.0f}", f"{100 * r.forced_frac:.0f}%", f"{100 * r.no_answer_frac:.0f}%"]
 
 
-NOTE = ("Accuracy pools problems x seeds; the Wilson 95% interval treats the n samples as independent, "
-        "which understates uncertainty when seeds of one problem are correlated (seed SD is the "
-        "sample SD of the per-seed accuracies, in points).")
+NOTE = ("Accuracy pools problems x seeds (in %). Wilson 95%: score interval treating the n samples as "
+        "independent, which understates uncertainty when seeds of one problem are correlated. "
+        "2-level boot 95%: percentile interval from 2,000 resamples of problems, then seeds within "
+        "problems. Seed SD: sample SD of the per-seed accuracies, in points.")
 
 
-def render_markdown(rows: list[CellRow], title: str = "") -> str:
+def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] | None = None) -> str:
     lines = [f"# {title}" if title else "# Results", ""]
     models = sorted({r.model for r in rows})
     for m in models:
@@ -100,6 +109,11 @@ def render_markdown(rows: list[CellRow], title: str = "") -> str:
         lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows if r.model == m]
         lines.append("")
     lines += [NOTE, ""]
+    if votes:
+        lines += ["## Parallel sampling: majority vote", "", "| " + " | ".join(VOTE_HEADERS) + " |",
+                  "|" + "---|" * len(VOTE_HEADERS)]
+        lines += ["| " + " | ".join(_vote_cells(v)) + " |" for v in votes]
+        lines += ["", VOTE_NOTE, ""]
     return "\n".join(lines)
 
 
@@ -112,3 +126,85 @@ def render_rich(rows: list[CellRow], title: str = ""):  # noqa: ANN201 - rich.ta
     for r in rows:
         t.add_row(*_cells(r))
     return t
+
+
+def render_votes_rich(votes: list[VoteRow]):  # noqa: ANN201
+    from rich.table import Table
+
+    t = Table(title="parallel sampling: majority vote", caption=VOTE_NOTE, caption_justify="left")
+    for h in VOTE_HEADERS:
+        t.add_column(h, justify="left" if h == "task" else "right")
+    for v in votes:
+        t.add_row(*_vote_cells(v))
+    return t
+
+
+@dataclass
+class VoteRow:
+    cell_id: str
+    task: str
+    model: str
+    cap: str
+    n_samples: int
+    k: int
+    n_problems: int
+    n_seeds: int
+    maj: float
+    maj_low: float
+    maj_high: float
+    pass_k: float
+
+
+def _ks(n: int) -> list[int]:
+    ks, k = [], 1
+    while k < n:
+        ks.append(k)
+        k *= 2
+    return ks + [n]
+
+
+def vote_table(df: pd.DataFrame, n_boot: int = 2_000) -> list[VoteRow]:
+    """maj@k (exact expectation over k-subsets, ties split) and unbiased pass@k for parallel cells,
+    k = 1, 2, 4, ..., n; maj@k with a two-level bootstrap interval over problems x seeds."""
+    out: list[VoteRow] = []
+    if df.empty or "method" not in df or not (df["method"] == "parallel").any():
+        return out
+    par = df[df["method"] == "parallel"]
+    for cid, g in par.groupby("cell_id", sort=False):
+        first = g.iloc[0]
+        n = int(first["n_samples"])
+        groups = list(g.groupby(["problem_id", "seed"], sort=True))
+        problems = sorted({p for (p, _), _ in groups})
+        seeds = sorted({s for (_, s), _ in groups})
+        for k in _ks(n):
+            maj = np.full((len(problems), len(seeds)), np.nan)
+            pk = np.full_like(maj, np.nan)
+            for (pid, seed), rows in groups:
+                labels = [None if pd.isna(x) else int(x) for x in rows["answer_class"]]
+                classes = sorted({x for x in labels if x is not None})
+                counts = [labels.count(c) for c in classes]
+                good = {int(x) for x, ok in zip(rows["answer_class"], rows["correct"], strict=True) if ok and not pd.isna(x)}
+                idx = classes.index(min(good)) if good else None
+                i, j = problems.index(pid), seeds.index(seed)
+                if len(labels) >= k:
+                    maj[i, j] = maj_at_k(counts, idx, k, labels.count(None))
+                    pk[i, j] = pass_at_k(len(labels), int(rows["correct"].sum()), k)
+            boot = two_level_bootstrap(maj, n_boot=n_boot) if len(problems) > 1 else None
+            out.append(VoteRow(str(cid), str(first["task"]), str(first["model"]), _cap(first["cap"]), n, k,
+                               len(problems), len(seeds), float(np.nanmean(maj)),
+                               boot.low if boot else float("nan"), boot.high if boot else float("nan"),
+                               float(np.nanmean(pk))))
+    return out
+
+
+VOTE_HEADERS = ["task", "cap", "n", "k", "problems", "seeds", "maj@k", "2-level boot 95% CI", "pass@k"]
+
+
+def _vote_cells(r: VoteRow) -> list[str]:
+    return [r.task, r.cap, str(r.n_samples), str(r.k), str(r.n_problems), str(r.n_seeds), f"{100 * r.maj:.1f}%",
+            f"[{100 * r.maj_low:.1f}, {100 * r.maj_high:.1f}]", f"{100 * r.pass_k:.1f}%"]
+
+
+VOTE_NOTE = ("maj@k: expected accuracy of a majority vote over k of the n samples (all k-subsets, exactly; "
+             "answers vote by equivalence class; ties split evenly). pass@k: unbiased estimator of Chen et al. "
+             "(2021). Interval: two-level bootstrap over problems, then seeds.")

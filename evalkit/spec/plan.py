@@ -59,7 +59,9 @@ def load_spec(path: str | Path) -> SweepSpec:
 
 
 def _forcings(spec: SweepSpec) -> list[ForcingConfig]:
-    seq = spec.sequential
+    seq = spec.sequential_family()
+    if seq is None:
+        return []
     out: dict[ForcingConfig, None] = {}
     for cap, k, ctl, m in itertools.product(seq.caps, seq.ignores, seq.controls, seq.min_tokens):
         controls = (ctl,) if isinstance(ctl, str) else tuple(ctl)
@@ -100,7 +102,7 @@ class Plan:
             n = self.problem_counts.get(c.task)
             if n is None:
                 return None
-            total += n * len(self.seeds)
+            total += n * len(self.seeds) * c.n_samples
         return total
 
     def token_upper_bound(self, max_model_len: int | None = None) -> int | None:
@@ -111,7 +113,7 @@ class Plan:
             cap = c.forcing.cap if c.forcing.cap is not None else max_model_len
             if n is None or cap is None:
                 return None
-            total += n * len(self.seeds) * (cap + c.sampling.answer_max_tokens)
+            total += n * len(self.seeds) * c.n_samples * (cap + c.sampling.answer_max_tokens)
         return total
 
 
@@ -138,6 +140,26 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
                 selection=sel.key,
             )
         )
+    par = spec.parallel
+    if par is not None:
+        psampling = SamplingConfig(
+            temperature=par.temperature if par.temperature is not None else sampling.temperature,
+            top_p=par.top_p if par.top_p is not None else sampling.top_p,
+            answer_max_tokens=sampling.answer_max_tokens,
+        )
+        for sel, model, cap in itertools.product(selections.values(), spec.model_entries(), dict.fromkeys(par.caps)):
+            cells.append(
+                Cell(
+                    task=sel.entry.name,
+                    model=model.id,
+                    think_format=spec.think_format,
+                    forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()),
+                    sampling=psampling,
+                    selection=sel.key,
+                    method="parallel",
+                    n_samples=par.n,
+                )
+            )
     plan = Plan(spec=spec, cells=cells, selections=selections)
     if load_data:
         for name, sel in selections.items():

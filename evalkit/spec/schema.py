@@ -88,6 +88,25 @@ class Sequential(_Strict):
         return v
 
 
+class Parallel(_Strict):
+    """Parallel sampling: ``n`` samples per (problem, seed) at ``temperature``, each thinking up to a
+    cap (null: none) in the sweep's think format; scored by majority vote over equivalence classes
+    of answers (maj@k for every k <= n, computed exactly) and pass@k."""
+
+    n: int = Field(ge=1)
+    caps: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    temperature: float | None = Field(default=None, gt=0.0)  # default: sampling.temperature
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, v: list[int | None]) -> list[int | None]:
+        for c in v:
+            if c is not None and c < 1:
+                raise ValueError(f"a cap must be a positive integer or null, got {c}")
+        return v
+
+
 class Grader(_Strict):
     unclosed_thinking: Literal["no_answer", "use_all"] = "no_answer"
     timeout_s: float = Field(default=5.0, gt=0)
@@ -102,7 +121,8 @@ class SweepSpec(_Strict):
     think_format: Literal["s1", "think_tags", "plain"] = "s1"
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     sampling: Sampling = Field(default_factory=Sampling)
-    sequential: Sequential = Field(default_factory=Sequential)
+    sequential: Sequential | None = None  # default: one unforced cell, unless only `parallel` is given
+    parallel: Parallel | None = None
     grader: Grader = Field(default_factory=Grader)
     reuse: bool = True
 
@@ -124,7 +144,16 @@ class SweepSpec(_Strict):
     def _one_model_form(self) -> SweepSpec:
         if (self.model is None) == (not self.models):
             raise ValueError("give exactly one of `model:` (one model) or `models:` (a list)")
+        if self.parallel is not None and self.parallel.n > 1:
+            t = self.parallel.temperature if self.parallel.temperature is not None else self.sampling.temperature
+            if t <= 0:
+                raise ValueError("parallel sampling with n > 1 needs a temperature > 0 (greedy samples are identical)")
         return self
+
+    def sequential_family(self) -> Sequential | None:
+        if self.sequential is not None:
+            return self.sequential
+        return Sequential() if self.parallel is None else None
 
     def model_entries(self) -> list[ModelEntry]:
         raw = [self.model] if self.model is not None else list(self.models)
