@@ -18,7 +18,7 @@ from evalkit.store import ResultStore
 
 SPEC = """\
 name: mini
-model: scripted-model
+model: {id: scripted-model, flops_config: smollm2-135m}
 tasks:
   - name: math500
     where: {level: [1]}
@@ -104,7 +104,7 @@ def test_cli_scripted_sweep(tmp_path: Path) -> None:
 
 PARALLEL = """\
 name: par
-model: scripted-model
+model: {id: scripted-model, flops_config: smollm2-135m}
 tasks:
   - name: math500
     where: {level: [1]}
@@ -153,3 +153,14 @@ def test_parallel_spec_validation() -> None:
     plan = build_plan(parse_spec(PARALLEL.replace("sequential:\n  caps: [60]\n", "")))
     assert [c.method for c in plan.cells] == ["parallel"]  # no implicit sequential cell
     assert plan.n_requests() == 5 * 2 * 6
+
+
+def test_rows_carry_flops(tmp_path: Path) -> None:
+    run(tmp_path)
+    df = ResultStore(tmp_path / "mini").read_rows()
+    assert df["flops_naive"].notna().all()
+    assert (df["flops_naive"] >= df["flops_prefix_cached"]).all()
+    assert (df["flops_kv_read"] > df["flops_prefix_cached"]).all()
+    # longer thinking costs more
+    a = df.sort_values("thinking_tokens")
+    assert a["flops_naive"].iloc[-1] > a["flops_naive"].iloc[0]

@@ -146,6 +146,44 @@ def models_list() -> None:
 
 
 @app.command()
+def flops(
+    model: Annotated[str, typer.Option(help="shipped config name, config.json, or model directory")],
+    prompt: Annotated[int, typer.Option(min=0, help="prompt tokens")] = 200,
+    think: Annotated[int, typer.Option(min=0, help="thinking tokens")] = 0,
+    answer: Annotated[int, typer.Option(min=0, help="answer tokens")] = 0,
+    samples: Annotated[int, typer.Option(min=1, help="samples sharing the prompt (prefix_cached)")] = 1,
+) -> None:
+    """FLOPs breakdown of one generation: prefill, thinking, answer, attention share, accounting modes."""
+    from rich.table import Table
+
+    from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
+    from evalkit.cli.run import load_model_config
+
+    try:
+        shape = ModelShape.from_config(load_model_config(model))
+    except ValueError as e:
+        _fail(str(e))
+    t = Table(title=f"{model}: N_active = {shape.n_active:,} (non-embedding weights + LM head)")
+    for h in ("part", "tokens", "FLOPs", "attention share"):
+        t.add_column(h, justify="left" if h == "part" else "right")
+    parts = [("prefill (prompt)", 0, prompt), ("thinking (decode)", prompt, think),
+             ("answer (decode)", prompt + think, answer)]
+    total = 0.0
+    for name, start, n in parts:
+        f = float(span_flops(shape, start, n))
+        attn = f - 2.0 * shape.n_active * n
+        total += f
+        t.add_row(name, f"{n:,}", f"{f:.4g}", f"{attn / f:.1%}" if f else "-")
+    t.add_row("total", f"{prompt + think + answer:,}", f"{total:.4g}", "")
+    console.print(t)
+    modes = sample_flops(shape, prompt, think + answer, 1.0 / samples)
+    kv = float(span_kv_reads(shape, prompt, think + answer))
+    for m, v in modes.items():
+        console.print(f"  {m:14s} {float(v):.4g} FLOPs per sample" + (f" (1/{samples} of the prompt)" if m != "naive" else ""))
+    console.print(f"  KV cache elements read while decoding: {kv:.4g}")
+
+
+@app.command()
 def doctor() -> None:
     """Engine import and device, installed packs, data checksums."""
     import importlib.util

@@ -80,7 +80,56 @@ def make_row(sweep: str, cell: Cell, prob: Problem, gen: Generation, grade) -> d
         "thinking_text": gen.thinking_text, "answer_text": gen.answer_text, "extracted": grade.extracted,
         "correct": grade.correct, "answer_class": None, "grade_reason": grade.reason, "grader_version": grade.grader_version,
         "provenance": json.dumps(gen.provenance, sort_keys=True),
+        "_prompt_varies_with_seed": "permutation" in prob.meta,
     }
+
+
+SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "model_configs"
+
+
+def load_model_config(ref: str) -> dict[str, Any]:
+    """A shipped config name (evalkit/data/model_configs), a config.json, a model directory or an
+    installed pack; ValueError naming the choices otherwise."""
+    for cand in (SHIPPED_CONFIGS / f"{ref}.json", Path(ref), Path(ref) / "config.json"):
+        if cand.is_file():
+            return json.loads(cand.read_text())
+    from evalkit.generate.packs import PACKS, pack_dir
+
+    if ref in PACKS and (pack_dir(ref) / "config.json").exists():
+        return json.loads((pack_dir(ref) / "config.json").read_text())
+    names = sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.json"))
+    raise ValueError(f"no model config {ref!r}: give a config.json, a model directory, or one of {', '.join(names)}")
+
+
+def flops_shape(entry_id: str, path: str, flops_config: str | None):  # noqa: ANN201
+    """The FLOPs model of a sweep's model: its ``flops_config``, else the config.json beside its weights,
+    else a shipped config of the same name; None if none is known (FLOPs columns stay empty)."""
+    from evalkit.analyze.flops import ModelShape
+
+    for ref in (flops_config, path, entry_id):
+        if not ref:
+            continue
+        try:
+            return ModelShape.from_config(load_model_config(ref))
+        except ValueError:
+            if ref == flops_config:
+                raise
+    return None
+
+
+def add_flops(rows: list[dict[str, Any]], shape: Any, n_seeds: int) -> None:  # noqa: ANN401
+    """FLOPs of every row under each accounting mode (see :mod:`evalkit.analyze.flops`)."""
+    from evalkit.analyze.flops import sample_flops
+
+    for r in rows:
+        if shape is None:
+            r.update(flops_naive=None, flops_prefix_cached=None, flops_kv_read=None)
+            continue
+        sharing = r["n_samples"] * (1 if r.pop("_prompt_varies_with_seed", False) else n_seeds)
+        f = sample_flops(shape, r["prompt_tokens"], r["thinking_tokens"] + r["forced_tokens"] + r["answer_tokens"],
+                         1.0 / sharing)
+        r.update(flops_naive=float(f["naive"]), flops_prefix_cached=float(f["prefix_cached"]),
+                 flops_kv_read=float(f["kv_read"]))
 
 
 def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
@@ -147,7 +196,9 @@ def run_sweep(
             path, info = resolve(entry.id)
             say(f"model {entry.id}: {path}")
             engine = engine_factory(entry.id, path, dict(entry.engine), plan)
+            shape = flops_shape(entry.id, path, entry.flops_config)
             models_info[entry.id] = {**info, "path": path,
+                                     "flops_n_active": shape.n_active if shape else None,
                                      "engine_args": getattr(engine, "resolved_args", dict(entry.engine)),
                                      "max_model_len": engine.max_model_len}
             problems = {(name, s): sel.problems(s) for name, sel in plan.selections.items() for s in plan.seeds}
@@ -170,6 +221,7 @@ def run_sweep(
                 rows_by_shard.setdefault((j.cell.cell_id, j.seed), []).append(row)
             for (cid, s), rows in rows_by_shard.items():
                 _assign_classes(rows)
+                add_flops(rows, shape, len(plan.seeds))
                 store.write_shard(cid, s, rows)
                 result.generated_shards += 1
                 result.samples += len(rows)

@@ -16,6 +16,7 @@ class ModelEntry(_Strict):
 
     id: str
     engine: dict[str, Any] = Field(default_factory=dict)  # extra vllm.LLM arguments (override defaults)
+    flops_config: str | None = None  # FLOPs model: shipped config name or config.json (default: the model's)
 
 
 class TaskEntry(_Strict):
