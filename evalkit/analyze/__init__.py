@@ -17,6 +17,7 @@ from evalkit.analyze.intervals import (
     seed_summary,
     wilson,
 )
+from evalkit.analyze.matched import MatchedComparison, matched_compute
 from evalkit.analyze.paired import (
     TestResult,
     benjamini_hochberg,
@@ -38,6 +39,8 @@ __all__ = [
     "TestResult",
     "VarianceComponents",
     "CurvePoint",
+    "MatchedComparison",
+    "matched_compute",
     "ScalingResult",
     "scaling_curve",
     "benjamini_hochberg",

@@ -90,7 +90,22 @@ def _report(out_dir: Path) -> None:
     console.print(render_rich(rows, title=title))
     if votes:
         console.print(render_votes_rich(votes))
-    atomic_write_bytes(out_dir / "report.md", render_markdown(rows, title=title, votes=votes).encode())
+    md = render_markdown(rows, title=title, votes=votes)
+    if votes and (df["method"] == "sequential").any():
+        from evalkit.report import matched as mt
+
+        x = "flops_prefix_cached" if df["flops_prefix_cached"].notna().all() else "tokens"
+        try:
+            cmp_, arrs = mt.compare(df, x)
+        except ValueError as e:
+            err.print(f"matched-compute comparison skipped: {e}")
+        else:
+            section = mt.render_markdown(cmp_, x)
+            console.print(section, highlight=False)
+            paths = mt.plot(cmp_, arrs, x, out_dir / "figures" / f"matched_{x}", title=out_dir.name)
+            md += "\n" + section + f"\n![matched compute](figures/{paths[1].name})\n"
+            err.print(f"wrote {', '.join(str(p) for p in paths)}")
+    atomic_write_bytes(out_dir / "report.md", md.encode())
     err.print(f"wrote {out_dir / 'report.md'}")
 
 

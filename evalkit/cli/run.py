@@ -119,17 +119,18 @@ def flops_shape(entry_id: str, path: str, flops_config: str | None):  # noqa: AN
 
 def add_flops(rows: list[dict[str, Any]], shape: Any, n_seeds: int) -> None:  # noqa: ANN401
     """FLOPs of every row under each accounting mode (see :mod:`evalkit.analyze.flops`)."""
-    from evalkit.analyze.flops import sample_flops
+    from evalkit.analyze.flops import sample_flops, span_flops
 
     for r in rows:
         if shape is None:
-            r.update(flops_naive=None, flops_prefix_cached=None, flops_kv_read=None)
+            r.pop("_prompt_varies_with_seed", None)
+            r.update(flops_naive=None, flops_prefix_cached=None, flops_kv_read=None, flops_prompt=None)
             continue
         sharing = r["n_samples"] * (1 if r.pop("_prompt_varies_with_seed", False) else n_seeds)
         f = sample_flops(shape, r["prompt_tokens"], r["thinking_tokens"] + r["forced_tokens"] + r["answer_tokens"],
                          1.0 / sharing)
         r.update(flops_naive=float(f["naive"]), flops_prefix_cached=float(f["prefix_cached"]),
-                 flops_kv_read=float(f["kv_read"]))
+                 flops_kv_read=float(f["kv_read"]), flops_prompt=float(span_flops(shape, 0, r["prompt_tokens"])))
 
 
 def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:

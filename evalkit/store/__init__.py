@@ -50,6 +50,7 @@ ROW_SCHEMA = pa.schema(
         ("flops_naive", pa.float64()),
         ("flops_prefix_cached", pa.float64()),
         ("flops_kv_read", pa.float64()),
+        ("flops_prompt", pa.float64()),  # prefill of the whole prompt (for re-accounting shared prompts)
         ("gold", pa.string()),
         ("answer_type", pa.string()),
         ("response", pa.string()),

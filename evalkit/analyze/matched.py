@@ -1,0 +1,119 @@
+"""Sequential vs parallel test-time scaling at matched compute (pure functions on arrays).
+
+Each family is a list of cells (sequential: caps / ignores; parallel: k of n votes) evaluated on the
+same problems x seeds: accuracy ``acc[c][p, s]`` and compute ``x[c][p, s]`` (tokens, FLOPs or seconds).
+Both accuracy-vs-compute curves are piecewise linear in log-compute through the cells' means; they
+are compared on a common log-spaced grid inside the overlap of their compute ranges. The difference
+(sequential - parallel) at each grid point, and the signed area between the curves (in accuracy x
+decades of compute; divided by the overlap's width it is the mean difference), get percentile
+intervals from a paired two-level bootstrap: problems, then seeds within problems, drawn once for
+both families, so every comparison is paired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from evalkit.analyze.intervals import Interval
+
+
+@dataclass(frozen=True)
+class MatchedComparison:
+    grid: np.ndarray  # compute values of the grid (log-spaced, inside the overlap)
+    sequential: np.ndarray  # interpolated accuracy of each family on the grid
+    parallel: np.ndarray
+    seq_band: tuple[np.ndarray, np.ndarray]  # pointwise bootstrap bands of each curve
+    par_band: tuple[np.ndarray, np.ndarray]
+    difference: tuple[Interval, ...]  # sequential - parallel at each grid point
+    area: Interval  # signed area (accuracy x decades of compute)
+    mean_difference: Interval  # area / width of the overlap in decades
+    seq_points: np.ndarray  # (C, 2): mean compute, accuracy per cell
+    par_points: np.ndarray
+    n_problems: int
+    n_seeds: int
+
+
+def _stack(arrs: Sequence[np.ndarray], what: str) -> np.ndarray:
+    a = np.stack([np.asarray(x, dtype=float) for x in arrs])
+    if a.ndim != 3:
+        raise ValueError(f"{what}: each cell must be a (problem, seed) array")
+    return a
+
+
+def _curve(xs: np.ndarray, ys: np.ndarray, log_grid: np.ndarray) -> np.ndarray:
+    order = np.argsort(xs)
+    return np.interp(log_grid, np.log10(xs[order]), ys[order])
+
+
+def matched_compute(
+    seq_acc: Sequence[np.ndarray],
+    seq_x: Sequence[np.ndarray],
+    par_acc: Sequence[np.ndarray],
+    par_x: Sequence[np.ndarray],
+    *,
+    grid_points: int = 12,
+    confidence: float = 0.95,
+    n_boot: int = 2_000,
+    seed: int = 0,
+) -> MatchedComparison:
+    sa, sx, pa, px = (_stack(seq_acc, "sequential accuracy"), _stack(seq_x, "sequential compute"),
+                      _stack(par_acc, "parallel accuracy"), _stack(par_x, "parallel compute"))
+    shapes = {sa.shape[1:], sx.shape[1:], pa.shape[1:], px.shape[1:]}
+    if len(shapes) != 1:
+        raise ValueError(f"both families must cover the same problems x seeds; got shapes {sorted(shapes)}")
+    if np.any(sx <= 0) or np.any(px <= 0):
+        raise ValueError("compute must be positive (it is compared on a log scale)")
+    _, P, S = sa.shape
+    s_pts = np.stack([sx.mean(axis=(1, 2)), sa.mean(axis=(1, 2))], axis=1)
+    p_pts = np.stack([px.mean(axis=(1, 2)), pa.mean(axis=(1, 2))], axis=1)
+    lo = max(s_pts[:, 0].min(), p_pts[:, 0].min())
+    hi = min(s_pts[:, 0].max(), p_pts[:, 0].max())
+    if not lo < hi:
+        raise ValueError(
+            f"the families' compute ranges do not overlap: sequential [{s_pts[:, 0].min():.4g}, "
+            f"{s_pts[:, 0].max():.4g}], parallel [{p_pts[:, 0].min():.4g}, {p_pts[:, 0].max():.4g}]")
+    log_grid = np.linspace(np.log10(lo), np.log10(hi), grid_points)
+    width = log_grid[-1] - log_grid[0]
+    seq_curve = _curve(s_pts[:, 0], s_pts[:, 1], log_grid)
+    par_curve = _curve(p_pts[:, 0], p_pts[:, 1], log_grid)
+    diff = seq_curve - par_curve
+    area = float(np.trapezoid(diff, log_grid))
+
+    rng = np.random.default_rng(seed)
+    b_seq = np.empty((n_boot, grid_points))
+    b_par = np.empty((n_boot, grid_points))
+    for b in range(n_boot):
+        pi = rng.integers(0, P, P)[:, None]
+        si = rng.integers(0, S, (P, S))
+        b_seq[b] = _curve(sx[:, pi, si].mean(axis=(1, 2)), sa[:, pi, si].mean(axis=(1, 2)), log_grid)
+        b_par[b] = _curve(px[:, pi, si].mean(axis=(1, 2)), pa[:, pi, si].mean(axis=(1, 2)), log_grid)
+    b_diff = b_seq - b_par
+    b_area = np.trapezoid(b_diff, log_grid, axis=1)
+    alpha = 1 - confidence
+    q = [alpha / 2, 1 - alpha / 2]
+    method = "paired two-level bootstrap (percentile)"
+    det = {"n_boot": n_boot, "n_seeds": S}
+    diffs = tuple(
+        Interval(float(diff[g]), *map(float, np.quantile(b_diff[:, g], q)), confidence, method, P,
+                 {**det, "compute": float(10 ** log_grid[g])})
+        for g in range(grid_points)
+    )
+    a_lo, a_hi = np.quantile(b_area, q)
+    return MatchedComparison(
+        grid=10 ** log_grid,
+        sequential=seq_curve,
+        parallel=par_curve,
+        seq_band=tuple(np.quantile(b_seq, q, axis=0)),
+        par_band=tuple(np.quantile(b_par, q, axis=0)),
+        difference=diffs,
+        area=Interval(area, float(a_lo), float(a_hi), confidence, method, P, det),
+        mean_difference=Interval(area / width, float(a_lo / width), float(a_hi / width), confidence, method, P,
+                                 {**det, "decades": float(width)}),
+        seq_points=s_pts,
+        par_points=p_pts,
+        n_problems=P,
+        n_seeds=S,
+    )

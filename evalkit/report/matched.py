@@ -1,0 +1,136 @@
+"""Sequential vs parallel at matched compute: arrays from a results frame, a table and a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evalkit.analyze import MatchedComparison, maj_at_k, matched_compute
+from evalkit.report.tables import _ks
+
+X_CHOICES = ("flops_prefix_cached", "flops_naive", "flops_kv_read", "tokens")
+
+
+def _new_tokens(g: pd.DataFrame) -> pd.Series:
+    return g["thinking_tokens"] + g["forced_tokens"] + g["answer_tokens"]
+
+
+def family_arrays(df: pd.DataFrame, x: str = "flops_prefix_cached") -> dict:
+    """(problem, seed) arrays of accuracy and compute for every sequential cell and every k of each
+    parallel cell. Compute of a k-vote: k samples' own tokens plus, under prefix caching, the prompt
+    once per problem (as for a sequential cell)."""
+    if x not in X_CHOICES:
+        raise ValueError(f"x must be one of {X_CHOICES}")
+    if x != "tokens" and df[x].isna().any():
+        raise ValueError(f"{x} is missing for some rows (no FLOPs model for the sweep's model); use x=tokens")
+    seq = df[df["method"] == "sequential"]
+    par = df[df["method"] == "parallel"]
+    problems = sorted(set(seq["problem_id"]) & set(par["problem_id"]))
+    seeds = sorted(set(seq["seed"]) & set(par["seed"]))
+    if not problems or not seeds:
+        raise ValueError("the sweep needs a sequential and a parallel family on the same problems and seeds")
+    pidx = {p: i for i, p in enumerate(problems)}
+    sidx = {s: i for i, s in enumerate(seeds)}
+    shape = (len(problems), len(seeds))
+    out = {"seq_acc": [], "seq_x": [], "seq_labels": [], "par_acc": [], "par_x": [], "par_labels": [],
+           "problems": problems, "seeds": seeds}
+    for _cid, g in seq.groupby("cell_id", sort=False):
+        g = g[g["problem_id"].isin(pidx) & g["seed"].isin(sidx)]
+        acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
+        for r in g.itertuples():
+            i, j = pidx[r.problem_id], sidx[r.seed]
+            acc[i, j] = float(r.correct)
+            xs[i, j] = float(r.thinking_tokens + r.forced_tokens + r.answer_tokens) if x == "tokens" else getattr(r, x)
+        if np.isnan(acc).any():
+            continue  # incomplete cell
+        first = g.iloc[0]
+        out["seq_acc"].append(acc)
+        out["seq_x"].append(xs)
+        cap = "none" if pd.isna(first["cap"]) else int(first["cap"])
+        out["seq_labels"].append(f"cap {cap}, ignore {int(first['n_ignore'])}")
+    for _cid, g in par.groupby("cell_id", sort=False):
+        n = int(g.iloc[0]["n_samples"])
+        units = {key: rows for key, rows in g.groupby(["problem_id", "seed"]) if key[0] in pidx and key[1] in sidx}
+        if len(units) != shape[0] * shape[1]:
+            continue
+        for k in _ks(n):
+            acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
+            for (pid, s), rows in units.items():
+                labels = [None if pd.isna(v) else int(v) for v in rows["answer_class"]]
+                classes = sorted({v for v in labels if v is not None})
+                good = {int(v) for v, ok in zip(rows["answer_class"], rows["correct"], strict=True) if ok and not pd.isna(v)}
+                idx = classes.index(min(good)) if good else None
+                i, j = pidx[pid], sidx[s]
+                acc[i, j] = maj_at_k([labels.count(c) for c in classes], idx, k, labels.count(None))
+                if x == "tokens":
+                    xs[i, j] = k * _new_tokens(rows).mean()
+                else:
+                    prompt = rows["flops_prompt"].iloc[0]
+                    own = (rows["flops_naive"] - rows["flops_prompt"]).mean()
+                    if x == "flops_naive":
+                        xs[i, j] = k * (prompt + own)
+                    else:
+                        shared = (rows["flops_prefix_cached"] - (rows["flops_naive"] - rows["flops_prompt"])).iloc[0] * n
+                        kv = (rows["flops_kv_read"] - rows["flops_prefix_cached"]).mean() if x == "flops_kv_read" else 0.0
+                        xs[i, j] = shared + k * (own + kv)
+            out["par_acc"].append(acc)
+            out["par_x"].append(xs)
+            out["par_labels"].append(f"maj@{k} of {n}")
+    return out
+
+
+def compare(df: pd.DataFrame, x: str = "flops_prefix_cached", n_boot: int = 2_000) -> tuple[MatchedComparison, dict]:
+    arrs = family_arrays(df, x)
+    if not arrs["seq_acc"] or not arrs["par_acc"]:
+        raise ValueError("need at least one complete sequential cell and one complete parallel cell")
+    return matched_compute(arrs["seq_acc"], arrs["seq_x"], arrs["par_acc"], arrs["par_x"], n_boot=n_boot), arrs
+
+
+def render_markdown(m: MatchedComparison, x: str) -> str:
+    lines = [f"## Sequential (budget forcing) vs parallel (majority vote) at matched {x}", "",
+             f"{m.n_problems} problems x {m.n_seeds} seeds; curves piecewise linear in log-compute; intervals: "
+             f"{m.area.method}, {m.area.details['n_boot']} resamples, 95%.", "",
+             f"| {x} | sequential | parallel | difference | 95% CI |", "|---|---|---|---|---|"]
+    for g, s, p, d in zip(m.grid, m.sequential, m.parallel, m.difference, strict=True):
+        lines.append(f"| {g:.4g} | {100 * s:.1f}% | {100 * p:.1f}% | {100 * d.estimate:+.1f} | "
+                     f"[{100 * d.low:+.1f}, {100 * d.high:+.1f}] |")
+    lines += ["", f"Signed area between the curves (sequential - parallel): {m.area.estimate:+.4f} accuracy x decades "
+              f"[{m.area.low:+.4f}, {m.area.high:+.4f}]; mean difference over the overlap "
+              f"{100 * m.mean_difference.estimate:+.1f} points [{100 * m.mean_difference.low:+.1f}, "
+              f"{100 * m.mean_difference.high:+.1f}].", ""]
+    return "\n".join(lines)
+
+
+def plot(m: MatchedComparison, arrs: dict, x: str, out_base: Path, title: str = "") -> list[Path]:
+    """PDF + PNG: both curves with pointwise bootstrap bands and the cells as points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for pts, curve, band, label, color in (
+        (m.seq_points, m.sequential, m.seq_band, "sequential (budget forcing)", "C0"),
+        (m.par_points, m.parallel, m.par_band, "parallel (majority vote)", "C1"),
+    ):
+        ax.fill_between(m.grid, 100 * band[0], 100 * band[1], color=color, alpha=0.2, linewidth=0)
+        ax.plot(m.grid, 100 * curve, color=color, label=label, linewidth=2)
+        order = np.argsort(pts[:, 0])  # the whole family, beyond the compared overlap
+        ax.plot(pts[order, 0], 100 * pts[order, 1], color=color, linewidth=0.8, linestyle="--")
+        ax.scatter(pts[:, 0], 100 * pts[:, 1], color=color, s=18, zorder=3)
+    ax.set_xscale("log")
+    ax.set_xlabel({"tokens": "generated tokens per problem"}.get(x, f"{x.replace('flops_', 'FLOPs, ')} per problem"))
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title((title + "\n" if title else "") +
+                 f"{m.n_problems} problems x {m.n_seeds} seeds; bands (compared overlap): 95% paired two-level "
+                 "bootstrap; dashed: whole family", fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_base.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out_base.with_suffix(".pdf"), out_base.with_suffix(".png")]
+    for p in paths:
+        fig.savefig(p, dpi=150)
+    plt.close(fig)
+    return paths
