@@ -68,6 +68,7 @@ class Cell:
     selection: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # task filters
     method: str = "sequential"  # "sequential" (budget forcing) or "parallel" (n samples, then a vote)
     n_samples: int = 1  # samples per (problem, seed): > 1 only for parallel cells
+    max_attempts: int = 0  # rejection sampling: attempts before falling back to forcing
 
     @property
     def key(self) -> dict[str, Any]:
@@ -79,6 +80,7 @@ class Cell:
             "forcing": asdict(self.forcing),
             "sampling": asdict(self.sampling),
             **({"method": self.method, "n_samples": self.n_samples} if self.method != "sequential" else {}),
+            **({"max_attempts": self.max_attempts} if self.method == "rejection" else {}),
         }
 
     @property
@@ -89,10 +91,13 @@ class Cell:
     def label(self) -> str:
         f = self.forcing
         cap = "none" if f.cap is None else str(f.cap)
+        fmt = "" if self.think_format in ("s1",) else f" format={self.think_format if len(self.think_format) < 20 else 'custom'}"
         ctl = "|".join(f.controls) if f.n_ignore else "-"
+        if self.method == "rejection":
+            return f"{self.task} rejection cap={cap} attempts<={self.max_attempts}{fmt}"
         if self.method == "parallel":
-            return f"{self.task} parallel n={self.n_samples} cap={cap} T={self.sampling.temperature}"
-        return f"{self.task} cap={cap} ignore={f.n_ignore} control={ctl} min={f.min_tokens}"
+            return f"{self.task} parallel n={self.n_samples} cap={cap} T={self.sampling.temperature}{fmt}"
+        return f"{self.task} cap={cap} ignore={f.n_ignore} control={ctl} min={f.min_tokens}{fmt}"
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,3 +131,59 @@ def test_longer_thinking_helps_on_the_scripted_engine() -> None:
     acc = [sum(grade_answer(g.answer_text, j.problem.gold, "math").correct for g, j in zip(o, jobs_for([make_cell()]),
            strict=True)) for o in (short, long)]
     assert acc[1] > acc[0]
+
+
+def test_custom_think_format_from_spec() -> None:
+    from evalkit.spec import build_plan, parse_spec
+
+    spec = """
+model: scripted
+tasks: [{name: math500, limit: 2}]
+think_format: {start: "<think>\\n", end_tokens: ["</think>"], delimiter: "</think>\\n\\n", answer_prefix: "ANSWER:"}
+sequential: {caps: [30], ignores: [1]}
+"""
+    plan = build_plan(parse_spec(spec))
+    cell = plan.cells[0]
+    fmt = __import__("evalkit.generate.formats", fromlist=["get_format"]).get_format(cell.think_format)
+    assert fmt.end_tokens == ("</think>",) and fmt.answer_prefix == "ANSWER:"
+    probs = plan.selections["math500"].problems()
+    e = ScriptedEngine(golds={p.prompt: p.gold for p in probs}, p_end=0.0)
+    out = run_sequential(e, [Job(cell, p, 0) for p in probs])
+    for g in out:
+        assert g.forced_end and g.thinking_tokens == 30
+        assert g.response.count("</think>") == 1 and g.answer_text.startswith("ANSWER:")
+    with pytest.raises(Exception, match="eos_ends_thinking"):
+        parse_spec(spec.replace('end_tokens: ["</think>"], ', "eos_ends_thinking: false, "))
+
+
+def test_rejection_sampling_fits_the_budget_and_counts_attempts() -> None:
+    from evalkit.generate import run_rejection
+
+    caps = (20, 60, 200)
+    cells = [make_cell(cap=c) for c in caps]
+    jobs = [Job(c, p, 0) for c in cells for p in PROBS]
+    e = engine(p_end=0.03)
+    out = run_rejection(e, jobs, max_attempts=8)
+    for j, g in zip(jobs, out, strict=True):
+        cap = j.cell.forcing.cap
+        if g.provenance.get("rejection_exhausted"):
+            assert g.forced_end and g.thinking_tokens == cap and g.provenance["attempts"] == 8
+        else:
+            assert not g.forced_end and g.thinking_tokens <= cap
+            a = g.provenance["attempts"]
+            # the accepted attempt is the first whose unforced thinking fits: earlier ones did not
+            probe = make_cell(cap=cap + 1)
+            earlier = run_sequential(engine(p_end=0.03), [Job(probe, j.problem, 0, s) for s in range(a)])
+            assert all(x.forced_end or x.thinking_tokens > cap for x in earlier[:-1])
+            assert earlier[-1].thinking_ids == g.thinking_ids
+    # a larger cap never needs more attempts than a smaller one (same samples)
+    by = {(j.problem.problem_id, j.cell.forcing.cap): g.provenance["attempts"] for j, g in zip(jobs, out, strict=True)}
+    for p in PROBS:
+        assert by[(p.problem_id, 20)] >= by[(p.problem_id, 60)] >= by[(p.problem_id, 200)]
+
+
+def test_rejection_needs_a_cap() -> None:
+    from evalkit.generate import run_rejection
+
+    with pytest.raises(BudgetError):
+        run_rejection(engine(), [Job(make_cell(cap=None), PROBS[0], 0)])

@@ -164,3 +164,14 @@ def test_rows_carry_flops(tmp_path: Path) -> None:
     # longer thinking costs more
     a = df.sort_values("thinking_tokens")
     assert a["flops_naive"].iloc[-1] > a["flops_naive"].iloc[0]
+
+
+def test_rejection_family_in_a_sweep(tmp_path: Path) -> None:
+    spec = SPEC.replace("sequential:\n  caps: [40, 120]\n  ignores: [0, 2]\n  controls: [Wait, Hmm]\n",
+                        "rejection:\n  caps: [40, 120]\n  max_attempts: 4\n")
+    run(tmp_path, spec)
+    df = ResultStore(tmp_path / "mini").read_rows()
+    assert set(df["method"]) == {"rejection"} and len(df) == 2 * 3 * 6
+    assert (df["attempts"] >= 1).all() and (df["attempts"] <= 4).all()
+    fit = df[~df["provenance"].str.contains("rejection_exhausted")]
+    assert (fit["thinking_tokens"] <= fit["cap"]).all() and not fit["forced_end"].any()

@@ -79,6 +79,7 @@ def make_row(sweep: str, cell: Cell, prob: Problem, gen: Generation, grade) -> d
         "wall_s": gen.wall_s, "gold": prob.gold, "answer_type": prob.answer_type, "response": gen.response,
         "thinking_text": gen.thinking_text, "answer_text": gen.answer_text, "extracted": grade.extracted,
         "correct": grade.correct, "answer_class": None, "grade_reason": grade.reason, "grader_version": grade.grader_version,
+        "attempts": gen.provenance.get("attempts", 1),
         "provenance": json.dumps(gen.provenance, sort_keys=True),
         "_prompt_varies_with_seed": "permutation" in prob.meta,
     }
@@ -159,7 +160,6 @@ def run_sweep(
     force: bool = False,
     log: Callable[[str], None] = print,
 ) -> SweepResult:
-    from evalkit.generate import run_sequential
 
     spec = plan.spec
     if plan.unavailable:
@@ -209,7 +209,7 @@ def run_sweep(
             say(f"{len(work)} (cell, seed) shards, {len(jobs)} samples to generate")
             t0 = time.perf_counter()
             before = getattr(engine, "generated_tokens", 0)
-            gens = run_sequential(engine, jobs, reuse=spec.reuse, progress=say)
+            gens = _generate(engine, jobs, spec.reuse, say)
             result.generate_s += time.perf_counter() - t0
             result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
             cache: dict[tuple[str, str, str], Any] = {}
@@ -252,6 +252,26 @@ def run_sweep(
         })
         logfile.close()
     return result
+
+
+def _generate(engine: Any, jobs: list, reuse: bool, say: Callable[[str], None]) -> list[Generation]:  # noqa: ANN401
+    """Sequential and parallel jobs share trajectory trees; rejection jobs resample separately."""
+    from evalkit.generate import run_rejection, run_sequential
+
+    out: list[Generation | None] = [None] * len(jobs)
+    tree = [i for i, j in enumerate(jobs) if j.cell.method != "rejection"]
+    rej = [i for i, j in enumerate(jobs) if j.cell.method == "rejection"]
+    if tree:
+        for i, g in zip(tree, run_sequential(engine, [jobs[i] for i in tree], reuse=reuse, progress=say), strict=True):
+            out[i] = g
+    by_attempts: dict[int, list[int]] = {}
+    for i in rej:
+        by_attempts.setdefault(jobs[i].cell.max_attempts, []).append(i)
+    for m, idx in by_attempts.items():
+        gens = run_rejection(engine, [jobs[i] for i in idx], max_attempts=m, reuse=reuse, progress=say)
+        for i, g in zip(idx, gens, strict=True):
+            out[i] = g
+    return out  # type: ignore[return-value]
 
 
 def _assign_classes(rows: list[dict[str, Any]]) -> None:

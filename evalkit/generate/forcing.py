@@ -385,3 +385,61 @@ def run_sequential(
             )
         )
     return out
+
+
+def run_rejection(
+    engine: Engine,
+    jobs: Sequence[Job],
+    *,
+    max_attempts: int = 16,
+    reuse: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[Generation]:
+    """s1's rejection sampling: resample until the thinking fits the budget.
+
+    Attempt ``a`` of a job is an unforced sample (sample index ``a``, its own seeds) whose thinking may
+    run one token past the cap; it fits when the model ends its thinking within the cap. The first
+    fitting attempt is kept, with its attempt count. Jobs with no fitting attempt after
+    ``max_attempts`` fall back to budget forcing at the cap on their last attempt and are flagged
+    ``rejection_exhausted``. Caps of one (problem, seed) share attempts through the trajectory tree,
+    so the attempt counts of all caps come from the same samples.
+    """
+    from dataclasses import replace
+
+    for j in jobs:
+        if j.cell.forcing.cap is None or j.cell.forcing.n_ignore:
+            raise BudgetError("rejection sampling needs a cap and no ignores")
+    done: dict[int, Generation] = {}
+    pending = list(range(len(jobs)))
+    attempt = 0
+    while pending and attempt < max_attempts:
+        probes = []
+        for i in pending:
+            j = jobs[i]
+            cell = replace(j.cell, forcing=replace(j.cell.forcing, cap=j.cell.forcing.cap + 1), method="sequential")
+            probes.append(Job(cell, j.problem, j.seed, attempt))
+        gens = run_sequential(engine, probes, reuse=reuse)
+        still = []
+        for i, g in zip(pending, gens, strict=True):
+            if not g.forced_end and g.thinking_tokens <= jobs[i].cell.forcing.cap:
+                g.provenance = {**g.provenance, "attempts": attempt + 1}
+                done[i] = g
+            else:
+                still.append(i)
+        if progress:
+            progress(f"rejection attempt {attempt + 1}: {len(pending) - len(still)} of {len(pending)} fit")
+        pending = still
+        attempt += 1
+    if pending:
+        forced = [Job(replace(jobs[i].cell, method="sequential"), jobs[i].problem, jobs[i].seed, attempt - 1)
+                  for i in pending]
+        for i, g in zip(pending, run_sequential(engine, forced, reuse=reuse), strict=True):
+            g.provenance = {**g.provenance, "attempts": attempt, "rejection_exhausted": True}
+            done[i] = g
+    out = []
+    for i in range(len(jobs)):
+        g = done[i]
+        g.sample = 0  # one row per (problem, seed); the accepted attempt is in provenance
+        g.provenance["accepted_sample"] = g.provenance["attempts"] - 1
+        out.append(g)
+    return out

@@ -51,6 +51,15 @@ PRESETS: dict[str, ThinkFormat] = {
 
 
 def get_format(name: str) -> ThinkFormat:
+    """A preset by name, or a custom format given as the JSON of its fields (what a spec's mapping
+    ``think_format: {start: ..., end_tokens: [...], delimiter: ...}`` becomes in a cell)."""
+    if name.startswith("{"):
+        import json
+
+        d = json.loads(name)
+        d.setdefault("name", "custom")
+        d["end_tokens"] = tuple(d.get("end_tokens", ()))
+        return ThinkFormat(**d)
     if name not in PRESETS:
         raise ValueError(f"unknown think format {name!r}; presets: {', '.join(PRESETS)}")
     return PRESETS[name]

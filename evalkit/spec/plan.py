@@ -134,7 +134,7 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
             Cell(
                 task=sel.entry.name,
                 model=model.id,
-                think_format=spec.think_format,
+                think_format=spec.think_format_value(),
                 forcing=forcing,
                 sampling=sampling,
                 selection=sel.key,
@@ -152,12 +152,27 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
                 Cell(
                     task=sel.entry.name,
                     model=model.id,
-                    think_format=spec.think_format,
+                    think_format=spec.think_format_value(),
                     forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()),
                     sampling=psampling,
                     selection=sel.key,
                     method="parallel",
                     n_samples=par.n,
+                )
+            )
+    rej = spec.rejection
+    if rej is not None:
+        for sel, model, cap in itertools.product(selections.values(), spec.model_entries(), dict.fromkeys(rej.caps)):
+            cells.append(
+                Cell(
+                    task=sel.entry.name,
+                    model=model.id,
+                    think_format=spec.think_format_value(),
+                    forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()),
+                    sampling=sampling,
+                    selection=sel.key,
+                    method="rejection",
+                    max_attempts=rej.max_attempts,
                 )
             )
     plan = Plan(spec=spec, cells=cells, selections=selections)

@@ -108,6 +108,44 @@ class Parallel(_Strict):
         return v
 
 
+class Rejection(_Strict):
+    """s1's rejection sampling: for each cap, resample until the thinking ends within the cap."""
+
+    caps: list[int] = Field(min_length=1)
+    max_attempts: int = Field(default=16, ge=1)
+
+    @field_validator("caps")
+    @classmethod
+    def _caps(cls, v: list[int]) -> list[int]:
+        for c in v:
+            if c < 1:
+                raise ValueError(f"a cap must be a positive integer, got {c}")
+        return v
+
+
+class CustomThinkFormat(_Strict):
+    """A think format of one's own (see evalkit.generate.formats.ThinkFormat)."""
+
+    name: str = "custom"
+    start: str
+    end_tokens: list[str] = Field(default_factory=list)  # each must be one token of the model's tokenizer
+    delimiter: str
+    answer_prefix: str = "Final Answer:"
+    eos_ends_thinking: bool = True
+    prefix_on_natural_end: bool = False
+
+    @model_validator(mode="after")
+    def _some_end(self) -> CustomThinkFormat:
+        if not self.end_tokens and not self.eos_ends_thinking:
+            raise ValueError("a think format needs end_tokens or eos_ends_thinking: true")
+        return self
+
+    def as_cell_value(self) -> str:
+        import json
+
+        return json.dumps(self.model_dump(), sort_keys=True)
+
+
 class Grader(_Strict):
     unclosed_thinking: Literal["no_answer", "use_all"] = "no_answer"
     timeout_s: float = Field(default=5.0, gt=0)
@@ -119,11 +157,12 @@ class SweepSpec(_Strict):
     model: str | ModelEntry | None = None
     models: list[str | ModelEntry] = Field(default_factory=list)
     tasks: list[str | TaskEntry] = Field(min_length=1)
-    think_format: Literal["s1", "think_tags", "plain"] = "s1"
+    think_format: Literal["s1", "think_tags", "plain"] | CustomThinkFormat = "s1"
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     sampling: Sampling = Field(default_factory=Sampling)
     sequential: Sequential | None = None  # default: one unforced cell, unless only `parallel` is given
     parallel: Parallel | None = None
+    rejection: Rejection | None = None
     grader: Grader = Field(default_factory=Grader)
     reuse: bool = True
 
@@ -154,7 +193,11 @@ class SweepSpec(_Strict):
     def sequential_family(self) -> Sequential | None:
         if self.sequential is not None:
             return self.sequential
-        return Sequential() if self.parallel is None else None
+        return Sequential() if self.parallel is None and self.rejection is None else None
+
+    def think_format_value(self) -> str:
+        tf = self.think_format
+        return tf if isinstance(tf, str) else tf.as_cell_value()
 
     def model_entries(self) -> list[ModelEntry]:
         raw = [self.model] if self.model is not None else list(self.models)

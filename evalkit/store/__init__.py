@@ -46,6 +46,7 @@ ROW_SCHEMA = pa.schema(
         ("answer_finish", pa.string()),
         ("oov_ids", pa.int64()),
         ("rounds", pa.int64()),
+        ("attempts", pa.int64()),  # rejection sampling: samples drawn until one fit (1 otherwise)
         ("wall_s", pa.float64()),
         ("flops_naive", pa.float64()),
         ("flops_prefix_cached", pa.float64()),
