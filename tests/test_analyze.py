@@ -265,3 +265,22 @@ def test_scaling_curve_metrics() -> None:
     assert all(p.accuracy.low <= p.accuracy.estimate <= p.accuracy.high for p in r.points)
     over = [np.where(rng.random((P, S)) < 0.25, c + 1, c) for c in [np.minimum(t, c) for t, c in zip(tokens, caps, strict=True)]]
     assert scaling_curve(correct, over, budgets=[(0, c) for c in caps], n_boot=50).control.estimate < 1.0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_best_of_k_brute_force(seed: int) -> None:
+    from evalkit.analyze import best_of_k
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 8))
+    scores = rng.integers(0, 4, n).astype(float)  # ties on purpose
+    correct = rng.random(n) < 0.5
+    for k in range(1, n + 1):
+        total = 0.0
+        subsets = list(itertools.combinations(range(n), k))
+        for s in subsets:
+            top = max(scores[i] for i in s)
+            winners = [i for i in s if scores[i] == top]
+            total += np.mean([correct[i] for i in winners])
+        assert best_of_k(scores, correct, k) == pytest.approx(total / len(subsets), abs=1e-12)
+    assert best_of_k(scores, correct, 1) == pytest.approx(correct.mean())

@@ -175,3 +175,17 @@ def test_rejection_family_in_a_sweep(tmp_path: Path) -> None:
     assert (df["attempts"] >= 1).all() and (df["attempts"] <= 4).all()
     fit = df[~df["provenance"].str.contains("rejection_exhausted")]
     assert (fit["thinking_tokens"] <= fit["cap"]).all() and not fit["forced_end"].any()
+
+
+def test_best_of_n_with_a_verifier(tmp_path: Path) -> None:
+    from evalkit.report import vote_table
+
+    run(tmp_path, PARALLEL.replace("  n: 6\n", "  n: 6\n  verifier: evalkit.grade.verifiers:agreement\n"))
+    df = ResultStore(tmp_path / "par").read_rows()
+    par = df[df.method == "parallel"]
+    assert par["verifier_score"].notna().all() and df[df.method == "sequential"]["verifier_score"].isna().all()
+    votes = vote_table(df, n_boot=100)
+    assert votes[0].best_k == pytest.approx(par["correct"].mean())  # best-of-1 = accuracy
+    assert all(v.best_k <= v.pass_k + 1e-12 for v in votes)
+    with pytest.raises(Exception, match="not found"):
+        parse_spec(PARALLEL.replace("  n: 6\n", "  n: 6\n  verifier: no_such_module:fn\n"))

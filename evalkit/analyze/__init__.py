@@ -26,7 +26,7 @@ from evalkit.analyze.paired import (
     paired_difference,
     sign_flip_test,
 )
-from evalkit.analyze.passk import maj_at_k, maj_at_k_problems, pass_at_k
+from evalkit.analyze.passk import best_of_k, maj_at_k, maj_at_k_problems, pass_at_k
 from evalkit.analyze.power import PowerResult, minimum_detectable_difference, seeds_for_half_width
 from evalkit.analyze.scaling import CurvePoint, ScalingResult, scaling_curve
 
@@ -44,6 +44,7 @@ __all__ = [
     "ScalingResult",
     "scaling_curve",
     "benjamini_hochberg",
+    "best_of_k",
     "binomial_interval",
     "bootstrap_means",
     "clustered_se",

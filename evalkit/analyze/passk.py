@@ -88,3 +88,29 @@ def maj_at_k_problems(answer_classes: Sequence[Sequence[int | None]], correct: S
         idx = classes.index(gold) if gold in classes else None
         out.append(maj_at_k(cnt, idx, k, abstain))
     return np.array(out)
+
+
+def best_of_k(scores: Sequence[float], correct: Sequence[bool], k: int) -> float:
+    """Expected accuracy of picking the highest-scored of k samples drawn without replacement from n
+    (ties broken uniformly at random), exactly: the sample at rank r (r samples score lower) is the
+    pick of C(r, k-1) of the C(n, k) subsets; a tie group shares its ranks' mass evenly."""
+    s = np.asarray(scores, dtype=float)
+    c = np.asarray(correct, dtype=float)
+    n = len(s)
+    if len(c) != n:
+        raise ValueError("scores and correct differ in length")
+    if not 1 <= k <= n:
+        raise ValueError(f"need 1 <= k <= n (k={k}, n={n})")
+    order = np.argsort(s, kind="stable")
+    s, c = s[order], c[order]
+    total = comb(n, k)
+    acc = 0.0
+    r = 0
+    while r < n:
+        hi = r
+        while hi + 1 < n and s[hi + 1] == s[r]:
+            hi += 1
+        mass = sum(comb(q, k - 1) for q in range(r, hi + 1)) / total
+        acc += mass * c[r:hi + 1].mean()
+        r = hi + 1
+    return float(acc)

@@ -220,8 +220,14 @@ def run_sweep(
                     cache[key] = grade_answer(*key)
                 row = make_row(str(spec.name), j.cell, j.problem, g, cache[key])
                 rows_by_shard.setdefault((j.cell.cell_id, j.seed), []).append(row)
+            verifier = None
+            if spec.parallel is not None and spec.parallel.verifier:
+                from evalkit.grade.verifiers import load_verifier
+
+                verifier = load_verifier(spec.parallel.verifier)
             for (cid, s), rows in rows_by_shard.items():
                 _assign_classes(rows)
+                _score(rows, verifier, problems)
                 add_flops(rows, shape, len(plan.seeds))
                 store.write_shard(cid, s, rows)
                 result.generated_shards += 1
@@ -272,6 +278,24 @@ def _generate(engine: Any, jobs: list, reuse: bool, say: Callable[[str], None]) 
         for i, g in zip(idx, gens, strict=True):
             out[i] = g
     return out  # type: ignore[return-value]
+
+
+def _score(rows: list[dict[str, Any]], verifier: Any, problems: dict) -> None:  # noqa: ANN401
+    """Verifier scores of parallel samples (for best-of-n), per problem."""
+    for r in rows:
+        r["verifier_score"] = None
+    if verifier is None or not rows or rows[0]["method"] != "parallel":
+        return
+    by_problem: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_problem.setdefault(r["problem_id"], []).append(r)
+    for pid, group in by_problem.items():
+        prob = next(p for p in problems[(group[0]["task"], group[0]["seed"])] if p.problem_id == pid)
+        scores = list(verifier(prob, [r["response"] for r in group], [r["extracted"] for r in group]))
+        if len(scores) != len(group):
+            raise ValueError(f"verifier returned {len(scores)} scores for {len(group)} samples")
+        for r, sc in zip(group, scores, strict=True):
+            r["verifier_score"] = float(sc)
 
 
 def _assign_classes(rows: list[dict[str, Any]]) -> None:

@@ -98,6 +98,24 @@ class Parallel(_Strict):
     caps: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
     temperature: float | None = Field(default=None, gt=0.0)  # default: sampling.temperature
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    verifier: str | None = None  # "module:function" scoring samples for best-of-n (evalkit.grade.verifiers)
+
+    @field_validator("verifier")
+    @classmethod
+    def _verifier(cls, v: str | None) -> str | None:
+        if v is not None:
+            import importlib.util
+
+            mod, _, fn = v.partition(":")
+            if not fn:
+                raise ValueError(f"verifier {v!r}: expected 'module:function'")
+            try:
+                found = importlib.util.find_spec(mod) is not None
+            except ModuleNotFoundError:
+                found = False
+            if not found:
+                raise ValueError(f"verifier {v!r}: module {mod!r} not found")
+        return v
 
     @field_validator("caps")
     @classmethod

@@ -59,7 +59,8 @@ ROW_SCHEMA = pa.schema(
         ("answer_text", pa.string()),
         ("extracted", pa.string()),
         ("correct", pa.bool_()),
-        ("answer_class", pa.int64()),  # equivalence class among the samples of one (problem, seed)
+        ("answer_class", pa.int64()),
+        ("verifier_score", pa.float64()),  # parallel cells with a verifier: best-of-n  # equivalence class among the samples of one (problem, seed)
         ("grade_reason", pa.string()),
         ("grader_version", pa.string()),
         ("provenance", pa.string()),
