@@ -42,6 +42,22 @@ BAD = [
     (GOOD + "think_format: r1\n", 11, "think_format", "s1"),
     (GOOD + "name: again\n", 11, "name", "duplicate"),
     (GOOD.replace("tasks:\n", "tasks: [\n"), None, "", "not valid YAML"),
+    (GOOD.replace("seeds: [0, 1]", "seeds: []"), 7, "seeds", "at least 1"),
+    (GOOD.replace("  ignores: [0, 1]", "  ignores: [0, -1]"), 10, "sequential.ignores", ">= 0"),
+    (GOOD.replace("  ignores: [0, 1]", "  ignores: [0, 1]\n  controls: ['']"), 11, "sequential.controls", "non-empty"),
+    (GOOD.replace("  ignores: [0, 1]", "  ignores: [0, 1]\n  min_tokens: [x]"), 11, "sequential.min_tokens", "integer"),
+    (GOOD + "sampling: {temperature: -1}\n", 11, "sampling.temperature", "greater than or equal"),
+    (GOOD + "sampling: {top_p: 1.5}\n", 11, "sampling.top_p", "less than or equal"),
+    (GOOD + "sampling: {answer_max_tokens: 0}\n", 11, "sampling.answer_max_tokens", "greater than or equal"),
+    (GOOD + "parallel: {n: 0}\n", 11, "parallel.n", "greater than or equal"),
+    (GOOD + "parallel: {caps: [8]}\n", 11, "parallel.n", "missing"),
+    (GOOD + "executor: {kind: pbs}\n", 11, "executor.kind", "local"),
+    (GOOD + "executor: {chunk_size: 0}\n", 11, "executor.chunk_size", "greater than or equal"),
+    (GOOD + "rejection: {caps: []}\n", 11, "rejection.caps", "at least 1"),
+    (GOOD + "reuse: maybe\n", 11, "reuse", "boolean"),
+    (GOOD + "grader: {unclosed_thinking: guess}\n", 11, "grader.unclosed_thinking", "no_answer"),
+    (GOOD.replace("model: smollm2-135m", "model: {id: x, engin: {}}"), 2, "model.engin", "unknown key"),
+    ("- just\n- a list\n", 1, "", "mapping"),
 ]
 
 
@@ -54,6 +70,17 @@ def test_malformed_spec_names_key_and_line(text: str, line: int | None, key: str
     assert key in out, out
     if line is not None:
         assert f"s.yaml:{line}:" in out, out
+
+
+@pytest.mark.parametrize("text,line,key,msg", BAD)
+def test_cli_every_malformed_spec_exits_2_and_creates_nothing(tmp_path: Path, text: str, line: int | None,
+                                                              key: str, msg: str) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(text)
+    res = CliRunner().invoke(app, ["sweep", str(spec), "--results", str(tmp_path / "results")])
+    assert res.exit_code == 2, res.output
+    assert msg in res.output and ("bad.yaml:" in res.output)
+    assert not (tmp_path / "results").exists()
 
 
 def test_cli_malformed_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
 console = Console(width=None if sys.stdout.isatty() else 220)  # tables stay readable when piped
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are never re-wrapped: paths and keys stay greppable
 
 
 def _fail(msg: str, code: int = 2) -> None:
@@ -30,6 +30,8 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; generate nothing")] = False,
     force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
     engine: Annotated[str, typer.Option(help="vllm, or scripted (a test double)")] = "vllm",
+    executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
+    throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU, for GPU-hours")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
@@ -41,27 +43,32 @@ def sweep(
     except (SpecError, TaskError) as e:
         _fail(str(e))
     if dry_run:
-        _print_plan(plan)
+        _print_plan(plan, results, throughput)
         return
-    from evalkit.cli.run import run_sweep, scripted_factory, vllm_factory
+    from evalkit.cli.run import run_sweep, scripted_factory, scripted_resolve, vllm_factory
     from evalkit.generate.forcing import BudgetError
 
     factory = {"vllm": vllm_factory, "scripted": scripted_factory}.get(engine)
     if factory is None:
         _fail(f"--engine must be vllm or scripted, got {engine!r}")
-    resolve = (lambda m: (m, {"kind": "scripted"})) if engine == "scripted" else None
+    if executor not in (None, "local", "slurm", "submitit-local"):
+        _fail(f"--executor must be local, slurm or submitit-local, got {executor!r}")
+    resolve = scripted_resolve if engine == "scripted" else None
     try:
         res = run_sweep(plan, results, engine_factory=factory, resolve=resolve, force=force,
-                        log=lambda m: err.print(m, highlight=False))
+                        log=lambda m: err.print(m, highlight=False), executor=executor)
     except (SpecError, TaskError, BudgetError) as e:
         _fail(str(e))
-    err.print(f"{res.out_dir}: generated {res.generated_shards} shards ({res.samples} samples), "
-              f"skipped {res.skipped_shards} existing")
-    if report:
+    err.print(f"{res.out_dir}: wrote {res.generated_shards} parts ({res.samples} samples); "
+              f"{res.skipped_shards} (cell, seed) pairs were already complete")
+    if report and (res.out_dir / "manifest.json").exists():
         _report(res.out_dir)
+    if res.failed_batches:
+        _fail(f"{len(res.failed_batches)} batches failed: {', '.join(res.failed_batches[:5])}"
+              + (" ..." if len(res.failed_batches) > 5 else "") + "; rerun to retry", 1)
 
 
-def _print_plan(plan) -> None:  # noqa: ANN001
+def _print_plan(plan, results: Path, throughput: float) -> None:  # noqa: ANN001
     s = plan.spec
     console.print(f"sweep [bold]{s.name}[/]: {len(plan.cells)} cells x {len(plan.seeds)} seeds", highlight=False)
     for name, n in plan.problem_counts.items():
@@ -77,6 +84,46 @@ def _print_plan(plan) -> None:  # noqa: ANN001
     console.print(f"requests (problem x seed x cell): {req if req is not None else 'unknown (data unavailable)'}")
     console.print("upper bound on generated tokens (per cell, before tree reuse): "
                   + (f"{ub:,}" if ub is not None else "unbounded (a cap is null and no max_model_len)"))
+    if ub is not None:
+        console.print(f"estimated GPU-hours at {throughput:,.0f} generated tokens/s per GPU: "
+                      f"<= {ub / throughput / 3600:,.1f}")
+        _print_flops_bound(plan, mml)
+    from evalkit.store import ResultStore
+
+    store = ResultStore(results / str(s.name))
+    if store.root.exists():
+        from evalkit.cli.run import plan_batches
+
+        batches = plan_batches(plan, store.completed())
+        console.print(f"{store.root} exists: {len(batches)} batches still to run")
+
+
+def _print_flops_bound(plan, max_model_len: int | None) -> None:  # noqa: ANN001
+    """Upper bound on FLOPs (naive accounting: every sample pays its prompt) when a FLOPs model is known;
+    prompt lengths are estimated at 4 characters per token."""
+    from evalkit.analyze.flops import ModelShape, span_flops
+    from evalkit.cli.run import load_model_config
+
+    total = 0.0
+    for entry in plan.spec.model_entries():
+        ref = entry.flops_config or entry.id
+        try:
+            shape = ModelShape.from_config(load_model_config(ref))
+        except ValueError:
+            console.print(f"FLOPs: no model config for {entry.id} (set flops_config)")
+            return
+        for c in plan.cells:
+            if c.model != entry.id or plan.problem_counts.get(c.task) is None:
+                continue
+            probs = plan.selections[c.task].problems(plan.seeds[0])
+            cap = c.forcing.cap if c.forcing.cap is not None else max_model_len
+            if cap is None:
+                return
+            for p in probs:
+                prompt = len(p.prompt) // 4 + 20
+                total += float(span_flops(shape, 0, prompt + cap + c.sampling.answer_max_tokens)) * \
+                    len(plan.seeds) * c.n_samples
+    console.print(f"upper bound on FLOPs (naive accounting, before tree reuse): {total:.3g}")
 
 
 def _report(out_dir: Path) -> None:

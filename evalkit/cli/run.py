@@ -1,4 +1,4 @@
-"""The sweep runner: plan -> generate -> grade -> store, resumable at (cell, seed) granularity."""
+"""The sweep runner: plan -> batches -> generate -> grade -> store, resumable to the sample."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import evalkit
 from evalkit.grade import GRADER_VERSION, answer_classes, grade_answer
-from evalkit.records import Cell, Generation, Problem
+from evalkit.records import Cell, Generation, Problem, stable_hash
 from evalkit.spec import Plan, SpecError, get_task
 from evalkit.store import ResultStore
 
@@ -52,12 +52,55 @@ def git_commit() -> str | None:
 @dataclass
 class SweepResult:
     out_dir: Path
-    generated_shards: int
-    skipped_shards: int
+    generated_shards: int  # parts written
+    skipped_shards: int  # (cell, seed) pairs already complete
     samples: int
     generated_tokens: int = 0
     generate_s: float = 0.0
+    failed_batches: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The unit of work: one model, seed and chunk of one task's problems, for every cell that lacks
+    samples there. Cells of a batch share trajectory trees."""
+
+    model: str
+    task: str
+    seed: int
+    chunk: int
+    problem_ids: tuple[str, ...]
+    cell_ids: tuple[str, ...]
+
+    @property
+    def batch_id(self) -> str:
+        return f"{self.task}-s{self.seed}-c{self.chunk}-" + stable_hash(
+            {"m": self.model, "p": self.problem_ids, "c": sorted(self.cell_ids)}, 8)
+
+
+def plan_batches(plan: Plan, done: set[tuple[str, int, str]], *, force: bool = False) -> list[Batch]:
+    """Batches covering every (cell, seed, problem) sample unit not in ``done``."""
+    spec = plan.spec
+    size = spec.executor.chunk_size
+    out: list[Batch] = []
+    for entry in spec.model_entries():
+        for seed in plan.seeds:
+            for name, sel in plan.selections.items():
+                cells = [c for c in plan.cells if c.model == entry.id and c.task == name]
+                if not cells:
+                    continue
+                pids = [p.problem_id for p in sel.problems(seed)]
+                for ci in range(0, len(pids), size):
+                    chunk = pids[ci:ci + size]
+                    todo_cells = [c.cell_id for c in cells
+                                  if force or any((c.cell_id, seed, p) not in done for p in chunk)]
+                    if not todo_cells:
+                        continue
+                    missing = tuple(p for p in chunk
+                                    if force or any((c, seed, p) not in done for c in todo_cells))
+                    out.append(Batch(entry.id, name, seed, ci // size, missing, tuple(todo_cells)))
+    return out
 
 
 def control_label(cell: Cell) -> str:
@@ -151,6 +194,101 @@ def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan
     return ScriptedEngine(golds=golds, **engine_args)
 
 
+class SweepContext:
+    """What a worker needs to run batches: the plan, the store, an engine per model (loaded once)."""
+
+    def __init__(self, plan: Plan, store: ResultStore, engine_factory: EngineFactory,
+                 resolve: Callable[[str], tuple[str, dict]], say: Callable[[str], None], writer: str = "local"):
+        self.plan, self.store, self.engine_factory, self.resolve, self.say = plan, store, engine_factory, resolve, say
+        self.writer = writer
+        self.engines: dict[str, Any] = {}
+        self.shapes: dict[str, Any] = {}
+        self.models_info: dict[str, Any] = {}
+        self.problems: dict[tuple[str, int], list[Problem]] = {}
+        self.verifier = None
+        spec = plan.spec
+        if spec.parallel is not None and spec.parallel.verifier:
+            from evalkit.grade.verifiers import load_verifier
+
+            self.verifier = load_verifier(spec.parallel.verifier)
+
+    def engine(self, model_id: str) -> Any:  # noqa: ANN401
+        if model_id not in self.engines:
+            entry = next(e for e in self.plan.spec.model_entries() if e.id == model_id)
+            path, info = self.resolve(model_id)
+            self.say(f"model {model_id}: {path}")
+            eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
+            shape = flops_shape(model_id, path, entry.flops_config)
+            self.engines[model_id], self.shapes[model_id] = eng, shape
+            self.models_info[model_id] = {**info, "path": path, "flops_n_active": shape.n_active if shape else None,
+                                          "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
+                                          "max_model_len": eng.max_model_len}
+        return self.engines[model_id]
+
+    def problems_of(self, task: str, seed: int) -> list[Problem]:
+        if (task, seed) not in self.problems:
+            self.problems[(task, seed)] = self.plan.selections[task].problems(seed)
+        return self.problems[(task, seed)]
+
+    def run_batch(self, batch: Batch, result: SweepResult) -> None:
+        from evalkit.generate import Job
+
+        engine = self.engine(batch.model)
+        cells = {c.cell_id: c for c in self.plan.cells}
+        probs = {p.problem_id: p for p in self.problems_of(batch.task, batch.seed)}
+        jobs = [Job(cells[cid], probs[pid], batch.seed, i)
+                for cid in batch.cell_ids for pid in batch.problem_ids for i in range(cells[cid].n_samples)]
+        self.say(f"batch {batch.batch_id}: {len(batch.cell_ids)} cells x {len(batch.problem_ids)} problems, "
+                 f"{len(jobs)} samples")
+        t0 = time.perf_counter()
+        before = getattr(engine, "generated_tokens", 0)
+        gens = _generate(engine, jobs, self.plan.spec.reuse, self.say)
+        result.generate_s += time.perf_counter() - t0
+        result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
+        cache: dict[tuple[str, str, str], Any] = {}
+        by_cell: dict[str, list[dict[str, Any]]] = {}
+        for j, g in zip(jobs, gens, strict=True):
+            key = (g.answer_text, j.problem.gold, j.problem.answer_type)
+            if key not in cache:
+                cache[key] = grade_answer(*key)
+            by_cell.setdefault(j.cell.cell_id, []).append(make_row(str(self.plan.spec.name), j.cell, j.problem, g,
+                                                                   cache[key]))
+        problems = {(batch.task, batch.seed): self.problems_of(batch.task, batch.seed)}
+        for cid, rows in by_cell.items():
+            _assign_classes(rows)
+            _score(rows, self.verifier, problems)
+            add_flops(rows, self.shapes[batch.model], len(self.plan.seeds))
+            self.store.write_part(cid, batch.seed, batch.batch_id, rows, writer=self.writer)
+            result.generated_shards += 1
+            result.samples += len(rows)
+
+    def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
+        """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
+        others go on."""
+        import traceback
+
+        for k, b in enumerate(batches):
+            for attempt in range(retries + 1):
+                try:
+                    self.run_batch(b, result)
+                    self.store.clear_failures(b.batch_id)
+                    break
+                except Exception:  # noqa: BLE001 - isolate the failure, record it, go on
+                    tb = traceback.format_exc()
+                    self.store.record_failure(b.batch_id, attempt, tb, writer=self.writer)
+                    self.say(f"batch {b.batch_id} failed (try {attempt + 1} of {retries + 1}): "
+                             f"{tb.strip().splitlines()[-1]}")
+            else:
+                result.failed_batches.append(b.batch_id)
+            self.say(f"[{k + 1}/{len(batches)} batches] {result.samples} samples written, "
+                     f"{result.generated_tokens} tokens generated")
+
+    def close(self) -> None:
+        for eng in self.engines.values():
+            if hasattr(eng, "close"):
+                eng.close()
+
+
 def run_sweep(
     plan: Plan,
     results_root: str | Path = "results",
@@ -159,19 +297,24 @@ def run_sweep(
     resolve: Callable[[str], tuple[str, dict]] | None = None,
     force: bool = False,
     log: Callable[[str], None] = print,
+    executor: str | None = None,
 ) -> SweepResult:
-
+    """Run (or resume) a sweep: every sample unit missing from ``results_root/<sweep>`` is generated,
+    graded and stored, batch by batch. ``executor`` overrides the spec's (local | slurm | submitit-local)."""
     spec = plan.spec
     if plan.unavailable:
         raise SpecError([f"tasks: {name}: {why}" for name, why in plan.unavailable.items()])
     store = ResultStore(Path(results_root) / str(spec.name))
-    todo = [(c, s) for c in plan.cells for s in plan.seeds if force or not store.has_shard(c.cell_id, s)]
-    result = SweepResult(store.root, 0, len(plan.cells) * len(plan.seeds) - len(todo), 0)
+    done = set() if force else (store.completed() if store.root.exists() else set())
+    batches = plan_batches(plan, done, force=force)
+    units = {(c.cell_id, s) for c in plan.cells for s in plan.seeds}
+    pending_units = {(c, b.seed) for b in batches for c in b.cell_ids}
+    result = SweepResult(store.root, 0, len(units - pending_units), 0)
+    if not batches:
+        log(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate")
+        return result
     manifest = store.read_manifest()
     started = now()
-    if not todo:
-        log(f"{store.root}: all {result.skipped_shards} (cell, seed) shards exist; nothing to generate")
-        return result
     store.root.mkdir(parents=True, exist_ok=True)
     store.logs_dir.mkdir(exist_ok=True)
     logfile = open(store.logs_dir / f"run-{started.replace(':', '')}.log", "a")  # noqa: SIM115
@@ -184,65 +327,36 @@ def run_sweep(
     cells_index = store.read_cells()
     for c in plan.cells:
         cells_index[c.cell_id] = {"label": c.label, **c.key}
+    store.write_cells(cells_index)
+    kind = executor or spec.executor.kind
+    ctx = SweepContext(plan, store, engine_factory, resolve or _default_resolve, say)
+    say(f"{len(batches)} batches to run ({kind}), {len(units) - len(pending_units)} of {len(units)} "
+        f"(cell, seed) pairs already complete")
     models_info = manifest.get("models", {})
-    resolve = resolve or _default_resolve
     try:
-        by_model: dict[str, list[tuple[Cell, int]]] = {}
-        for c, s in todo:
-            by_model.setdefault(c.model, []).append((c, s))
-        for entry in spec.model_entries():
-            work = by_model.get(entry.id)
-            if not work:
-                continue
-            path, info = resolve(entry.id)
-            say(f"model {entry.id}: {path}")
-            engine = engine_factory(entry.id, path, dict(entry.engine), plan)
-            shape = flops_shape(entry.id, path, entry.flops_config)
-            models_info[entry.id] = {**info, "path": path,
-                                     "flops_n_active": shape.n_active if shape else None,
-                                     "engine_args": getattr(engine, "resolved_args", dict(entry.engine)),
-                                     "max_model_len": engine.max_model_len}
-            problems = {(name, s): sel.problems(s) for name, sel in plan.selections.items() for s in plan.seeds}
-            from evalkit.generate import Job
+        if kind == "local":
+            try:
+                ctx.run_batches(batches, result, spec.executor.retries)
+            finally:
+                models_info.update(ctx.models_info)
+                ctx.close()
+        else:
+            from evalkit.cli.slurm import run_on_submitit
 
-            jobs = [Job(c, p, s, i) for c, s in work for p in problems[(c.task, s)] for i in range(c.n_samples)]
-            say(f"{len(work)} (cell, seed) shards, {len(jobs)} samples to generate")
-            t0 = time.perf_counter()
-            before = getattr(engine, "generated_tokens", 0)
-            gens = _generate(engine, jobs, spec.reuse, say)
-            result.generate_s += time.perf_counter() - t0
-            result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
-            cache: dict[tuple[str, str, str], Any] = {}
-            rows_by_shard: dict[tuple[str, int], list[dict[str, Any]]] = {}
-            for j, g in zip(jobs, gens, strict=True):
-                key = (g.answer_text, j.problem.gold, j.problem.answer_type)
-                if key not in cache:
-                    cache[key] = grade_answer(*key)
-                row = make_row(str(spec.name), j.cell, j.problem, g, cache[key])
-                rows_by_shard.setdefault((j.cell.cell_id, j.seed), []).append(row)
-            verifier = None
-            if spec.parallel is not None and spec.parallel.verifier:
-                from evalkit.grade.verifiers import load_verifier
-
-                verifier = load_verifier(spec.parallel.verifier)
-            for (cid, s), rows in rows_by_shard.items():
-                _assign_classes(rows)
-                _score(rows, verifier, problems)
-                add_flops(rows, shape, len(plan.seeds))
-                store.write_shard(cid, s, rows)
-                result.generated_shards += 1
-                result.samples += len(rows)
-            if hasattr(engine, "close"):
-                engine.close()
-            say(f"wrote {len(rows_by_shard)} shards; {result.generated_tokens} generated tokens in "
-                f"{result.generate_s:.1f}s ({result.generated_tokens / max(result.generate_s, 1e-9):.1f} tok/s)")
+            run_on_submitit(plan, store, batches, result, kind=kind, engine_factory=engine_factory,
+                            resolve=resolve or _default_resolve, say=say)
+        if result.generate_s:
+            say(f"{result.samples} samples in {result.generated_shards} parts; {result.generated_tokens} generated "
+                f"tokens in {result.generate_s:.1f}s ({result.generated_tokens / result.generate_s:.1f} tok/s)")
+        if result.failed_batches:
+            say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
+                "run the sweep again to retry them")
     finally:
         runs = manifest.get("runs", [])
-        runs.append({"start": started, "end": now(), "generated_shards": result.generated_shards,
-                     "skipped_shards": result.skipped_shards, "samples": result.samples,
+        runs.append({"start": started, "end": now(), "executor": kind, "parts_written": result.generated_shards,
+                     "samples": result.samples, "failed_batches": result.failed_batches,
                      "generated_tokens": result.generated_tokens, "generate_s": round(result.generate_s, 3),
                      "git_commit": git_commit(), "versions": versions()})
-        store.write_cells(cells_index)
         store.write_manifest({
             "sweep": spec.name,
             "spec": spec.model_dump(mode="json"),
@@ -307,6 +421,10 @@ def _assign_classes(rows: list[dict[str, Any]]) -> None:
         labels = answer_classes([r["extracted"] for r in group], group[0]["answer_type"])
         for r, lab in zip(group, labels, strict=True):
             r["answer_class"] = lab
+
+
+def scripted_resolve(model: str) -> tuple[str, dict]:
+    return model, {"kind": "scripted"}
 
 
 def _default_resolve(model: str) -> tuple[str, dict]:

@@ -80,6 +80,7 @@ class ScriptedEngine:
     name: str = "scripted"
     difficulty: Callable[[str], int] | None = None
     fail_on: Callable[[list[GenRequest]], bool] | None = None  # fault injection
+    delay_s: float = 0.0  # sleep per generate call (kill/resume tests need a sweep that takes time)
     calls: list[int] = field(default_factory=list)  # requests per generate call
     generated_tokens: int = 0
 
@@ -96,6 +97,10 @@ class ScriptedEngine:
             raise ValueError("please provide at least one prompt")  # what vLLM does
         if self.fail_on is not None and self.fail_on(requests):
             raise RuntimeError("scripted engine failure (fault injection)")
+        if self.delay_s:
+            import time
+
+            time.sleep(self.delay_s)
         self.calls.append(len(requests))
         out = [self._one(r) for r in requests]
         self.generated_tokens += sum(len(o.token_ids) + (o.stop_token is not None) for o in out)

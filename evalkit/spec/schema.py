@@ -164,6 +164,23 @@ class CustomThinkFormat(_Strict):
         return json.dumps(self.model_dump(), sort_keys=True)
 
 
+class Executor(_Strict):
+    """Where batches run. A batch is (model, seed, task, chunk of ``chunk_size`` problems) x every cell
+    missing samples there; it is the unit of resumption, retry and Slurm array tasks."""
+
+    kind: Literal["local", "slurm"] = "local"
+    chunk_size: int = Field(default=64, ge=1)
+    retries: int = Field(default=1, ge=0)  # extra tries of a failing batch
+    # slurm (submitit): one job array over batches, each task loading the engine once
+    partition: str | None = None
+    gpus_per_node: int = Field(default=1, ge=0)
+    cpus_per_task: int = Field(default=8, ge=1)
+    mem_gb: int = Field(default=64, ge=1)
+    timeout_min: int = Field(default=240, ge=1)
+    array_parallelism: int = Field(default=16, ge=1)
+    batches_per_task: int = Field(default=1, ge=1)
+
+
 class Grader(_Strict):
     unclosed_thinking: Literal["no_answer", "use_all"] = "no_answer"
     timeout_s: float = Field(default=5.0, gt=0)
@@ -182,6 +199,7 @@ class SweepSpec(_Strict):
     parallel: Parallel | None = None
     rejection: Rejection | None = None
     grader: Grader = Field(default_factory=Grader)
+    executor: Executor = Field(default_factory=Executor)
     reuse: bool = True
 
     @field_validator("tasks", mode="before")

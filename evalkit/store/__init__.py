@@ -1,6 +1,10 @@
-"""Results on disk: ``results/<sweep>/`` with one Parquet file per (cell, seed), a cell index and a
-manifest. Every file is written atomically (temporary file, fsync, rename), so a killed sweep never
-leaves a half-written result, and a rerun skips what exists."""
+"""Results on disk: ``results/<sweep>/`` with Parquet parts per (cell, seed, batch), a completion
+journal, failure records, a cell index and a manifest.
+
+Every file is written atomically (temporary file, fsync, rename), so a killed sweep never leaves a
+half-written result. The parts on disk are the truth about what is done: a resumed sweep regenerates
+exactly the (cell, seed, problem) samples that no part holds, so nothing is lost or duplicated.
+The journal (one JSON line per written part, per writer process) is the log of when and by whom."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ROW_SCHEMA = pa.schema(
     [
@@ -104,8 +108,16 @@ class ResultStore:
         self.root = Path(root)
 
     # layout
-    def shard_path(self, cell_id: str, seed: int) -> Path:
-        return self.root / "samples" / cell_id / f"seed={seed}.parquet"
+    def part_path(self, cell_id: str, seed: int, part: str) -> Path:
+        return self.root / "samples" / cell_id / f"seed={seed}" / f"part-{part}.parquet"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.root / "journal"
+
+    @property
+    def failures_dir(self) -> Path:
+        return self.root / "failures"
 
     @property
     def manifest_path(self) -> Path:
@@ -122,16 +134,46 @@ class ResultStore:
     def exists(self) -> bool:
         return self.manifest_path.exists()
 
-    def has_shard(self, cell_id: str, seed: int) -> bool:
-        return self.shard_path(cell_id, seed).exists()
-
-    def write_shard(self, cell_id: str, seed: int, rows: list[dict[str, Any]]) -> Path:
+    def write_part(self, cell_id: str, seed: int, part: str, rows: list[dict[str, Any]], writer: str = "local") -> Path:
         table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
-        path = self.shard_path(cell_id, seed)
+        path = self.part_path(cell_id, seed, part)
         atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        self._journal(writer, {"event": "part", "cell_id": cell_id, "seed": seed, "part": part, "rows": len(rows),
+                               "problems": sorted({r["problem_id"] for r in rows})})
         return path
+
+    def _journal(self, writer: str, entry: dict[str, Any]) -> None:
+        from datetime import UTC, datetime
+
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        line = json.dumps({"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}, sort_keys=True)
+        with open(self.journal_dir / f"{writer}.jsonl", "a") as f:  # one file per writer: no interleaving
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def completed(self) -> set[tuple[str, int, str]]:
+        """(cell_id, seed, problem_id) of every sample unit held by a part on disk."""
+        done: set[tuple[str, int, str]] = set()
+        for f in self.shard_files():
+            t = pq.read_table(f, columns=["cell_id", "seed", "problem_id"])
+            for c, s, p in zip(*(t.column(i).to_pylist() for i in range(3)), strict=True):
+                done.add((c, int(s), p))
+        return done
+
+    def record_failure(self, batch_id: str, attempt: int, error: str, writer: str = "local") -> None:
+        atomic_write_bytes(self.failures_dir / f"{batch_id}.attempt{attempt}.txt", error.encode())
+        self._journal(writer, {"event": "failure", "batch": batch_id, "attempt": attempt,
+                               "error": error.strip().splitlines()[-1] if error.strip() else ""})
+
+    def clear_failures(self, batch_id: str) -> None:
+        for f in self.failures_dir.glob(f"{batch_id}.attempt*.txt"):
+            f.unlink()
+
+    def failures(self) -> list[Path]:
+        return sorted(self.failures_dir.glob("*.txt")) if self.failures_dir.exists() else []
 
     def read_manifest(self) -> dict[str, Any]:
         if not self.manifest_path.exists():
@@ -151,13 +193,14 @@ class ResultStore:
         atomic_write_json(self.cells_path, cells)
 
     def shard_files(self) -> list[Path]:
-        return sorted((self.root / "samples").glob("*/seed=*.parquet"))
+        return sorted((self.root / "samples").glob("*/seed=*/part-*.parquet"))
 
     def read_rows(self, cell_ids: Iterable[str] | None = None) -> pd.DataFrame:
         files = self.shard_files()
         if cell_ids is not None:
             keep = set(cell_ids)
-            files = [f for f in files if f.parent.name in keep]
+            files = [f for f in files if f.parent.parent.name in keep]
         if not files:
             return pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in ROW_SCHEMA})
-        return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+        df = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+        return df.sort_values(["cell_id", "seed", "problem_id", "sample"], kind="stable", ignore_index=True)
