@@ -119,7 +119,7 @@ class Generation:
     answer_tokens: int  # generated answer tokens (forced delimiter/prefix excluded)
     forced_tokens: int  # delimiter + answer-prefix tokens appended by the harness
     n_ignored: int  # end-of-thinking attempts replaced by a control string
-    n_suppressed: int  # end-of-thinking attempts suppressed by min_tokens (engine-side; 0 if unknown)
+    n_suppressed: int | None  # end-of-thinking tokens suppressed by min_tokens (None: the engine cannot tell)
     forced_end: bool  # thinking ended by the cap rather than by the model
     thinking_end: str  # "cap" | "delimiter" | "eos" (the model ended its turn) | "oov" (engine limit)
     thinking_closed: bool  # the end-of-thinking delimiter is present before the answer

@@ -62,8 +62,8 @@ def test_invariants_and_tree_equals_independent(g) -> None:  # noqa: ANN001
         if fmt == "plain" and not a.forced_end:
             assert a.thinking_end == "eos"
         # a branch of the tree equals an independent run with the same seed
-        assert (a.thinking_ids, a.answer_ids, a.forced_end, a.n_ignored, a.control_tokens) == (
-            b.thinking_ids, b.answer_ids, b.forced_end, b.n_ignored, b.control_tokens)
+        assert (a.thinking_ids, a.answer_ids, a.forced_end, a.n_ignored, a.control_tokens, a.n_suppressed) == (
+            b.thinking_ids, b.answer_ids, b.forced_end, b.n_ignored, b.control_tokens, b.n_suppressed)
     # the tree never generates more than the independent runs
     assert e_tree.generated_tokens <= e_ind.generated_tokens
 
@@ -187,3 +187,11 @@ def test_rejection_needs_a_cap() -> None:
 
     with pytest.raises(BudgetError):
         run_rejection(engine(), [Job(make_cell(cap=None), PROBS[0], 0)])
+
+
+def test_suppressed_delimiters_are_counted_on_the_scripted_engine() -> None:
+    out = run_sequential(engine(p_end=0.2), jobs_for([make_cell(cap=200, min_tokens=40)]))
+    assert all(g.n_suppressed is not None for g in out)
+    assert sum(g.n_suppressed for g in out) > 0  # p_end=0.2: the model tries to stop well before 40
+    none = run_sequential(engine(p_end=0.2), jobs_for([make_cell(cap=200, min_tokens=0)]))
+    assert all(g.n_suppressed == 0 for g in none)

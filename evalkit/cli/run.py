@@ -116,7 +116,7 @@ def make_row(sweep: str, cell: Cell, prob: Problem, gen: Generation, grade) -> d
         "min_tokens": f.min_tokens, "temperature": s.temperature, "top_p": s.top_p,
         "prompt_tokens": gen.prompt_tokens, "thinking_tokens": gen.thinking_tokens,
         "control_tokens": gen.control_tokens, "forced_tokens": gen.forced_tokens,
-        "answer_tokens": gen.answer_tokens, "n_ignored": gen.n_ignored, "forced_end": gen.forced_end,
+        "answer_tokens": gen.answer_tokens, "n_ignored": gen.n_ignored, "n_suppressed": gen.n_suppressed, "forced_end": gen.forced_end,
         "thinking_end": gen.thinking_end,
         "answer_finish": gen.answer_finish, "oov_ids": gen.oov_ids, "rounds": gen.rounds,
         "wall_s": gen.wall_s, "gold": prob.gold, "answer_type": prob.answer_type, "response": gen.response,

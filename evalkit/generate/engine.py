@@ -28,6 +28,7 @@ class GenRequest:
 class GenResult:
     token_ids: list[int]  # generated ids, without the stop token that ended the request
     stop_token: int | None  # the id that stopped it (an EOS or a stop id), None if it hit max_tokens
+    suppressed: list[int] | None = None  # steps where min_tokens masked a sampled stop token (None: unknown, as in vLLM)
 
 
 class Tokenizer(Protocol):

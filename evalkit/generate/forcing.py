@@ -78,6 +78,8 @@ class Trajectory:
     oov_ids: int = 0
     rounds: int = 0
     wall_s: float = 0.0
+    round_walls: list[float] = field(default_factory=list)
+    suppressed_at: list[int] | None = field(default_factory=list)  # positions of suppressed end attempts
 
     @property
     def ignores(self) -> int:
@@ -196,7 +198,12 @@ def _run_rounds(
             out = res[r]
             t.rounds += 1
             t.wall_s += wall
+            t.round_walls.append(round(wall, 4))
             ids = list(out.token_ids)
+            if out.suppressed is None:
+                t.suppressed_at = None
+            elif t.suppressed_at is not None:
+                t.suppressed_at.extend(len(t.thinking) + step for step in out.suppressed)
             bad = next((i for i, x in enumerate(ids) if not 0 <= x < vocab), None)
             if bad is not None:  # never re-feed an id outside the vocabulary: end thinking there
                 t.oov_ids += 1
@@ -365,7 +372,7 @@ def run_sequential(
                 answer_tokens=len(ans_ids),
                 forced_tokens=len(p.delim_ids) + len(prefix),
                 n_ignored=b.n_ignored,
-                n_suppressed=0,
+                n_suppressed=None if t.suppressed_at is None else sum(1 for x in t.suppressed_at if x < b.length),
                 forced_end=b.forced,
                 thinking_end=("oov" if t.end == "oov" and b.length == len(t.thinking) else "cap") if b.forced
                 else ("eos" if b.eos else "delimiter"),
@@ -379,6 +386,7 @@ def run_sequential(
                     "tree_ignores": t.max_ignores,
                     "tree_end": t.end,
                     "tree_thinking_tokens": len(t.thinking),
+                    "round_walls_s": t.round_walls,
                     "branch": not (b.length == len(t.thinking) and eff_cap[i] == t.cap
                                    and j.cell.forcing.n_ignore == t.max_ignores),
                 },

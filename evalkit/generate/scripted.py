@@ -117,15 +117,18 @@ class ScriptedEngine:
         rng = random.Random(key)
         letters = self.tokenizer.encode("abcdefgh ")
         ids: list[int] = []
+        suppressed: list[int] = []
         for step in range(r.max_tokens):
             u, v, w = rng.random(), rng.random(), rng.random()
-            if step >= r.min_tokens and r.stop_token_ids and u < self.p_end:
-                return GenResult(token_ids=ids, stop_token=r.stop_token_ids[0])
+            if r.stop_token_ids and u < self.p_end:
+                if step >= r.min_tokens:
+                    return GenResult(token_ids=ids, stop_token=r.stop_token_ids[0], suppressed=suppressed)
+                suppressed.append(step)  # min_tokens masks the stop token: the engine samples on
             if w < self.oov_rate:
                 ids.append(self.tokenizer.vocab_size + 3)
             else:
                 ids.append(letters[int(v * len(letters))])
-        return GenResult(token_ids=ids, stop_token=None)
+        return GenResult(token_ids=ids, stop_token=None, suppressed=suppressed)
 
     def _answer(self, r: GenRequest, text: str) -> GenResult:
         problem = next((p for p in self.golds if p in text), None)

@@ -45,6 +45,7 @@ ROW_SCHEMA = pa.schema(
         ("forced_tokens", pa.int64()),
         ("answer_tokens", pa.int64()),
         ("n_ignored", pa.int64()),
+        ("n_suppressed", pa.int64()),  # end-of-thinking tokens masked by min_tokens (null: engine cannot tell)
         ("forced_end", pa.bool_()),
         ("thinking_end", pa.string()),
         ("answer_finish", pa.string()),
