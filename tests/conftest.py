@@ -22,6 +22,14 @@ def make_cell(cap=64, k=0, controls=("Wait",), min_tokens=0, fmt="s1", temperatu
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_grade_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests never touch the user's verdict cache."""
+    import os
+
+    os.environ["EVALKIT_GRADE_CACHE"] = str(tmp_path_factory.mktemp("cache") / "grades.sqlite")
+
+
 @pytest.fixture
 def problems() -> list[Problem]:
     return make_problems()

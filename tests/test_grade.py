@@ -36,3 +36,58 @@ def test_no_answer_and_unclosed_thinking() -> None:
     assert g.correct and g.extracted == "5"
     g = grade_response("thinking \\boxed{5}", "5", "math", think_end="</think>", unclosed_thinking="use_all")
     assert g.correct
+
+
+def test_mc_ambiguous_and_self_correction() -> None:
+    from evalkit.grade import extract_choice
+
+    assert extract_choice("I think (A). Wait, no.\nFinal answer: (C)") == ("C", "extracted")
+    assert extract_choice("Answer: A or B")[1] == "ambiguous"
+    assert extract_choice("the answer is \\boxed{D}") == ("D", "extracted")
+
+
+def test_normalisation_catches_what_math_verify_misses() -> None:
+    from evalkit.grade import GraderConfig
+    from evalkit.grade.equivalence import normalized_equal
+
+    cfg = GraderConfig()
+    assert normalized_equal("52_8", "42", cfg) == "base_subscript"
+    assert normalized_equal("1 \\pm \\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}", cfg) == "pm_expansion"
+    assert normalized_equal("3, 1, 2", "1, 2, 3", cfg) == "unordered_list"
+    assert normalized_equal("10,\\!000", "10000", cfg) is not None
+    assert normalized_equal("5 \\text{ inches}", "5", cfg) is not None
+    assert normalized_equal("30^\\circ", "30", cfg) is not None
+    assert normalized_equal("3, 1", "1, 2", cfg) is None
+
+
+def test_rational_vs_decimal_policy() -> None:
+    assert grade_answer("\\boxed{0.25}", "\\frac{1}{4}", "math").correct  # exact terminating decimal
+    assert not grade_answer("\\boxed{3.14}", "\\pi", "math").correct  # rounded decimal != irrational
+    assert not grade_answer("\\boxed{1.41}", "\\sqrt{2}", "math").correct
+
+
+def test_cli_grade_and_cache(tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    inp = tmp_path / "in.jsonl"
+    recs = [{"task": "aime24", "gold": "204", "response": "so \\boxed{204}", "id": 1},
+            {"task": "math", "gold": "\\frac{1}{2}", "response": "Final Answer: 0.5"},
+            {"task": "mc", "gold": "B", "response": "Answer: (C)"}]
+    inp.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(app, ["grade", str(inp), "-o", str(out), "--audit", str(tmp_path / "audit.jsonl")])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["correct"] for r in rows] == [True, True, False]
+    assert rows[0]["id"] == 1 and rows[2]["extracted"] == "C" and rows[0]["grader_version"]
+    again = CliRunner().invoke(app, ["grade", str(inp), "-o", str(out)])
+    assert "3 from the cache" in again.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(recs[0]) + "\n" + json.dumps({"task": "aime24", "gold": "1"}) + "\n")
+    res = CliRunner().invoke(app, ["grade", str(bad), "-o", str(tmp_path / "never.jsonl")])
+    assert res.exit_code == 2 and "bad.jsonl:2" in res.output and "response" in res.output
+    assert not (tmp_path / "never.jsonl").exists()

@@ -191,3 +191,17 @@ def test_best_of_n_with_a_verifier(tmp_path: Path) -> None:
     assert all(v.best_k <= v.pass_k + 1e-12 for v in votes)
     with pytest.raises(Exception, match="not found"):
         parse_spec(PARALLEL.replace("  n: 6\n", "  n: 6\n  verifier: no_such_module:fn\n"))
+
+
+def test_regrade_is_cached_and_keeps_rows(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    run(tmp_path)
+    before = ResultStore(tmp_path / "mini").read_rows()
+    res = CliRunner().invoke(app, ["regrade", str(tmp_path / "mini")])
+    assert res.exit_code == 0, res.output
+    assert "0 verdicts changed" in res.output and f"{len(before)} cached" in res.output
+    after = ResultStore(tmp_path / "mini").read_rows()
+    pd.testing.assert_frame_equal(before, after)

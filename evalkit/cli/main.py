@@ -182,6 +182,121 @@ def tasks() -> None:
     console.print(t)
 
 
+@app.command()
+def grade(
+    infile: Annotated[Path, typer.Argument(help="JSONL: task (aime24|aime25|math500|gpqa|math|integer|mc), gold, response")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output JSONL")],
+    workers: Annotated[int, typer.Option(min=1, help="sandboxed grading processes")] = 1,
+    timeout: Annotated[float, typer.Option(help="hard wall-clock seconds per item")] = 5.0,
+    think_end: Annotated[str | None, typer.Option(help="end-of-thinking delimiter: only text after it counts")] = None,
+    cache: Annotated[bool, typer.Option(help="reuse verdicts from the user cache")] = True,
+    audit: Annotated[Path | None, typer.Option(help="also grade with math-verify alone (and --judge); write disagreements here")] = None,
+    judge: Annotated[str | None, typer.Option(help="optional LLM-judge hook for --audit: module:function(item) -> bool")] = None,
+) -> None:
+    """Grade responses: each output record is the input plus correct, extracted, reason, grader_version."""
+    import json
+    import time
+
+    from evalkit.grade import TASK_TYPES, GradeCache, GraderConfig, Item, grade_cached, grade_many
+    from evalkit.store import atomic_write_bytes
+
+    if not infile.exists():
+        _fail(f"{infile}: no such file")
+    records, items = [], []
+    for n, line in enumerate(infile.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as e:
+            _fail(f"{infile}:{n}: not JSON ({e.msg})")
+        if not isinstance(rec, dict):
+            _fail(f"{infile}:{n}: a record must be a JSON object")
+        for key in ("task", "gold", "response"):
+            if key not in rec:
+                _fail(f"{infile}:{n}: missing key {key!r}")
+            if not isinstance(rec[key], str):
+                _fail(f"{infile}:{n}: {key!r} must be a string")
+        if rec["task"] not in TASK_TYPES:
+            _fail(f"{infile}:{n}: task {rec['task']!r} is not one of {', '.join(TASK_TYPES)}")
+        records.append(rec)
+        items.append(Item(rec["response"], rec["gold"], TASK_TYPES[rec["task"]], think_end))
+    cfg = GraderConfig(timeout_s=timeout)
+    t0 = time.perf_counter()
+    if cache:
+        gc = GradeCache(cfg=cfg)
+        grades, hits = grade_cached(items, cfg, workers=workers, cache=gc, timeout_s=timeout)
+        gc.close()
+    else:
+        grades, hits = grade_many(items, cfg, workers=workers, timeout_s=timeout), 0
+    dt = time.perf_counter() - t0
+    lines = [json.dumps({**r, "correct": g.correct, "extracted": g.extracted, "reason": g.reason,
+                         "grader_version": g.grader_version}, ensure_ascii=False) for r, g in zip(records, grades, strict=True)]
+    atomic_write_bytes(out, ("\n".join(lines) + "\n").encode())
+    err.print(f"graded {len(items)} items in {dt:.2f}s ({hits} from the cache); "
+              f"{sum(g.correct for g in grades)} correct; wrote {out}")
+    if audit is not None:
+        base = grade_many(items, GraderConfig(timeout_s=timeout, normalize=False), workers=workers, timeout_s=timeout)
+        judged = None
+        if judge:
+            from evalkit.grade.verifiers import load_verifier
+
+            fn = load_verifier(judge)
+            judged = [bool(fn(it)) for it in items]
+        rows = []
+        for i, (r, full, mv) in enumerate(zip(records, grades, base, strict=True)):
+            verdicts = {"full": full.correct, "math_verify": mv.correct}
+            if judged is not None:
+                verdicts["judge"] = judged[i]
+            if len(set(verdicts.values())) > 1:
+                rows.append(json.dumps({"line": i + 1, "task": r["task"], "gold": r["gold"], "extracted": full.extracted,
+                                        "verdicts": verdicts, "reasons": {"full": full.reason, "math_verify": mv.reason},
+                                        "response_tail": r["response"][-300:]}, ensure_ascii=False))
+        atomic_write_bytes(audit, ("\n".join(rows) + ("\n" if rows else "")).encode())
+        err.print(f"audit: {len(rows)} disagreements between grader variants; wrote {audit}")
+
+
+@app.command()
+def regrade(
+    results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Re-apply the current grader to a results directory (cached verdicts make this near-instant)."""
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from evalkit.cli.run import _assign_classes
+    from evalkit.grade import GradeCache, GraderConfig, Item, grade_cached
+    from evalkit.store import ROW_SCHEMA, ResultStore, atomic_write_bytes
+
+    store = ResultStore(results_dir)
+    if not store.exists():
+        _fail(f"{results_dir}: not a results directory (no manifest.json)")
+    t0 = time.perf_counter()
+    files = store.shard_files()
+    tables = [pq.read_table(f).to_pylist() for f in files]
+    items = [Item(r["answer_text"], r["gold"], r["answer_type"]) for rows in tables for r in rows]
+    cfg = GraderConfig()
+    gc = GradeCache(cfg=cfg)
+    grades, hits = grade_cached(items, cfg, workers=workers, cache=gc)
+    gc.close()
+    k = changed = 0
+    for f, rows in zip(files, tables, strict=True):
+        for r in rows:
+            g = grades[k]
+            k += 1
+            changed += r["correct"] != g.correct
+            r.update(correct=g.correct, extracted=g.extracted, grade_reason=g.reason, grader_version=g.grader_version)
+        _assign_classes(rows)
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), sink, compression="zstd")
+        atomic_write_bytes(f, sink.getvalue().to_pybytes())
+    err.print(f"regraded {len(items)} rows in {time.perf_counter() - t0:.2f}s ({hits} cached); "
+              f"{changed} verdicts changed")
+
+
 @models_app.command("install")
 def models_install(
     name: Annotated[str, typer.Argument(help="pack name (see `evalkit models list`)")],

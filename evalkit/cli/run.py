@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import evalkit
-from evalkit.grade import GRADER_VERSION, answer_classes, grade_answer
+from evalkit.grade import GRADER_VERSION, answer_classes
 from evalkit.records import Cell, Generation, Problem, stable_hash
 from evalkit.spec import Plan, SpecError, get_task
 from evalkit.store import ResultStore
@@ -245,14 +245,18 @@ class SweepContext:
         gens = _generate(engine, jobs, self.plan.spec.reuse, self.say)
         result.generate_s += time.perf_counter() - t0
         result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
-        cache: dict[tuple[str, str, str], Any] = {}
+        from evalkit.grade import GraderConfig, Item, grade_cached
+
+        gspec = self.plan.spec.grader
+        cfg = GraderConfig(timeout_s=gspec.timeout_s, unclosed_thinking=gspec.unclosed_thinking)
+        items = [Item(g.answer_text, j.problem.gold, j.problem.answer_type) for j, g in zip(jobs, gens, strict=True)]
+        unique = list(dict.fromkeys(items))
+        verdicts, _ = grade_cached(unique, cfg, workers=1, timeout_s=gspec.timeout_s)  # sandboxed, cached
+        verdict = dict(zip(unique, verdicts, strict=True))
         by_cell: dict[str, list[dict[str, Any]]] = {}
-        for j, g in zip(jobs, gens, strict=True):
-            key = (g.answer_text, j.problem.gold, j.problem.answer_type)
-            if key not in cache:
-                cache[key] = grade_answer(*key)
+        for j, g, item in zip(jobs, gens, items, strict=True):
             by_cell.setdefault(j.cell.cell_id, []).append(make_row(str(self.plan.spec.name), j.cell, j.problem, g,
-                                                                   cache[key]))
+                                                                   verdict[item]))
         problems = {(batch.task, batch.seed): self.problems_of(batch.task, batch.seed)}
         for cid, rows in by_cell.items():
             _assign_classes(rows)
@@ -265,8 +269,13 @@ class SweepContext:
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
         others go on."""
+        import sys
         import traceback
 
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(batches), unit="batch", desc=str(self.plan.spec.name), file=sys.stderr,
+                   disable=not sys.stderr.isatty())
         for k, b in enumerate(batches):
             for attempt in range(retries + 1):
                 try:
@@ -282,6 +291,9 @@ class SweepContext:
                 result.failed_batches.append(b.batch_id)
             self.say(f"[{k + 1}/{len(batches)} batches] {result.samples} samples written, "
                      f"{result.generated_tokens} tokens generated")
+            bar.update(1)
+            bar.set_postfix(samples=result.samples, failed=len(result.failed_batches))
+        bar.close()
 
     def close(self) -> None:
         for eng in self.engines.values():

@@ -159,7 +159,10 @@ class VLLMEngine:
             )
             for r in requests
         ]
-        outs = self.llm.generate(prompts, params, use_tqdm=False)
+        import sys
+
+        # vLLM's own bar is the per-round progress bar (shown on a terminal only)
+        outs = self.llm.generate(prompts, params, use_tqdm=sys.stderr.isatty())
         results = []
         for r, o in zip(requests, outs, strict=True):
             c = o.outputs[0]

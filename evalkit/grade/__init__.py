@@ -1,12 +1,29 @@
-"""Grade stage: answer extraction and equivalence."""
+"""Grade stage: answer extraction and equivalence, in-process or sandboxed.
 
-from evalkit.grade.mathverify import (
-    GRADER_VERSION,
-    answer_classes,
-    equivalent,
-    extract_choice,
-    grade_answer,
-    grade_response,
-)
+Two functions carry most uses (after Math-Verify's parse/verify split): :func:`grade_response` for
+one response, :func:`grade_many` for many in worker processes with hard timeouts.
+"""
 
-__all__ = ["GRADER_VERSION", "answer_classes", "equivalent", "extract_choice", "grade_answer", "grade_response"]
+from evalkit.grade.api import TASK_TYPES, grade_item_inprocess, grade_many
+from evalkit.grade.cache import GradeCache, grade_cached
+from evalkit.grade.config import GraderConfig
+from evalkit.grade.equivalence import GRADER_VERSION
+from evalkit.grade.mathverify import answer_classes, equivalent, extract_choice, grade_answer, grade_response
+from evalkit.grade.sandbox import Item, SandboxGrader
+
+__all__ = [
+    "GRADER_VERSION",
+    "TASK_TYPES",
+    "GradeCache",
+    "GraderConfig",
+    "Item",
+    "SandboxGrader",
+    "answer_classes",
+    "equivalent",
+    "extract_choice",
+    "grade_answer",
+    "grade_cached",
+    "grade_item_inprocess",
+    "grade_many",
+    "grade_response",
+]

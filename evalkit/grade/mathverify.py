@@ -4,11 +4,12 @@ and a multiple-choice letter extractor. Every decision carries a reason code."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
+from evalkit.grade.config import GraderConfig
+from evalkit.grade.equivalence import GRADER_VERSION, grade_math, parse_gold
 from evalkit.records import Grade
 
-GRADER_VERSION = "mv-0.1"
+DEFAULT = GraderConfig()
 
 _MC_PATTERNS = [
     re.compile(r"(?i:answer)\s*(?:is|:)?\s*[:\s]*\**\s*\(?\$?\\?(?:boxed\{|text\{)?\s*([A-Ea-e])\b"),
@@ -17,56 +18,32 @@ _MC_PATTERNS = [
 ]
 
 
-@lru_cache(maxsize=4096)
-def _parse_gold(gold: str):  # noqa: ANN202 - math-verify returns a list of sympy objects / strings
-    from math_verify import parse
-
-    text = gold.strip()
-    if not text.startswith("$"):
-        text = f"${text}$"
-    return parse(text)
-
-
-def _grade_math(answer_text: str, gold: str, integer: bool) -> Grade:
-    from math_verify import parse, verify
-
-    try:
-        g = _parse_gold(gold)
-        a = parse(answer_text)
-    except Exception as e:  # noqa: BLE001 - math-verify can raise on odd input
-        return Grade(False, None, f"error:{type(e).__name__}", GRADER_VERSION)
-    if not a:
-        return Grade(False, None, "no_answer", GRADER_VERSION)
-    extracted = str(a[-1]) if len(a) > 1 else str(a[0])
-    if integer:
-        try:
-            value = int(a[0])
-            if value != a[0] or not 0 <= value <= 999:
-                return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
-        except (TypeError, ValueError):
-            return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
-    try:
-        ok = bool(verify(g, a))
-    except Exception as e:  # noqa: BLE001
-        return Grade(False, extracted, f"error:{type(e).__name__}", GRADER_VERSION)
-    return Grade(ok, extracted, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
+_STATEMENT = re.compile(r"(?i)(?:final\s+answer|answer|choice|option)\s*(?:is|:)?[^\n]*$", re.M)
 
 
 def extract_choice(text: str) -> tuple[str | None, str]:
-    """The final stated letter choice, or (None, reason)."""
-    last: tuple[int, str] | None = None
+    """The final stated letter choice, or (None, reason). The last answer statement wins (after
+    self-corrections); two different letters in that statement -> (None, "ambiguous")."""
+    statements = list(_STATEMENT.finditer(text))
+    if statements:
+        last = statements[-1].group(0)
+        letters = {m.upper() for m in re.findall(r"(?<![A-Za-z])\(?([A-Ea-e])\)?(?![A-Za-z])",
+                                                  re.sub(r"(?i)^(?:final\s+answer|answer|choice|option)", "", last))}
+        if len(letters) > 1:
+            return None, "ambiguous"
+    found: tuple[int, str] | None = None
     for pat in _MC_PATTERNS:
         for m in pat.finditer(text):
-            if last is None or m.start() > last[0]:
-                last = (m.start(), m.group(1).upper())
-        if last is not None:
+            if found is None or m.start() > found[0]:
+                found = (m.start(), m.group(1).upper())
+        if found is not None:
             break
-    if last is None:
+    if found is None:
         return None, "no_answer"
-    return last[1], "extracted"
+    return found[1], "extracted"
 
 
-def grade_answer(answer_text: str, gold: str, answer_type: str) -> Grade:
+def grade_answer(answer_text: str, gold: str, answer_type: str, cfg: GraderConfig = DEFAULT) -> Grade:
     """Grade the text after the end of thinking against the gold answer."""
     if not answer_text or not answer_text.strip():
         return Grade(False, None, "no_answer", GRADER_VERSION)
@@ -76,7 +53,7 @@ def grade_answer(answer_text: str, gold: str, answer_type: str) -> Grade:
             return Grade(False, None, reason, GRADER_VERSION)
         ok = letter == gold.strip().upper()
         return Grade(ok, letter, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
-    return _grade_math(answer_text, gold, integer=answer_type == "integer")
+    return grade_math(answer_text, gold, cfg, integer=answer_type == "integer")
 
 
 def grade_response(
@@ -86,6 +63,7 @@ def grade_response(
     *,
     think_end: str | None = None,
     unclosed_thinking: str = "no_answer",
+    cfg: GraderConfig = DEFAULT,
 ) -> Grade:
     """Grade a whole response: only the text after the last ``think_end`` counts. If the delimiter
     is absent the thinking is unclosed: no answer (reason ``unclosed_thinking``), or the whole text
@@ -100,7 +78,7 @@ def grade_response(
             answer = response[pos + len(think_end) :]
     else:
         answer = response
-    return grade_answer(answer, gold, answer_type)
+    return grade_answer(answer, gold, answer_type, cfg)
 
 
 def _normal_letter_or_int(x: str) -> str:
@@ -120,7 +98,7 @@ def equivalent(a: str, b: str, answer_type: str) -> bool:
     from math_verify import verify
 
     try:
-        return bool(verify(_parse_gold(a), _parse_gold(b)))
+        return bool(verify(list(parse_gold(a, DEFAULT)), list(parse_gold(b, DEFAULT))))
     except Exception:  # noqa: BLE001
         return False
 

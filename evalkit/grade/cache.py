@@ -1,0 +1,81 @@
+"""A persistent cache of verdicts keyed by (gold, answer text, answer type, think delimiter, grader
+version and settings): regrading is a lookup unless the grader or its settings changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalkit.grade.config import GraderConfig
+from evalkit.grade.equivalence import GRADER_VERSION
+from evalkit.grade.sandbox import Item
+from evalkit.records import Grade
+
+
+def default_path() -> Path:
+    if os.environ.get("EVALKIT_GRADE_CACHE"):
+        return Path(os.environ["EVALKIT_GRADE_CACHE"])
+    base = os.environ.get("EVALKIT_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalkit")
+    return Path(base) / "grades.sqlite"
+
+
+class GradeCache:
+    def __init__(self, path: str | Path | None = None, cfg: GraderConfig | None = None) -> None:
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, correct INTEGER, extracted TEXT, "
+                        "reason TEXT, version TEXT)")
+        cfg = cfg or GraderConfig()
+        self.salt = json.dumps({"v": GRADER_VERSION, "cfg": cfg.key()}, sort_keys=True)
+
+    def key(self, item: Item) -> str:
+        blob = json.dumps([self.salt, item.gold, item.response, item.answer_type, item.think_end])
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def get_many(self, items: Sequence[Item]) -> list[Grade | None]:
+        keys = [self.key(i) for i in items]
+        found: dict[str, Grade] = {}
+        for start in range(0, len(keys), 900):
+            chunk = keys[start:start + 900]
+            q = f"SELECT key, correct, extracted, reason, version FROM grades WHERE key IN ({','.join('?' * len(chunk))})"
+            for k, c, e, r, v in self.db.execute(q, chunk):
+                found[k] = Grade(bool(c), e, r, v)
+        return [found.get(k) for k in keys]
+
+    def put_many(self, items: Sequence[Item], grades: Sequence[Grade]) -> None:
+        rows = [(self.key(i), int(g.correct), g.extracted, g.reason, g.grader_version or GRADER_VERSION)
+                for i, g in zip(items, grades, strict=True) if g.reason != "timeout" and g.reason != "worker_died"]
+        self.db.executemany("INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?)", rows)
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def grade_cached(items: Sequence[Item], cfg: GraderConfig | None = None, *, workers: int = 1,
+                 cache: GradeCache | None = None, timeout_s: float | None = None) -> tuple[list[Grade], int]:
+    """Cached verdicts, the rest graded in the sandbox. Returns (grades, number served from the cache).
+    Timeouts are not cached (they depend on the machine)."""
+    from evalkit.grade.api import grade_many
+
+    cfg = cfg or GraderConfig()
+    own = cache is None
+    cache = cache or GradeCache(cfg=cfg)
+    try:
+        got = cache.get_many(items)
+        miss = [i for i, g in enumerate(got) if g is None]
+        if miss:
+            fresh = grade_many([items[i] for i in miss], cfg, workers=workers, timeout_s=timeout_s)
+            cache.put_many([items[i] for i in miss], fresh)
+            for i, g in zip(miss, fresh, strict=True):
+                got[i] = g
+        return got, len(items) - len(miss)  # type: ignore[return-value]
+    finally:
+        if own:
+            cache.close()

@@ -1,0 +1,53 @@
+"""Grader settings: every knob that changes a verdict, so a verdict can always be reproduced."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class GraderConfig:
+    """``match_types``: what extraction looks for (``latex``: $...$, \\[...\\], \\boxed{}, "final answer is";
+    ``expr``: plain expressions and numbers). ``precision``: decimal places a float must match.
+    ``strict``: variables must match too (``f(x)`` != ``f(y)``). ``allow_set_relation_comp``: an interval
+    equals the inequality describing it. ``normalize``: evalkit's extra normalisation after
+    math-verify (units, thousands separators, percent, degrees, base subscripts, \\pm, answer lists).
+    ``unclosed_thinking``: ``no_answer`` (default) or ``use_all`` when the end-of-thinking delimiter is
+    missing."""
+
+    match_types: tuple[str, ...] = ("latex", "expr")
+    precision: int = 6
+    strict: bool = True
+    allow_set_relation_comp: bool = False
+    normalize: bool = True
+    unclosed_thinking: str = "no_answer"
+    timeout_s: float = 5.0
+    boxed_match_priority: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.match_types if m not in ("latex", "expr")]
+        if bad or not self.match_types:
+            raise ValueError(f"match_types must be a non-empty subset of ('latex', 'expr'), got {self.match_types}")
+        if self.unclosed_thinking not in ("no_answer", "use_all"):
+            raise ValueError(f"unclosed_thinking must be no_answer or use_all, got {self.unclosed_thinking!r}")
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> GraderConfig:
+        """From the keyword settings used by math-verify / lighteval tests (``match_types`` /
+        ``match_type``, ``precision``, ``strict``, ``allow_set_relation_comp``)."""
+        kw: dict[str, Any] = {}
+        mt = settings.get("match_types", settings.get("match_type"))
+        if mt:
+            kw["match_types"] = tuple(mt)
+        for k in ("precision", "strict", "allow_set_relation_comp"):
+            if k in settings:
+                kw[k] = settings[k]
+        return cls(**kw)
+
+    def key(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("extra")
+        d.pop("timeout_s")
+        return d

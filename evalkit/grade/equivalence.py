@@ -1,0 +1,198 @@
+"""Extraction and equivalence for math and integer answers: math-verify first, then evalkit's
+normalisation for what it misses. Model text only ever reaches math-verify's own parsers (a LaTeX
+grammar and sympy's tokenizer-based parser), never ``eval``/``exec``/``sympify`` of a raw string."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from evalkit.grade.config import GraderConfig
+from evalkit.records import Grade
+
+GRADER_VERSION = "ek-0.2"
+
+
+def _targets(cfg: GraderConfig) -> list[Any]:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+    out: list[Any] = []
+    for m in cfg.match_types:
+        out.append(LatexExtractionConfig(boxed_match_priority=cfg.boxed_match_priority) if m == "latex"
+                   else ExprExtractionConfig())
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _parse(text: str, cfg: GraderConfig) -> tuple[Any, ...]:
+    from math_verify import parse
+
+    return tuple(parse(text, _targets(cfg), parsing_timeout=max(1, int(cfg.timeout_s))))
+
+
+def parse_gold(gold: str, cfg: GraderConfig) -> tuple[Any, ...]:
+    """A gold answer as stored in a task ("\\frac{14}{3}", "204", "$9$"): parsed as it stands, then,
+    if nothing was found, as inline LaTeX."""
+    g = _parse(gold, cfg)
+    if not g and not gold.strip().startswith("$"):
+        g = _parse(f"${gold.strip()}$", cfg)
+    return g
+
+
+# --- evalkit's normalisation (applied to extracted strings when math-verify says "not equal") -------
+
+_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textit)\{([^{}]*)\}")
+_UNITS = re.compile(r"\s*(?:\\,|\\;|\\!|~)?\s*(?:units?|cm|m|km|mm|inches|inch|in|feet|ft|meters?|miles?|"
+                    r"degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|sq\.?\s*units?)\b\.?\s*$", re.I)
+
+
+def normalize_answer(s: str) -> str:
+    t = s.strip().strip("$").strip()
+    t = re.sub(r"^\\boxed\{(.*)\}$", r"\1", t, flags=re.S)
+    t = t.replace("\\!", "").replace("{,}", ",").replace("\\left", "").replace("\\right", "")
+    t = t.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    t = re.sub(r"\^\s*\{?\\circ\}?", "", t)  # degrees
+    t = t.replace("°", "")
+    t = re.sub(r"\\%|%", "", t)  # percent: the number itself
+    for _ in range(3):
+        t = _TEXT.sub(lambda m: m.group(1), t)
+    t = _UNITS.sub("", t)
+    t = re.sub(r"(?<=\d),(?=\d{3}(?:\D|$))", "", t)  # thousands separators
+    if t.count("=") == 1:
+        t = re.sub(r"^([a-zA-Z]\w*)\s*=\s*", "", t)  # x = 5 -> 5 (not inside lists of equations)
+    return t.strip()
+
+
+_BASE = re.compile(r"^([0-9A-Fa-f]+)_\{?(\d+)\}?$")
+
+
+def _base_value(s: str) -> int | None:
+    m = _BASE.match(s.replace(" ", ""))
+    if not m:
+        return None
+    try:
+        return int(m.group(1), int(m.group(2)))
+    except ValueError:
+        return None
+
+
+def _expand_pm(s: str) -> list[str] | None:
+    if "\\pm" not in s or s.count("\\pm") != 1:
+        return None
+    return [s.replace("\\pm", "+"), s.replace("\\pm", "-")]
+
+
+_AND = re.compile(r"\s*(?:\\quad|\\qquad|\\,|\\;|~)*\s*(?:\\text\{\s*and\s*\}|\band\b|;)\s*"
+                  r"(?:\\quad|\\qquad|\\,|\\;|~)*\s*")
+
+
+def _split_list(s: str) -> list[str] | None:
+    """An unordered answer list: "1, 2", or solutions joined by ";" / "and" ("p=5,q=2; p=7,q=2");
+    not a tuple or an interval."""
+    t = s.strip()
+    if _AND.search(t):
+        parts = [p.strip() for p in _AND.split(t)]
+        return parts if len(parts) > 1 and all(parts) else None
+    if t[:1] in "([{" or "," not in t:
+        return None
+    parts = [p.strip() for p in re.split(r",(?![^{(\[]*[})\]])", t)]
+    return parts if len(parts) > 1 and all(parts) else None
+
+
+def _mv_equal(a: str, b: str, cfg: GraderConfig) -> bool:
+    from math_verify import verify
+
+    pa, pb = _parse(f"${a}$", cfg), _parse(f"${b}$", cfg)
+    if not pa or not pb:
+        return a.replace(" ", "") == b.replace(" ", "")
+    return bool(verify(list(pa), list(pb), float_rounding=cfg.precision, strict=cfg.strict,
+                       allow_set_relation_comp=cfg.allow_set_relation_comp, timeout_seconds=max(1, int(cfg.timeout_s))))
+
+
+def normalized_equal(gold: str, cand: str, cfg: GraderConfig) -> str | None:
+    """Reason code if the normalised answers are equal, else None."""
+    g, c = normalize_answer(gold), normalize_answer(cand)
+    if not g or not c:
+        return None
+    if g.replace(" ", "") == c.replace(" ", ""):
+        return "normalized_string"
+    gb, cb = _base_value(g), _base_value(c)
+    if gb is not None or cb is not None:
+        gv = gb if gb is not None else (int(g) if g.isdigit() else None)
+        cv = cb if cb is not None else (int(c) if c.isdigit() else None)
+        if gv is not None and gv == cv and (gb is None or cb is None or g == c):
+            return "base_subscript"
+    for a, b in ((g, c), (c, g)):
+        exp = _expand_pm(a)
+        other = _split_list(b)
+        if exp and other and len(other) == 2:
+            if (_mv_equal(exp[0], other[0], cfg) and _mv_equal(exp[1], other[1], cfg)) or (
+                    _mv_equal(exp[0], other[1], cfg) and _mv_equal(exp[1], other[0], cfg)):
+                return "pm_expansion"
+    gl, cl = _split_list(g), _split_list(c)
+    if gl and cl and len(gl) == len(cl):
+        remaining = list(cl)
+        for x in gl:
+            hit = next((y for y in remaining if _mv_equal(x, y, cfg)), None)
+            if hit is None:
+                break
+            remaining.remove(hit)
+        else:
+            return "unordered_list"
+    if _mv_equal(g, c, cfg):
+        return "normalized_equivalent"
+    return None
+
+
+# answer anchors of other languages (math-verify knows the English ones): the text after the last one
+# is parsed first, so "Réponse : 220 $ ... 12 mois" gives 220, not the last number
+_ANCHORS = re.compile(r"(?:réponse|respuesta|resposta|antwort|risposta|ответ|答案|结论|答|الإجابة|الجواب|उत्तर)"
+                      r"\s*\**\s*[:：]?", re.I)
+_SCRIPT_DIGIT = re.compile(r"(?<=[^\x00-\x7f\s])(?=[\d$\\-])|(?<=[\d}])(?=[^\x00-\x7f\s])")
+
+
+def anchored_text(text: str) -> str | None:
+    last = None
+    for m in _ANCHORS.finditer(text):
+        last = m
+    if last is None:
+        return None
+    return _SCRIPT_DIGIT.sub(" ", text[last.end():])
+
+
+def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool = False) -> Grade:
+    from math_verify import verify
+
+    g = parse_gold(gold, cfg)
+    if not g:
+        return Grade(False, None, "gold_unparsable", GRADER_VERSION)
+    a: tuple[Any, ...] = ()
+    if cfg.normalize:
+        anchored = anchored_text(answer_text)
+        if anchored:
+            a = _parse(anchored, cfg)
+    if not a:
+        a = _parse(answer_text, cfg)
+    if not a and cfg.normalize and _SCRIPT_DIGIT.search(answer_text):
+        a = _parse(_SCRIPT_DIGIT.sub(" ", answer_text), cfg)  # numbers glued to CJK / Arabic text
+    if not a:
+        return Grade(False, None, "no_answer", GRADER_VERSION)
+    extracted = str(a[-1]) if len(a) > 1 else str(a[0])
+    if integer:
+        value = a[0]
+        try:
+            ok_int = int(value) == value and 0 <= int(value) <= 999
+        except (TypeError, ValueError):
+            ok_int = False
+        if not ok_int:
+            return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
+    ok = bool(verify(list(g), list(a), float_rounding=cfg.precision, strict=cfg.strict,
+                     allow_set_relation_comp=cfg.allow_set_relation_comp, timeout_seconds=max(1, int(cfg.timeout_s))))
+    if ok:
+        return Grade(True, extracted, "equivalent", GRADER_VERSION)
+    if cfg.normalize and len(g) > 1 and len(a) > 1:
+        why = normalized_equal(str(g[-1]), str(a[-1]), cfg)
+        if why:
+            return Grade(True, extracted, why, GRADER_VERSION)
+    return Grade(False, extracted, "not_equivalent", GRADER_VERSION)

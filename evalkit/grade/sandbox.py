@@ -1,0 +1,155 @@
+"""Grading in worker processes: a hard wall-clock timeout per item, an address-space limit, and
+dead workers restarted. A timed-out item is incorrect with reason ``timeout``; a worker that dies
+(e.g. out of memory) gives ``worker_died``. Items are streamed to each worker in chunks and the
+per-item clock restarts at every answer, so the isolation costs little throughput."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from evalkit.grade.config import GraderConfig
+from evalkit.records import Grade
+
+
+@dataclass(frozen=True)
+class Item:
+    response: str
+    gold: str
+    answer_type: str  # integer | math | mc
+    think_end: str | None = None
+
+
+def _limit_memory(max_bytes: int | None) -> None:
+    if not max_bytes:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = max_bytes if hard == resource.RLIM_INFINITY else min(max_bytes, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None) -> None:  # noqa: ANN401
+    _limit_memory(max_bytes)
+    from evalkit.grade.api import grade_item_inprocess
+
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        for idx, item in msg:
+            try:
+                g = grade_item_inprocess(item, cfg)
+            except MemoryError:
+                g = Grade(False, None, "memory_limit", "")
+            except Exception as e:  # noqa: BLE001 - a grader bug must not kill the sweep
+                g = Grade(False, None, f"error:{type(e).__name__}", "")
+            conn.send((idx, g))
+
+
+class _Slot:
+    def __init__(self, ctx: Any, cfg: GraderConfig, max_bytes: int | None) -> None:  # noqa: ANN401
+        self.ctx, self.cfg, self.max_bytes = ctx, cfg, max_bytes
+        self.start()
+
+    def start(self) -> None:
+        self.conn, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.cfg, self.max_bytes), daemon=True)
+        self.proc.start()
+        child.close()
+        self.queue: list[int] = []  # item indices sent, not yet answered
+        self.deadline = 0.0
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+class SandboxGrader:
+    """``SandboxGrader(workers=2).grade(items)`` -> one :class:`Grade` per item, in order."""
+
+    def __init__(self, cfg: GraderConfig | None = None, *, workers: int = 1, timeout_s: float | None = None,
+                 max_memory_mb: int | None = 2048, chunk: int = 32) -> None:
+        self.cfg = cfg or GraderConfig()
+        self.timeout = float(timeout_s if timeout_s is not None else self.cfg.timeout_s)
+        self.max_bytes = max_memory_mb * (1 << 20) if max_memory_mb else None
+        self.chunk = chunk
+        import os
+        import sys
+
+        # fork is fast, but not from a process holding an inference engine's threads and memory
+        heavy = any(m in sys.modules for m in ("vllm", "torch"))
+        self.ctx = mp.get_context("fork" if hasattr(os, "fork") and not heavy else "spawn")
+        self.slots = [_Slot(self.ctx, self.cfg, self.max_bytes) for _ in range(max(1, workers))]
+        self.restarts = 0
+
+    def close(self) -> None:
+        for s in self.slots:
+            try:
+                s.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            s.proc.join(timeout=1)
+            if s.proc.is_alive():
+                s.kill()
+
+    def __enter__(self) -> SandboxGrader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _restart(self, s: _Slot) -> None:
+        s.kill()
+        s.start()
+        self.restarts += 1
+
+    def grade(self, items: Sequence[Item]) -> list[Grade]:
+        from multiprocessing.connection import wait
+
+        out: list[Grade | None] = [None] * len(items)
+        todo = list(range(len(items)))[::-1]  # a stack: pop() takes the next item
+        while todo or any(s.queue for s in self.slots):
+            for s in self.slots:  # keep every idle worker fed with a chunk
+                if not s.queue and todo:
+                    batch = [todo.pop() for _ in range(min(self.chunk, len(todo)))]
+                    try:
+                        s.conn.send([(i, items[i]) for i in batch])
+                    except (BrokenPipeError, OSError):
+                        self._restart(s)
+                        todo.extend(reversed(batch))
+                        continue
+                    s.queue = batch
+                    s.deadline = time.monotonic() + self.timeout
+            busy = [s for s in self.slots if s.queue]
+            if not busy:
+                continue
+            now = time.monotonic()
+            ready = wait([s.conn for s in busy], timeout=max(0.0, min(s.deadline for s in busy) - now))
+            for s in busy:
+                if s.conn in ready:
+                    try:
+                        idx, g = s.conn.recv()
+                    except (EOFError, OSError):  # the worker died (memory limit, segfault)
+                        out[s.queue[0]] = Grade(False, None, "worker_died", "")
+                        rest = s.queue[1:]
+                        self._restart(s)
+                        todo.extend(reversed(rest))
+                        continue
+                    out[idx] = g
+                    s.queue.remove(idx)
+                    s.deadline = time.monotonic() + self.timeout
+                elif time.monotonic() >= s.deadline:
+                    out[s.queue[0]] = Grade(False, None, "timeout", "")
+                    rest = s.queue[1:]
+                    self._restart(s)
+                    todo.extend(reversed(rest))
+        return out  # type: ignore[return-value]
