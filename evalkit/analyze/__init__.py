@@ -14,8 +14,11 @@ from evalkit.analyze.intervals import (
     Interval,
     SeedSummary,
     binomial_interval,
+    newcombe_difference,
     seed_summary,
+    two_proportion_z,
     wilson,
+    wilson_rate,
 )
 from evalkit.analyze.matched import MatchedComparison, matched_compute
 from evalkit.analyze.paired import (
@@ -62,4 +65,7 @@ __all__ = [
     "two_level_bootstrap",
     "variance_components",
     "wilson",
+    "wilson_rate",
+    "newcombe_difference",
+    "two_proportion_z",
 ]

@@ -91,3 +91,35 @@ def seed_summary(correct: np.ndarray) -> SeedSummary:
     seed_means = np.nanmean(c, axis=0)
     sd = float(np.std(seed_means, ddof=1)) if c.shape[1] > 1 else float("nan")
     return SeedSummary(float(np.nanmean(c)), tuple(float(x) for x in seed_means), sd, c.shape[0], c.shape[1])
+
+
+def wilson_rate(p: float, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval from an observed rate (for reported accuracies that are averages over
+    samples, so p*n need not be an integer). Equals :func:`wilson` when p*n is an integer."""
+    if not 0 <= p <= 1 or n <= 0:
+        raise ValueError(f"need 0 <= p <= 1 and n > 0, got p={p}, n={n}")
+    z = float(stats.norm.isf((1 - confidence) / 2))
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    hw = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return Interval(p, max(0.0, centre - hw), min(1.0, centre + hw), confidence, "wilson", int(n), {"rate": p})
+
+
+def newcombe_difference(p1: float, n1: int, p2: float, n2: int, confidence: float = 0.95) -> Interval:
+    """Newcombe's hybrid score interval (method 10) for p1 - p2 from two independent samples."""
+    a, b = wilson_rate(p1, n1, confidence), wilson_rate(p2, n2, confidence)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - a.low) ** 2 + (b.high - p2) ** 2)
+    high = d + math.sqrt((a.high - p1) ** 2 + (p2 - b.low) ** 2)
+    return Interval(d, low, high, confidence, "Newcombe hybrid score (independent samples)", int(n1 + n2),
+                    {"n1": n1, "n2": n2})
+
+
+def two_proportion_z(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float]:
+    """Pooled two-proportion z test (two-sided): (z, p-value)."""
+    pooled = (p1 * n1 + p2 * n2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return 0.0, 1.0
+    z = (p1 - p2) / se
+    return z, float(2 * stats.norm.sf(abs(z)))

@@ -153,6 +153,9 @@ def _report(out_dir: Path) -> None:
             md += "\n" + section + f"\n![matched compute](figures/{paths[1].name})\n"
             err.print(f"wrote {', '.join(str(p) for p in paths)}")
     atomic_write_bytes(out_dir / "report.md", md.encode())
+    from evalkit.report.html import markdown_to_html
+
+    atomic_write_bytes(out_dir / "report.html", markdown_to_html(md, title=out_dir.name).encode())
     err.print(f"wrote {out_dir / 'report.md'}")
 
 
@@ -180,6 +183,65 @@ def tasks() -> None:
         status, n = data_status(td)
         t.add_row(name, td.answer_type, "-" if n is None else str(n), status, td.description)
     console.print(t)
+
+
+@app.command()
+def figures(
+    results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
+    out: Annotated[Path | None, typer.Option(help="output folder (default: results/<sweep>/figures)")] = None,
+) -> None:
+    """Paper figures (PDF + PNG): scaling curve, matched compute, control tokens, seed variance, heatmap."""
+    from evalkit.report.figures import all_figures
+    from evalkit.store import ResultStore
+
+    store = ResultStore(results_dir)
+    if not store.exists():
+        _fail(f"{results_dir}: not a results directory (no manifest.json)")
+    df = store.read_rows()
+    if df.empty:
+        _fail(f"{results_dir}: no samples yet")
+    paths = all_figures(df, out or results_dir / "figures", results_dir.name)
+    for p in paths:
+        console.print(str(p), highlight=False)
+
+
+@app.command()
+def claims(
+    results_dirs: Annotated[list[Path] | None, typer.Argument(help="results/<sweep> directories")] = None,
+    reported: Annotated[Path | None, typer.Option(help="reported numbers, e.g. paper_figs/s1_reported.yaml")] = None,
+    alpha: Annotated[float, typer.Option(help="significance level")] = 0.05,
+    out: Annotated[Path, typer.Option(help="output folder for claims.md and claims.html")] = Path("results/claims"),
+) -> None:
+    """Decide the team's claims C1-C8 from reported numbers and/or sweep results (Markdown + HTML)."""
+    from evalkit.report.claims import decide, load_reported, render_markdown
+    from evalkit.report.html import markdown_to_html
+    from evalkit.store import ResultStore, atomic_write_bytes
+
+    rep = None
+    sources: list[str] = []
+    if reported is not None:
+        if not reported.exists():
+            _fail(f"{reported}: no such file")
+        try:
+            rep = load_reported(reported)
+        except (ValueError, KeyError) as e:
+            _fail(str(e))
+        sources.append(str(reported))
+    frames = []
+    for d in results_dirs or []:
+        store = ResultStore(d)
+        if not store.exists():
+            _fail(f"{d}: not a results directory (no manifest.json)")
+        frames.append(store.read_rows())
+        sources.append(str(d))
+    if rep is None and not frames:
+        _fail("give --reported FILE and/or results directories")
+    verdicts = decide(rep, frames, alpha)
+    md = render_markdown(verdicts, alpha, sources)
+    console.print(md, highlight=False, markup=False)
+    atomic_write_bytes(out / "claims.md", md.encode())
+    atomic_write_bytes(out / "claims.html", markdown_to_html(md, "claims").encode())
+    err.print(f"wrote {out / 'claims.md'} and {out / 'claims.html'}")
 
 
 @app.command()
