@@ -1,6 +1,7 @@
 """Generated tokens of trajectory trees against running every cell on its own (s1's grid).
 
     python benchmarks/tree_reuse.py            # scripted engine (seconds)
+    python benchmarks/tree_reuse.py --vllm     # + vLLM-CPU, qwen pack, 16 problems (about 10 minutes)
 
 Grid: caps 512, 1k, 2k, 4k, 8k, 16k x ignores 0, 1, 2, 4, 6 x controls Wait / Hmm / Alternatively,
 30 problems x 1 seed. The per-cell cost is what independent runs would generate: each cell's own
@@ -20,7 +21,60 @@ IGNORES = (0, 1, 2, 4, 6)
 CONTROLS = ("Wait", "Hmm", "Alternatively")
 
 
+def per_cell_tokens(out) -> int:  # noqa: ANN001
+    """What independent runs would generate: own thinking (controls are injected, not generated), the
+    end-of-thinking tokens sampled, and the answer (with its stop token)."""
+    return sum(g.thinking_tokens - g.control_tokens + (g.n_ignored + (g.thinking_end in ("delimiter", "eos")))
+               + g.answer_tokens + (g.answer_finish == "stop") for g in out)
+
+
+def vllm_part() -> None:
+    from vllm import SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    from evalkit.generate import VLLMEngine
+    from evalkit.generate.packs import install
+    from evalkit.spec import load_problems
+
+    problems = load_problems("math500", where={"level": [1, 2]}, limit=16)
+    engine = VLLMEngine(str(install("qwen2.5-coder-0.5b")), {"max_model_len": 2048}, name="qwen2.5-coder-0.5b")
+    cells = [Cell("math500", "qwen", "s1", ForcingConfig(cap=c, n_ignore=k, controls=("Wait",) if k else ()),
+                  SamplingConfig(temperature=0.7, top_p=0.95, answer_max_tokens=64))
+             for c in (128, 256, 512) for k in (0, 1, 2)]
+    jobs = [Job(c, p, 0) for c in cells for p in problems]
+    t0 = time.perf_counter()
+    out = run_sequential(engine, jobs, reuse=True)
+    tree_wall = time.perf_counter() - t0
+    tree = engine.generated_tokens
+    per = per_cell_tokens(out)
+    # raw LLM.generate of the same number of tokens: one batch, the same prompts, fixed lengths
+    prompts = [TokensPrompt(prompt_token_ids=engine.tokenizer.encode(
+        engine.tokenizer.chat_prompt(p.prompt) + "<|im_start|>think\n")) for p in problems]
+    each = tree // len(prompts)
+    params = [SamplingParams(max_tokens=each, min_tokens=each, ignore_eos=True, temperature=0.7, seed=i)
+              for i in range(len(prompts))]
+    t0 = time.perf_counter()
+    raw = engine.llm.generate(prompts, params, use_tqdm=False)
+    raw_wall = time.perf_counter() - t0
+    raw_tokens = sum(len(o.outputs[0].token_ids) for o in raw)
+    print(f"vLLM-CPU, qwen pack, {len(problems)} problems x {len(cells)} cells (caps 128/256/512 x ignores 0/1/2)")
+    print(f"  tree generated tokens: {tree:,} in {tree_wall:.1f} s ({tree / tree_wall:.1f} tok/s)")
+    print(f"  per-cell (independent) sum: {per:,}; ratio tree / per-cell: {tree / per:.3f}")
+    print(f"  raw LLM.generate of {raw_tokens:,} tokens ({len(prompts)} x {each}): {raw_wall:.1f} s "
+          f"({raw_tokens / raw_wall:.1f} tok/s)")
+    print(f"  wall-time ratio tree / raw at equal tokens: {(tree_wall / tree) / (raw_wall / raw_tokens):.2f} (target <= 1.05)")
+    engine.close()
+
+
 def main() -> None:
+    import sys
+
+    scripted()
+    if "--vllm" in sys.argv:
+        vllm_part()
+
+
+def scripted() -> None:
     problems = [Problem("toy", f"p{i}", f"Problem {i}: compute {i} * 7.", str(7 * i), "math") for i in range(30)]
     engine = ScriptedEngine(golds={p.prompt: p.gold for p in problems}, p_end=1 / 1500, max_difficulty=6000)
     cells = []
@@ -35,8 +89,7 @@ def main() -> None:
     out = run_sequential(engine, jobs, reuse=True)
     wall = time.perf_counter() - t0
     tree = engine.generated_tokens
-    per_cell = sum(g.thinking_tokens - g.control_tokens + (g.n_ignored + (g.thinking_end in ("delimiter", "eos")))
-                   + g.answer_tokens + (g.answer_finish == "stop") for g in out)
+    per_cell = per_cell_tokens(out)
     longest: dict[tuple, int] = {}
     for g in out:
         key = (g.problem_id, g.provenance["tree_cap"], g.provenance["tree_ignores"])

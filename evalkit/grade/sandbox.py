@@ -33,7 +33,20 @@ def _limit_memory(max_bytes: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None) -> None:  # noqa: ANN401
+def _fault(kind: str) -> None:
+    """Fault injection for tests of the sandbox itself: what a pathological item would do."""
+    if kind == "hog":
+        _ = bytearray(16 << 30)
+    elif kind == "hang":
+        while True:
+            pass
+    elif kind == "crash":
+        import os
+
+        os._exit(3)
+
+
+def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[str, str] | None = None) -> None:  # noqa: ANN401
     _limit_memory(max_bytes)
     from evalkit.grade.api import grade_item_inprocess
 
@@ -46,6 +59,8 @@ def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None) -> None:  # noq
             return
         for idx, item in msg:
             try:
+                if faults and item.response in faults:
+                    _fault(faults[item.response])
                 g = grade_item_inprocess(item, cfg)
             except MemoryError:
                 g = Grade(False, None, "memory_limit", "")
@@ -55,13 +70,15 @@ def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None) -> None:  # noq
 
 
 class _Slot:
-    def __init__(self, ctx: Any, cfg: GraderConfig, max_bytes: int | None) -> None:  # noqa: ANN401
-        self.ctx, self.cfg, self.max_bytes = ctx, cfg, max_bytes
+    def __init__(self, ctx: Any, cfg: GraderConfig, max_bytes: int | None,  # noqa: ANN401
+                 faults: dict[str, str] | None = None) -> None:
+        self.ctx, self.cfg, self.max_bytes, self.faults = ctx, cfg, max_bytes, faults
         self.start()
 
     def start(self) -> None:
         self.conn, child = self.ctx.Pipe()
-        self.proc = self.ctx.Process(target=_worker, args=(child, self.cfg, self.max_bytes), daemon=True)
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.cfg, self.max_bytes, self.faults),
+                                     daemon=True)
         self.proc.start()
         child.close()
         self.queue: list[int] = []  # item indices sent, not yet answered
@@ -77,7 +94,10 @@ class SandboxGrader:
     """``SandboxGrader(workers=2).grade(items)`` -> one :class:`Grade` per item, in order."""
 
     def __init__(self, cfg: GraderConfig | None = None, *, workers: int = 1, timeout_s: float | None = None,
-                 max_memory_mb: int | None = 2048, chunk: int = 32) -> None:
+                 max_memory_mb: int | None = 2048, chunk: int = 32, context: str | None = None,
+                 faults: dict[str, str] | None = None) -> None:
+        """``context``: multiprocessing start method (default: fork, or spawn when an inference engine
+        is loaded). ``faults``: response text -> "hog" | "hang" | "crash", for testing the sandbox."""
         self.cfg = cfg or GraderConfig()
         self.timeout = float(timeout_s if timeout_s is not None else self.cfg.timeout_s)
         self.max_bytes = max_memory_mb * (1 << 20) if max_memory_mb else None
@@ -87,8 +107,8 @@ class SandboxGrader:
 
         # fork is fast, but not from a process holding an inference engine's threads and memory
         heavy = any(m in sys.modules for m in ("vllm", "torch"))
-        self.ctx = mp.get_context("fork" if hasattr(os, "fork") and not heavy else "spawn")
-        self.slots = [_Slot(self.ctx, self.cfg, self.max_bytes) for _ in range(max(1, workers))]
+        self.ctx = mp.get_context(context or ("fork" if hasattr(os, "fork") and not heavy else "spawn"))
+        self.slots = [_Slot(self.ctx, self.cfg, self.max_bytes, faults) for _ in range(max(1, workers))]
         self.restarts = 0
 
     def close(self) -> None:
