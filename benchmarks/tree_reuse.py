@@ -92,7 +92,7 @@ def scripted() -> None:
     per_cell = per_cell_tokens(out)
     longest: dict[tuple, int] = {}
     for g in out:
-        key = (g.problem_id, g.provenance["tree_cap"], g.provenance["tree_ignores"])
+        key = (g.problem_id, tuple(g.provenance["tree_controls"]))  # one trajectory per control
         longest[key] = max(longest.get(key, 0), g.provenance["tree_thinking_tokens"])
     answers = {}
     for g in out:  # identical answer contexts are generated once

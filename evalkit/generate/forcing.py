@@ -386,6 +386,7 @@ def run_sequential(
                     "tree_ignores": t.max_ignores,
                     "tree_end": t.end,
                     "tree_thinking_tokens": len(t.thinking),
+                    "tree_controls": list(t.controls) if t.max_ignores else [],
                     "round_walls_s": t.round_walls,
                     "branch": not (b.length == len(t.thinking) and eff_cap[i] == t.cap
                                    and j.cell.forcing.n_ignore == t.max_ignores),
