@@ -27,7 +27,7 @@ model: {id: scripted, engine: {delay_s: 0.15}}
 tasks:
   - name: math500
     where: {level: [1, 2]}
-    limit: 16
+    limit: 24
 seeds: [0, 1, 2]
 sampling: {temperature: 0.7, answer_max_tokens: 30}
 sequential: {caps: [30, 90], ignores: [0, 1]}
@@ -62,7 +62,7 @@ def main() -> None:
             starts += 1
             if kills < a.kills:
                 try:
-                    proc.wait(timeout=rng.uniform(1.0, 1.0 + ref_s / 3))
+                    proc.wait(timeout=rng.uniform(1.0, 3.0))
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
