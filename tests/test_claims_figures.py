@@ -70,3 +70,14 @@ parallel: {n: 4, caps: [30]}
     assert rep.exit_code == 0
     html = (tmp_path / "figs" / "report.html").read_text()
     assert "<table>" in html and "Wilson 95% CI" in html
+
+
+def test_paper_forcing_ladder_script(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(ROOT / "paper_figs/forcing_ladder.py"), "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "forcing_ladder.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "forcing_ladder.pdf").read_bytes()[:5] == b"%PDF-"
