@@ -33,7 +33,7 @@ BAD = [
     (GOOD.replace("seeds: [0, 1]", "seeds: [0, 1]\nsedes: [3]"), 8, "sedes", "unknown key"),
     (GOOD.replace("limit: 3", "limit: three"), 6, "tasks[0].limit", "integer"),
     (GOOD.replace("name: math500", "name: math5000"), 4, "tasks[0].name", "unknown task"),
-    (GOOD.replace("caps: [32, 64]", "caps: [32, -4]"), 9, "sequential.caps", "positive"),
+    (GOOD.replace("caps: [32, 64]", "caps: [32, -4]"), 9, "sequential.caps", "greater than or equal"),
     (GOOD.replace("  ignores: [0, 1]", "  ignores: [0, 1]\n  wait: 2"), 11, "sequential.wait", "unknown key"),
     (GOOD.replace("where: {level: [1]}", "where: {year: [1]}"), 4, "tasks[0]", "cannot filter"),
     (GOOD.replace("model: smollm2-135m\n", ""), None, "<root>", "exactly one"),

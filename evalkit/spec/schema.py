@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Cap = Annotated[int, Field(ge=1)]  # a thinking-token cap
 
 
 class _Strict(BaseModel):
@@ -58,18 +60,10 @@ class Sequential(_Strict):
     string, or a list of strings cycled within one sample. ``min_tokens``: delimiter suppressed until
     this many thinking tokens."""
 
-    caps: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    caps: list[Cap | None] = Field(default_factory=lambda: [None], min_length=1)
     ignores: list[int] = Field(default_factory=lambda: [0], min_length=1)
     controls: list[str | list[str]] = Field(default_factory=lambda: ["Wait"], min_length=1)
     min_tokens: list[int] = Field(default_factory=lambda: [0], min_length=1)
-
-    @field_validator("caps")
-    @classmethod
-    def _caps(cls, v: list[int | None]) -> list[int | None]:
-        for c in v:
-            if c is not None and c < 1:
-                raise ValueError(f"a cap must be a positive integer or null, got {c}")
-        return v
 
     @field_validator("ignores", "min_tokens")
     @classmethod
@@ -95,7 +89,7 @@ class Parallel(_Strict):
     of answers (maj@k for every k <= n, computed exactly) and pass@k."""
 
     n: int = Field(ge=1)
-    caps: list[int | None] = Field(default_factory=lambda: [None], min_length=1)
+    caps: list[Cap | None] = Field(default_factory=lambda: [None], min_length=1)
     temperature: float | None = Field(default=None, gt=0.0)  # default: sampling.temperature
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     verifier: str | None = None  # "module:function" scoring samples for best-of-n (evalkit.grade.verifiers)
@@ -117,28 +111,12 @@ class Parallel(_Strict):
                 raise ValueError(f"verifier {v!r}: module {mod!r} not found")
         return v
 
-    @field_validator("caps")
-    @classmethod
-    def _caps(cls, v: list[int | None]) -> list[int | None]:
-        for c in v:
-            if c is not None and c < 1:
-                raise ValueError(f"a cap must be a positive integer or null, got {c}")
-        return v
-
 
 class Rejection(_Strict):
     """s1's rejection sampling: for each cap, resample until the thinking ends within the cap."""
 
-    caps: list[int] = Field(min_length=1)
+    caps: list[Cap] = Field(min_length=1)
     max_attempts: int = Field(default=16, ge=1)
-
-    @field_validator("caps")
-    @classmethod
-    def _caps(cls, v: list[int]) -> list[int]:
-        for c in v:
-            if c < 1:
-                raise ValueError(f"a cap must be a positive integer, got {c}")
-        return v
 
 
 class CustomThinkFormat(_Strict):
