@@ -117,6 +117,16 @@ class Plan:
         return total
 
 
+def _unforced_cells(spec: SweepSpec, selections: dict[str, TaskSelection], caps: list, sampling: SamplingConfig,
+                    **method: Any) -> list[Cell]:
+    """Cells of a family without ignores (parallel, rejection): one per task x model x cap."""
+    return [
+        Cell(task=sel.entry.name, model=model.id, think_format=spec.think_format_value(),
+             forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()), sampling=sampling, selection=sel.key, **method)
+        for sel, model, cap in itertools.product(selections.values(), spec.model_entries(), dict.fromkeys(caps))
+    ]
+
+
 def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
     selections: dict[str, TaskSelection] = {}
     for e in spec.task_entries():
@@ -147,34 +157,11 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
             top_p=par.top_p if par.top_p is not None else sampling.top_p,
             answer_max_tokens=sampling.answer_max_tokens,
         )
-        for sel, model, cap in itertools.product(selections.values(), spec.model_entries(), dict.fromkeys(par.caps)):
-            cells.append(
-                Cell(
-                    task=sel.entry.name,
-                    model=model.id,
-                    think_format=spec.think_format_value(),
-                    forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()),
-                    sampling=psampling,
-                    selection=sel.key,
-                    method="parallel",
-                    n_samples=par.n,
-                )
-            )
+        cells += _unforced_cells(spec, selections, par.caps, psampling, method="parallel", n_samples=par.n)
     rej = spec.rejection
     if rej is not None:
-        for sel, model, cap in itertools.product(selections.values(), spec.model_entries(), dict.fromkeys(rej.caps)):
-            cells.append(
-                Cell(
-                    task=sel.entry.name,
-                    model=model.id,
-                    think_format=spec.think_format_value(),
-                    forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()),
-                    sampling=sampling,
-                    selection=sel.key,
-                    method="rejection",
-                    max_attempts=rej.max_attempts,
-                )
-            )
+        cells += _unforced_cells(spec, selections, rej.caps, sampling, method="rejection",
+                                 max_attempts=rej.max_attempts)
     plan = Plan(spec=spec, cells=cells, selections=selections)
     if load_data:
         for name, sel in selections.items():
