@@ -101,7 +101,8 @@ def test_stream_follow_ups_and_abort_on_error(engine) -> None:  # noqa: ANN001
     from evalkit.generate import GenRequest
 
     tok = engine.tokenizer
-    prompt = tuple(tok.encode(tok.chat_prompt("Count to ten.")))
+    prompt = tuple(tok.encode(tok.chat_prompt("Count to ten. " + "Then name the ten numbers in French, German, "
+                                                 "Spanish and Italian, one language per line, and say which is the longest.")))
     first = GenRequest(prompt, max_tokens=8, seed=3, temperature=0.8)
     long = GenRequest(prompt, max_tokens=40, seed=5, temperature=0.8)
     finished: list[tuple] = []
@@ -112,9 +113,15 @@ def test_stream_follow_ups_and_abort_on_error(engine) -> None:  # noqa: ANN001
             return [GenRequest(prompt + tuple(o.token_ids), max_tokens=8, seed=4, temperature=0.8)]
         return []
 
+    seen, cached = engine.prompt_tokens, engine.cached_prompt_tokens
     engine.stream([first, long], on_done)
     assert [r is first for r, _ in finished][:1] == [True] and len(finished) == 3
     follow, streamed = next((r, o) for r, o in finished if r is not first and r is not long)
+    # prompt accounting: the follow-up re-uses the cached full blocks of the prompt its parent computed
+    assert engine.prompt_tokens - seen == sum(len(r.prompt_ids) for r, _ in finished)
+    block = engine.llm.llm_engine.vllm_config.cache_config.block_size
+    assert len(prompt) >= 2 * block
+    assert len(prompt) // block * block <= engine.cached_prompt_tokens - cached < engine.prompt_tokens - seen
     alone = engine.generate([follow])[0]
     assert (alone.token_ids, alone.stop_token) == (streamed.token_ids, streamed.stop_token)
 

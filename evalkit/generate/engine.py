@@ -175,6 +175,8 @@ class VLLMEngine:
         self.name = self.name or Path(self.model_path).name
         self.resolved_args = args
         self.generated_tokens = 0  # every token the engine sampled (stop tokens included)
+        self.prompt_tokens = 0  # prompt tokens of every finished request
+        self.cached_prompt_tokens = 0  # of those, served from the prefix cache (the rest were computed)
         self._next_id = 0
         self.steps = 0  # engine steps driven by evalkit (each runs one forward pass over the batch)
         self.step_log: list[tuple[float, int]] | None = None  # (start time, requests in flight) per step, if a list
@@ -247,6 +249,8 @@ class VLLMEngine:
                     if not o.finished or o.request_id not in live:
                         continue
                     r = live.pop(o.request_id)
+                    self.prompt_tokens += len(r.prompt_ids)
+                    self.cached_prompt_tokens += int(o.num_cached_tokens or 0)
                     submit(on_done(r, self._result(r, o.outputs[0])))
         except BaseException:
             if live:
