@@ -189,6 +189,63 @@ def test_rejection_sampling_fits_the_budget_and_counts_attempts() -> None:
         assert by[(p.problem_id, 20)] >= by[(p.problem_id, 60)] >= by[(p.problem_id, 200)]
 
 
+def _rejection_in_waves(e, jobs, max_attempts):  # noqa: ANN001, ANN202
+    """Reference semantics: attempt a of every pending job is sample a, run as a wave of unforced
+    probes (cap + 1); the first probe whose thinking ends within the cap is kept; after the last
+    attempt the job is forced at its cap on that sample."""
+    from dataclasses import replace
+
+    done, pending = {}, list(range(len(jobs)))
+    for a in range(max_attempts):
+        probes = [Job(replace(jobs[i].cell, forcing=replace(jobs[i].cell.forcing, cap=jobs[i].cell.forcing.cap + 1)),
+                      jobs[i].problem, jobs[i].seed, a) for i in pending]
+        still = []
+        for i, g in zip(pending, run_sequential(e, probes), strict=True):
+            if not g.forced_end and g.thinking_tokens <= jobs[i].cell.forcing.cap:
+                done[i] = (g, a + 1, False)
+            else:
+                still.append(i)
+        pending = still
+    last = [Job(jobs[i].cell, jobs[i].problem, jobs[i].seed, max_attempts - 1) for i in pending]
+    for i, g in zip(pending, run_sequential(e, last), strict=True):
+        done[i] = (g, max_attempts, True)
+    return [done[i] for i in range(len(jobs))]
+
+
+@settings(max_examples=25, deadline=None)
+@given(caps=st.lists(st.integers(1, 80), min_size=1, max_size=3, unique=True),
+       p_end=st.sampled_from([0.02, 0.05, 0.2]), max_attempts=st.integers(1, 5), order=st.sampled_from(["rounds", "random"]))
+def test_event_driven_rejection_equals_attempt_waves(caps, p_end, max_attempts, order) -> None:  # noqa: ANN001
+    from evalkit.generate import run_rejection
+
+    jobs = jobs_for([make_cell(cap=c) for c in caps])
+    e = engine(p_end, order=order)
+    out = run_rejection(e, jobs, max_attempts=max_attempts)
+    ref_engine = engine(p_end)
+    ref = _rejection_in_waves(ref_engine, jobs, max_attempts)
+    for g, (r, attempts, exhausted) in zip(out, ref, strict=True):
+        assert (g.thinking_ids, g.answer_ids, g.forced_end) == (r.thinking_ids, r.answer_ids, r.forced_end)
+        assert g.provenance["attempts"] == attempts and bool(g.provenance.get("rejection_exhausted")) == exhausted
+    # no answer is generated for an attempt that does not fit (the waves answer every probe)
+    assert e.generated_tokens <= ref_engine.generated_tokens
+
+
+def test_forcing_and_rejection_in_one_run_equal_separate_runs() -> None:
+    from evalkit.generate import run_rejection, run_trees
+
+    seq = jobs_for([make_cell(cap=40, k=1, controls=("Wait",)), make_cell(cap=100)])
+    rej = jobs_for([make_cell(cap=30), make_cell(cap=60)])
+    both = run_trees(engine(0.05, order="random"), seq + rej, max_attempts=[0] * len(seq) + [4] * len(rej))
+    apart = run_sequential(engine(0.05), seq) + run_rejection(engine(0.05), rej, max_attempts=4)
+    for a, b in zip(both, apart, strict=True):
+        assert (a.thinking_ids, a.answer_ids, a.forced_end, a.n_ignored) == (b.thinking_ids, b.answer_ids, b.forced_end, b.n_ignored)
+        assert a.provenance.get("attempts") == b.provenance.get("attempts")
+    with pytest.raises(ValueError, match="max_attempts has 1 entries for 2 jobs"):
+        run_trees(engine(), seq[:2], max_attempts=[1])
+    with pytest.raises(ValueError, match="at least 1"):
+        run_rejection(engine(), rej, max_attempts=0)
+
+
 def test_rejection_needs_a_cap() -> None:
     from evalkit.generate import run_rejection
 

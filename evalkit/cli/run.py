@@ -387,23 +387,12 @@ def run_sweep(
 
 
 def _generate(engine: Any, jobs: list, reuse: bool, say: Callable[[str], None]) -> list[Generation]:  # noqa: ANN401
-    """Sequential and parallel jobs share trajectory trees; rejection jobs resample separately."""
-    from evalkit.generate import run_rejection, run_sequential
+    """Every job in one event-driven run: sequential and parallel jobs share trajectory trees, and a
+    rejection job's attempts are trajectories of its samples (shared where the seeds agree)."""
+    from evalkit.generate import run_trees
 
-    out: list[Generation | None] = [None] * len(jobs)
-    tree = [i for i, j in enumerate(jobs) if j.cell.method != "rejection"]
-    rej = [i for i, j in enumerate(jobs) if j.cell.method == "rejection"]
-    if tree:
-        for i, g in zip(tree, run_sequential(engine, [jobs[i] for i in tree], reuse=reuse, progress=say), strict=True):
-            out[i] = g
-    by_attempts: dict[int, list[int]] = {}
-    for i in rej:
-        by_attempts.setdefault(jobs[i].cell.max_attempts, []).append(i)
-    for m, idx in by_attempts.items():
-        gens = run_rejection(engine, [jobs[i] for i in idx], max_attempts=m, reuse=reuse, progress=say)
-        for i, g in zip(idx, gens, strict=True):
-            out[i] = g
-    return out  # type: ignore[return-value]
+    attempts = [j.cell.max_attempts if j.cell.method == "rejection" else 0 for j in jobs]
+    return run_trees(engine, jobs, max_attempts=attempts, reuse=reuse, progress=say)
 
 
 def _score(rows: list[dict[str, Any]], verifier: Any, problems: dict) -> None:  # noqa: ANN401

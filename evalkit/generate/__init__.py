@@ -2,7 +2,7 @@
 :mod:`evalkit.generate.engine` imports vLLM, and only when a :class:`VLLMEngine` is created."""
 
 from evalkit.generate.engine import Engine, GenRequest, GenResult, VLLMEngine
-from evalkit.generate.forcing import BudgetError, Job, branch_of, run_rejection, run_sequential
+from evalkit.generate.forcing import BudgetError, Job, branch_of, run_rejection, run_sequential, run_trees
 from evalkit.generate.formats import PRESETS, ThinkFormat, get_format
 from evalkit.generate.scripted import ScriptedEngine
 
@@ -20,4 +20,5 @@ __all__ = [
     "get_format",
     "run_rejection",
     "run_sequential",
+    "run_trees",
 ]

@@ -253,7 +253,30 @@ def run_sequential(
     progress: Callable[[str], None] | None = None,
 ) -> list[Generation]:
     """Budget-forced generation for every job; returns one :class:`Generation` per job, in order."""
+    return run_trees(engine, jobs, reuse=reuse, progress=progress)
+
+
+def run_trees(
+    engine: Engine,
+    jobs: Sequence[Job],
+    *,
+    max_attempts: Sequence[int] | None = None,
+    reuse: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[Generation]:
+    """Budget forcing and rejection sampling in one event-driven run; one :class:`Generation` per job.
+
+    ``max_attempts[i] > 0`` makes job ``i`` a rejection-sampling job (see :func:`run_rejection`);
+    otherwise it is budget-forced (:func:`run_sequential`). All jobs share trajectory trees where their
+    seeds agree: attempt ``a`` of a rejection job is the unforced trajectory of sample ``a``.
+    """
     tok = engine.tokenizer
+    attempts_max = list(max_attempts) if max_attempts is not None else [0] * len(jobs)
+    if len(attempts_max) != len(jobs):
+        raise ValueError(f"max_attempts has {len(attempts_max)} entries for {len(jobs)} jobs")
+    for j, m in zip(jobs, attempts_max, strict=True):
+        if m and (j.cell.forcing.cap is None or j.cell.forcing.n_ignore):
+            raise BudgetError(f"{j.problem.task}/{j.problem.problem_id}: rejection sampling needs a cap and no ignores")
     prep: dict[str, _Prepared] = {}
     prompt_cache: dict[tuple[str, str], tuple[int, ...]] = {}
     for j in jobs:
@@ -277,6 +300,8 @@ def run_sequential(
         cap = j.cell.forcing.cap
         if cap is None:
             cap = room
+        elif attempts_max[len(eff_cap)]:  # a rejection probe may think one token past the cap
+            cap += 1
         if cap > room or room < 1:
             raise BudgetError(
                 f"{j.problem.task}/{j.problem.problem_id}: prompt ({len(prompt_ids(j))} tokens) + thinking "
@@ -287,56 +312,67 @@ def run_sequential(
 
     # group jobs into trees: same problem, seed, sampling, format and min_tokens; one tree per control
     # sequence. A cell without ignores stops at the first end-of-thinking attempt, before any control,
-    # so it is a branch of any tree of its base group.
-    def base_key(i: int, j: Job) -> tuple:
+    # so it is a branch of any tree of its base group. ``sample`` is the job's own sample index, or
+    # the attempt of a rejection job.
+    def base_key(i: int, j: Job, sample: int) -> tuple:
         f, s = j.cell.forcing, j.cell.sampling
-        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, j.sample, j.cell.model,
+        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, sample, j.cell.model,
                j.cell.think_format, s.temperature, s.top_p, f.min_tokens)
         return key if reuse else key + (i,)
-
-    base_groups: dict[tuple, dict[tuple[str, ...], list[int]]] = {}
-    for i, j in enumerate(jobs):  # cells with ignores first: they define the trees
-        sub = base_groups.setdefault(base_key(i, j), {})
-        if j.cell.forcing.n_ignore:
-            sub.setdefault(j.cell.forcing.controls, []).append(i)
-    for i, j in enumerate(jobs):
-        if not j.cell.forcing.n_ignore:
-            sub = base_groups[base_key(i, j)]
-            sub.setdefault(next(iter(sub), ()), []).append(i)
-    groups = {(base, ctl): members for base, sub in base_groups.items() for ctl, members in sub.items()}
 
     trajs: list[Trajectory] = []
     traj_of: dict[int, Trajectory] = {}
     fmt_of: dict[int, str] = {}
     temps: dict[int, tuple[float, float]] = {}
-    for members in groups.values():
-        j0 = jobs[members[0]]
-        controls = next((jobs[i].cell.forcing.controls for i in members if jobs[i].cell.forcing.n_ignore), ())
-        t = Trajectory(
-            prompt_ids=prompt_ids(j0),
-            seed=j0.seed,
-            task=j0.problem.task,
-            problem_id=j0.problem.problem_id,
-            cap=max(eff_cap[i] for i in members),
-            max_ignores=max(jobs[i].cell.forcing.n_ignore for i in members),
-            min_tokens=j0.cell.forcing.min_tokens,
-            controls=controls or ("Wait",),
-            sample=j0.sample,
-        )
-        trajs.append(t)
-        fmt_of[id(t)] = j0.cell.think_format
-        temps[id(t)] = (j0.cell.sampling.temperature, j0.cell.sampling.top_p)
-        for i in members:
-            traj_of[i] = t
+    jobs_of: dict[int, list[int]] = {}
+
+    def plant(indices: Sequence[int], sample_of: Callable[[int], int]) -> list[Trajectory]:
+        base_groups: dict[tuple, dict[tuple[str, ...], list[int]]] = {}
+        for i in indices:  # cells with ignores first: they define the trees
+            j = jobs[i]
+            sub = base_groups.setdefault(base_key(i, j, sample_of(i)), {})
+            if j.cell.forcing.n_ignore:
+                sub.setdefault(j.cell.forcing.controls, []).append(i)
+        for i in indices:
+            j = jobs[i]
+            if not j.cell.forcing.n_ignore:
+                sub = base_groups[base_key(i, j, sample_of(i))]
+                sub.setdefault(next(iter(sub), ()), []).append(i)
+        new: list[Trajectory] = []
+        for sub in base_groups.values():
+            for members in sub.values():
+                j0 = jobs[members[0]]
+                controls = next((jobs[i].cell.forcing.controls for i in members if jobs[i].cell.forcing.n_ignore), ())
+                t = Trajectory(
+                    prompt_ids=prompt_ids(j0),
+                    seed=j0.seed,
+                    task=j0.problem.task,
+                    problem_id=j0.problem.problem_id,
+                    cap=max(eff_cap[i] for i in members),
+                    max_ignores=max(jobs[i].cell.forcing.n_ignore for i in members),
+                    min_tokens=j0.cell.forcing.min_tokens,
+                    controls=controls or ("Wait",),
+                    sample=sample_of(members[0]),
+                )
+                new.append(t)
+                fmt_of[id(t)] = j0.cell.think_format
+                temps[id(t)] = (j0.cell.sampling.temperature, j0.cell.sampling.top_p)
+                jobs_of[id(t)] = list(members)
+                for i in members:
+                    traj_of[i] = t
+        trajs.extend(new)
+        return new
+
+    attempt: dict[int, int] = {}  # rejection jobs: attempts used (the accepted or the last one)
+    exhausted: set[int] = set()
+    rejected: dict[int, list[int]] = {}  # trajectory -> its rejection jobs whose attempt did not fit
+    first = plant(range(len(jobs)), lambda i: 0 if attempts_max[i] else jobs[i].sample)
 
     # Event-driven: a trajectory's next segment starts as soon as its last one ends, and a branch's
     # answer as soon as the trajectory determines the branch (while the trajectory grows on), so the
     # engine's batch never waits for the slowest request of a "round".
     disp = _Dispatch()
     control_ids: dict[str, list[int]] = {}
-    jobs_of: dict[int, list[int]] = {}
-    for i in range(len(jobs)):
-        jobs_of.setdefault(id(traj_of[i]), []).append(i)
     branches: dict[int, Branch] = {}
     prefixes: dict[int, list[int]] = {}
     answer_reqs: dict[int, GenRequest] = {}
@@ -353,6 +389,17 @@ def run_sequential(
             if b is None:
                 waiting.append(i)
                 continue
+            if attempts_max[i]:  # rejection: keep the first attempt whose unforced thinking fits the cap
+                attempt[i] = t.sample + 1
+                cap = j.cell.forcing.cap
+                assert cap is not None
+                if b.forced or b.length > cap:
+                    if attempt[i] < attempts_max[i]:
+                        rejected.setdefault(id(t), []).append(i)  # resampled once the trajectory is done
+                        continue
+                    exhausted.add(i)  # last attempt: force the end at the cap on this sample
+                    b = _branch_if_ready(t, cap, 0)
+                    assert b is not None and b.forced
             p = prep[j.cell.think_format]
             # the answer prefix elicits an answer when the harness ended the thinking, or when the model
             # ended its whole turn (EOS) instead of closing the thinking with the format's delimiter
@@ -363,7 +410,7 @@ def run_sequential(
             answer_reqs[i] = req = GenRequest(
                 prompt_ids=t.prompt_ids + tuple(t.thinking[: b.length]) + tuple(p.delim_ids) + tuple(prefix),
                 max_tokens=j.cell.sampling.answer_max_tokens,
-                seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer", j.sample),
+                seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer", t.sample),
                 temperature=j.cell.sampling.temperature,
                 top_p=j.cell.sampling.top_p,
                 stop_token_ids=p.eos_ids,
@@ -385,6 +432,9 @@ def run_sequential(
                 asked = time.perf_counter()
                 disp.ask(req, lambda res, t=t, asked=asked: segment_done(t, res, asked))
         answer_when_ready(t)
+        if t.done and id(t) in rejected:  # the next attempt of every job this one did not fit, as one tree
+            for nt in plant(rejected.pop(id(t)), lambda i: attempt[i]):
+                grow(nt)
 
     def segment_done(t: Trajectory, res: GenResult, asked: float) -> None:
         wall = time.perf_counter() - asked
@@ -398,7 +448,7 @@ def run_sequential(
             progress(f"{sum(x.done for x in trajs)}/{len(trajs)} trajectories done, "
                      f"{len(answers)}/{len(jobs)} answers, {now - started:.1f}s")
 
-    for t in trajs:
+    for t in first:
         grow(t)
     stream(engine, disp.take(), disp.finish)
     missing = [i for i in range(len(jobs)) if i not in answers]
@@ -452,6 +502,8 @@ def run_sequential(
                     "round_walls_s": t.round_walls,
                     "branch": not (b.length == len(t.thinking) and eff_cap[i] == t.cap
                                    and j.cell.forcing.n_ignore == t.max_ignores),
+                    **({"attempts": attempt[i], "accepted_sample": attempt[i] - 1} if attempts_max[i] else {}),
+                    **({"rejection_exhausted": True} if i in exhausted else {}),
                 },
             )
         )
@@ -474,43 +526,11 @@ def run_rejection(
     ``max_attempts`` fall back to budget forcing at the cap on their last attempt and are flagged
     ``rejection_exhausted``. Caps of one (problem, seed) share attempts through the trajectory tree,
     so the attempt counts of all caps come from the same samples.
-    """
-    from dataclasses import replace
 
-    for j in jobs:
-        if j.cell.forcing.cap is None or j.cell.forcing.n_ignore:
-            raise BudgetError("rejection sampling needs a cap and no ignores")
-    done: dict[int, Generation] = {}
-    pending = list(range(len(jobs)))
-    attempt = 0
-    while pending and attempt < max_attempts:
-        probes = []
-        for i in pending:
-            j = jobs[i]
-            cell = replace(j.cell, forcing=replace(j.cell.forcing, cap=j.cell.forcing.cap + 1), method="sequential")
-            probes.append(Job(cell, j.problem, j.seed, attempt))
-        gens = run_sequential(engine, probes, reuse=reuse)
-        still = []
-        for i, g in zip(pending, gens, strict=True):
-            if not g.forced_end and g.thinking_tokens <= jobs[i].cell.forcing.cap:
-                g.provenance = {**g.provenance, "attempts": attempt + 1}
-                done[i] = g
-            else:
-                still.append(i)
-        if progress:
-            progress(f"rejection attempt {attempt + 1}: {len(pending) - len(still)} of {len(pending)} fit")
-        pending = still
-        attempt += 1
-    if pending:
-        forced = [Job(replace(jobs[i].cell, method="sequential"), jobs[i].problem, jobs[i].seed, attempt - 1)
-                  for i in pending]
-        for i, g in zip(pending, run_sequential(engine, forced, reuse=reuse), strict=True):
-            g.provenance = {**g.provenance, "attempts": attempt, "rejection_exhausted": True}
-            done[i] = g
-    out = []
-    for i in range(len(jobs)):
-        g = done[i]
-        g.sample = 0  # one row per (problem, seed); the accepted attempt is in provenance
-        g.provenance["accepted_sample"] = g.provenance["attempts"] - 1
-        out.append(g)
-    return out
+    Attempts are event-driven: the next attempt of a (problem, seed) starts the moment its previous
+    trajectory is done (not after a whole wave of attempts), and no answer is generated for an
+    attempt that does not fit.
+    """
+    if max_attempts < 1:
+        raise ValueError(f"rejection sampling: max_attempts must be at least 1, got {max_attempts}")
+    return run_trees(engine, jobs, max_attempts=[max_attempts] * len(jobs), reuse=reuse, progress=progress)

@@ -43,7 +43,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
 from evalkit.generate.engine import GenRequest
-from evalkit.generate.forcing import BudgetError, Job, derive_seed, run_rejection, run_sequential
+from evalkit.generate.forcing import BudgetError, Job, derive_seed, run_trees
 from evalkit.generate.formats import ThinkFormat, get_format
 from evalkit.generate.s1_kwargs import LmEvalGen, apply_until, format_key, parse_gen_kwargs
 from evalkit.records import Cell, ForcingConfig, Generation, Problem, SamplingConfig
@@ -245,12 +245,11 @@ class EvalkitLM(LM):
                 job = Job(cell, Problem(it.task, it.problem_id, it.context, "", "math"), self._seed(sp), it.sample)
                 seq.append((i, job))
 
-        say = log.info
-        if seq:
-            for (i, _), g in zip(seq, run_sequential(eng, [j for _, j in seq], progress=say), strict=True):
-                gens[i] = g
-        for m, group in rej.items():
-            for (i, _), g in zip(group, run_rejection(eng, [j for _, j in group], max_attempts=m, progress=say),
+        # one event-driven run for forced and rejection-sampled requests alike
+        todo = seq + [(i, j) for group in rej.values() for i, j in group]
+        attempts = [0] * len(seq) + [m for m, group in rej.items() for _ in group]
+        if todo:
+            for (i, _), g in zip(todo, run_trees(eng, [j for _, j in todo], max_attempts=attempts, progress=log.info),
                                  strict=True):
                 gens[i] = g
         if plain:
