@@ -185,9 +185,16 @@ class VLLMEngine:
         """One batch; results in request order."""
         if not requests:  # never call vLLM with an empty batch
             return []
+        import copy
+
         done: dict[int, GenResult] = {}
-        index = {id(r): n for n, r in enumerate(requests)}
-        self._run(list(requests), lambda r, o: done.__setitem__(index[id(r)], o) or ())
+        seen: set[int] = set()
+        batch = []
+        for r in requests:  # the same request object twice is two requests: give each its own identity
+            batch.append(copy.copy(r) if id(r) in seen else r)
+            seen.add(id(r))
+        index = {id(r): n for n, r in enumerate(batch)}
+        self._run(batch, lambda r, o: done.__setitem__(index[id(r)], o) or ())
         return [done[n] for n in range(len(requests))]
 
     def stream(self, initial: list[GenRequest], on_done: OnDone) -> None:
