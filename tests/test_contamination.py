@@ -340,6 +340,19 @@ def test_report_exclude_recomputes_on_the_clean_subset(tmp_path: Path) -> None:
     assert md.count("| math500 | 40 |") + md.count("| math500 | 120 |") == 2
     assert "| 7 | 3 |" in md  # the clean cell tables hold 7 problems x 3 seeds
     assert not (tmp_path / "mini" / "report.md").exists()  # the full report is not overwritten
+    # claims and figures on the clean subset too
+    res = CliRunner().invoke(app, ["claims", str(tmp_path / "mini"), "--out", str(tmp_path / "c"), "--exclude", str(ex)])
+    assert res.exit_code == 0, res.output
+    claims_md = (tmp_path / "c" / "claims.md").read_text()
+    assert "(clean: without the problems of flagged.txt)" in claims_md and "n: 7 problems, 42 samples" in claims_md
+    res = CliRunner().invoke(app, ["figures", str(tmp_path / "mini"), "--exclude", str(ex)])
+    assert res.exit_code == 0 and "18 of 60 samples excluded" in res.output, res.output
+    assert (tmp_path / "mini" / "figures-clean" / "scaling_curve.png").exists()
+    assert not (tmp_path / "mini" / "figures").exists()
+    everything = tmp_path / "all.txt"
+    everything.write_text("".join(f"math500/{i}\n" for i in ids))
+    res = CliRunner().invoke(app, ["figures", str(tmp_path / "mini"), "--exclude", str(everything)])
+    assert res.exit_code == 2 and "excludes every problem" in res.output
     ex.write_text("math500/" + ids[0] + "\nmath500/test/algebra/nope.json\n")
     res = CliRunner().invoke(app, ["report", str(tmp_path / "mini"), "--exclude", str(ex)])
     assert res.exit_code == 2 and "flagged.txt:2: unknown problem id" in res.output

@@ -186,6 +186,18 @@ def _read_exclude(path: Path, df):  # noqa: ANN001, ANN202 - pandas frame -> lis
         _fail(str(e))
 
 
+def _without_excluded(df, path: Path):  # noqa: ANN001, ANN202 - pandas frame -> pandas frame
+    """The rows of ``df`` whose problems are not on the exclude list (an error if none is left)."""
+    from evalkit.report import clean
+
+    entries = _read_exclude(path, df)
+    kept = df[~clean.exclude_mask(df, entries)].reset_index(drop=True)
+    if kept.empty:
+        _fail(f"{path}: excludes every problem of the results")
+    err.print(f"{path.name}: {len(df) - len(kept)} of {len(df)} samples excluded", highlight=False)
+    return kept
+
+
 @app.command()
 def report(
     results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
@@ -219,7 +231,9 @@ def tasks() -> None:
 @app.command()
 def figures(
     results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
-    out: Annotated[Path | None, typer.Option(help="output folder (default: results/<sweep>/figures)")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: results/<sweep>/figures, "
+                                                  "or figures-clean with --exclude)")] = None,
+    exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): figures of the clean subset")] = None,
 ) -> None:
     """Paper figures (PDF + PNG): scaling curve, matched compute, control tokens, seed variance, heatmap."""
     from evalkit.report.figures import all_figures
@@ -231,7 +245,11 @@ def figures(
     df = store.read_rows()
     if df.empty:
         _fail(f"{results_dir}: no samples yet")
-    paths = all_figures(df, out or results_dir / "figures", results_dir.name)
+    title = results_dir.name
+    if exclude is not None:
+        df = _without_excluded(df, exclude)
+        title = f"{results_dir.name} (clean)"
+    paths = all_figures(df, out or results_dir / ("figures-clean" if exclude else "figures"), title)
     for p in paths:
         console.print(str(p), highlight=False)
 
@@ -242,6 +260,8 @@ def claims(
     reported: Annotated[Path | None, typer.Option(help="reported numbers, e.g. paper_figs/s1_reported.yaml")] = None,
     alpha: Annotated[float, typer.Option(help="significance level")] = 0.05,
     out: Annotated[Path, typer.Option(help="output folder for claims.md and claims.html")] = Path("results/claims"),
+    exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): the sweeps' claims "
+                                                      "are decided on the clean subset")] = None,
 ) -> None:
     """Decide the team's claims C1-C8 from reported numbers and/or sweep results (Markdown + HTML)."""
     from evalkit.report.claims import decide, load_reported, render_markdown
@@ -263,10 +283,13 @@ def claims(
         store = ResultStore(d)
         if not store.exists():
             _fail(f"{d}: not a results directory (no manifest.json)")
-        frames.append(store.read_rows())
-        sources.append(str(d))
+        df = store.read_rows()
+        frames.append(df if exclude is None else _without_excluded(df, exclude))
+        sources.append(str(d) if exclude is None else f"{d} (clean: without the problems of {exclude.name})")
     if rep is None and not frames:
         _fail("give --reported FILE and/or results directories")
+    if exclude is not None and not frames:
+        _fail("--exclude applies to results directories; none given")
     verdicts = decide(rep, frames, alpha)
     md = render_markdown(verdicts, alpha, sources)
     console.print(md, highlight=False, markup=False)
