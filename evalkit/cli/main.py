@@ -141,9 +141,9 @@ def _report(out_dir: Path, exclude: Path | None = None) -> None:
     if exclude is not None:  # every table on the clean subset, plus full vs clean per cell
         from evalkit.report import clean
 
-        entries = _read_exclude(exclude, df)
+        kept, entries = _clean_subset(df, exclude)
         rows_full = clean.full_vs_clean(df, entries)
-        df = df[~clean.exclude_mask(df, entries)].reset_index(drop=True)
+        df = kept
         title, stem = f"{out_dir.name} (clean: without the problems of {exclude.name})", "report-clean"
         console.print(clean.render_rich(rows_full, exclude.name))
         clean_md = "\n" + clean.render_markdown(rows_full, exclude.name, len(entries))
@@ -186,8 +186,9 @@ def _read_exclude(path: Path, df):  # noqa: ANN001, ANN202 - pandas frame -> lis
         _fail(str(e))
 
 
-def _without_excluded(df, path: Path):  # noqa: ANN001, ANN202 - pandas frame -> pandas frame
-    """The rows of ``df`` whose problems are not on the exclude list (an error if none is left)."""
+def _clean_subset(df, path: Path):  # noqa: ANN001, ANN202 - pandas frame -> (frame, list[ExcludeEntry])
+    """The rows of ``df`` whose problems are not on the exclude list (an error if none is left), and
+    the list's entries."""
     from evalkit.report import clean
 
     entries = _read_exclude(path, df)
@@ -195,7 +196,7 @@ def _without_excluded(df, path: Path):  # noqa: ANN001, ANN202 - pandas frame ->
     if kept.empty:
         _fail(f"{path}: excludes every problem of the results")
     err.print(f"{path.name}: {len(df) - len(kept)} of {len(df)} samples excluded", highlight=False)
-    return kept
+    return kept, entries
 
 
 @app.command()
@@ -247,7 +248,7 @@ def figures(
         _fail(f"{results_dir}: no samples yet")
     title = results_dir.name
     if exclude is not None:
-        df = _without_excluded(df, exclude)
+        df = _clean_subset(df, exclude)[0]
         title = f"{results_dir.name} (clean)"
     paths = all_figures(df, out or results_dir / ("figures-clean" if exclude else "figures"), title)
     for p in paths:
@@ -284,7 +285,7 @@ def claims(
         if not store.exists():
             _fail(f"{d}: not a results directory (no manifest.json)")
         df = store.read_rows()
-        frames.append(df if exclude is None else _without_excluded(df, exclude))
+        frames.append(df if exclude is None else _clean_subset(df, exclude)[0])
         sources.append(str(d) if exclude is None else f"{d} (clean: without the problems of {exclude.name})")
     if rep is None and not frames:
         _fail("give --reported FILE and/or results directories")
