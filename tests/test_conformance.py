@@ -1,7 +1,10 @@
 """Agreement with the 286 (gold, candidate, expected) pairs from Math-Verify's and lighteval's test
 suites (tests/data/conformance_pairs.jsonl; provenance beside it). Each pair is graded with the
 grader settings its source test used (match types, precision, strict, set-relation comparison):
-those are settings of our grader too. No pair is special-cased and none is excluded."""
+those are settings of our grader too. Those tests call ``parse`` on their golds as on any text (a gold
+is often a whole solution with a ``\\boxed{}``), so the pairs are graded with ``gold_format="text"``, an
+explicit setting; task golds take the default path (tests/test_gold_consistency.py). No pair is
+special-cased and none is excluded."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def test_conformance_agreement(capsys) -> None:  # noqa: ANN001
     total: collections.Counter[str] = collections.Counter()
     misses = []
     for r in rows:
-        g = grade_math(r["candidate"], r["gold"], GraderConfig.from_settings(r["settings"]))
+        g = grade_math(r["candidate"], r["gold"], GraderConfig.from_settings(r["settings"], gold_format="text"))
         src = ":".join(r["source"].split(":")[:2])
         total[src] += 1
         if g.correct == r["equivalent"]:

@@ -45,6 +45,12 @@ def sweep(
         _fail(str(e))
     if exclude is not None:  # checked before any generation
         _read_exclude(exclude, None)
+    from evalkit.cli.run import check_golds
+
+    try:
+        check_golds(plan)
+    except SpecError as e:
+        _fail(str(e))
     if dry_run:
         _print_plan(plan, results, throughput)
         return
@@ -131,12 +137,28 @@ def _print_flops_bound(plan, max_model_len: int | None) -> None:  # noqa: ANN001
     console.print(f"upper bound on FLOPs (naive accounting, before tree reuse): {total:.3g}")
 
 
+def _warn_stale_grader(df, results_dir: Path) -> None:  # noqa: ANN001 - pandas frame
+    """Warn when verdicts in a results directory come from another grader version than the installed one."""
+    from evalkit.grade import GRADER_VERSION
+
+    if df is None or df.empty or "grader_version" not in df:
+        return
+    counts = df["grader_version"].fillna("unknown").astype(str).value_counts()
+    stale = {v: int(n) for v, n in counts.items() if v != GRADER_VERSION}
+    if stale:
+        which = ", ".join(f"{n} by {v}" for v, n in sorted(stale.items()))
+        err.print(f"warning: {results_dir}: {sum(stale.values())} of {len(df)} verdicts were graded by another grader "
+                  f"version than the installed {GRADER_VERSION} ({which}); run `evalkit regrade {results_dir}`",
+                  highlight=False)
+
+
 def _report(out_dir: Path, exclude: Path | None = None) -> None:
     from evalkit.report import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
     from evalkit.store import ResultStore, atomic_write_bytes
 
     store = ResultStore(out_dir)
     df = store.read_rows()
+    _warn_stale_grader(df, out_dir)
     title, stem, clean_md = f"{out_dir.name}", "report", ""
     if exclude is not None:  # every table on the clean subset, plus full vs clean per cell
         from evalkit.report import clean
@@ -246,6 +268,7 @@ def figures(
     df = store.read_rows()
     if df.empty:
         _fail(f"{results_dir}: no samples yet")
+    _warn_stale_grader(df, results_dir)
     title = results_dir.name
     if exclude is not None:
         df = _clean_subset(df, exclude)[0]
@@ -285,6 +308,7 @@ def claims(
         if not store.exists():
             _fail(f"{d}: not a results directory (no manifest.json)")
         df = store.read_rows()
+        _warn_stale_grader(df, d)
         frames.append(df if exclude is None else _clean_subset(df, exclude)[0])
         sources.append(str(d) if exclude is None else f"{d} (clean: without the problems of {exclude.name})")
     if rep is None and not frames:
@@ -410,8 +434,11 @@ def regrade(
         sink = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), sink, compression="zstd")
         atomic_write_bytes(f, sink.getvalue().to_pybytes())
+    from evalkit.grade import GRADER_VERSION
+
+    store.write_manifest({**store.read_manifest(), "grader_version": GRADER_VERSION})
     err.print(f"regraded {len(items)} rows in {time.perf_counter() - t0:.2f}s ({hits} cached); "
-              f"{changed} verdicts changed")
+              f"{changed} verdicts changed; grader {GRADER_VERSION}")
 
 
 @models_app.command("install")

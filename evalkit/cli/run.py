@@ -301,6 +301,23 @@ class SweepContext:
                 eng.close()
 
 
+def check_golds(plan: Plan) -> None:
+    """Every gold of the plan's problems parses whole (never a fragment at grading time), before
+    anything is generated: a SpecError naming task, problem id and gold otherwise."""
+    from evalkit.grade import gold_problem
+
+    bad = []
+    for name, sel in plan.selections.items():
+        if name in plan.unavailable:
+            continue
+        for p in sel.problems(plan.seeds[0]):
+            why = gold_problem(p.gold, p.answer_type)
+            if why:
+                bad.append(f"tasks: {name}: problem {p.problem_id}: gold {p.gold!r}: {why}")
+    if bad:
+        raise SpecError(bad)
+
+
 def run_sweep(
     plan: Plan,
     results_root: str | Path = "results",
@@ -316,6 +333,7 @@ def run_sweep(
     spec = plan.spec
     if plan.unavailable:
         raise SpecError([f"tasks: {name}: {why}" for name, why in plan.unavailable.items()])
+    check_golds(plan)
     store = ResultStore(Path(results_root) / str(spec.name))
     done = set() if force else (store.completed() if store.root.exists() else set())
     batches = plan_batches(plan, done, force=force)

@@ -7,7 +7,7 @@ one response, :func:`grade_many` for many in worker processes with hard timeouts
 from evalkit.grade.api import TASK_TYPES, grade_item_inprocess, grade_many
 from evalkit.grade.cache import GradeCache, grade_cached
 from evalkit.grade.config import GraderConfig
-from evalkit.grade.equivalence import GRADER_VERSION
+from evalkit.grade.equivalence import GRADER_VERSION, gold_problem, parse_gold
 from evalkit.grade.mathverify import answer_classes, equivalent, extract_choice, grade_answer, grade_response
 from evalkit.grade.sandbox import Item, SandboxGrader
 
@@ -21,9 +21,11 @@ __all__ = [
     "answer_classes",
     "equivalent",
     "extract_choice",
+    "gold_problem",
     "grade_answer",
     "grade_cached",
     "grade_item_inprocess",
     "grade_many",
     "grade_response",
+    "parse_gold",
 ]

@@ -14,7 +14,9 @@ class GraderConfig:
     equals the inequality describing it. ``normalize``: evalkit's extra normalisation after
     math-verify (units, thousands separators, percent, degrees, base subscripts, \\pm, answer lists).
     ``unclosed_thinking``: ``no_answer`` (default) or ``use_all`` when the end-of-thinking delimiter is
-    missing."""
+    missing. ``gold_format``: ``answer`` (default: a gold is the body of a LaTeX answer, parsed whole as
+    inline math, never a fragment) or ``text`` (a gold is text to extract an answer from, with the same
+    match types as a response: how Math-Verify's and lighteval's own tests call ``parse`` on their golds)."""
 
     match_types: tuple[str, ...] = ("latex", "expr")
     precision: int = 6
@@ -24,20 +26,23 @@ class GraderConfig:
     unclosed_thinking: str = "no_answer"
     timeout_s: float = 5.0
     boxed_match_priority: int = 0
+    gold_format: str = "answer"
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         bad = [m for m in self.match_types if m not in ("latex", "expr")]
         if bad or not self.match_types:
             raise ValueError(f"match_types must be a non-empty subset of ('latex', 'expr'), got {self.match_types}")
+        if self.gold_format not in ("answer", "text"):
+            raise ValueError(f"gold_format must be answer or text, got {self.gold_format!r}")
         if self.unclosed_thinking not in ("no_answer", "use_all"):
             raise ValueError(f"unclosed_thinking must be no_answer or use_all, got {self.unclosed_thinking!r}")
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> GraderConfig:
+    def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> GraderConfig:  # noqa: ANN401
         """From the keyword settings used by math-verify / lighteval tests (``match_types`` /
-        ``match_type``, ``precision``, ``strict``, ``allow_set_relation_comp``)."""
-        kw: dict[str, Any] = {}
+        ``match_type``, ``precision``, ``strict``, ``allow_set_relation_comp``), plus ``overrides``."""
+        kw: dict[str, Any] = dict(overrides)
         mt = settings.get("match_types", settings.get("match_type"))
         if mt:
             kw["match_types"] = tuple(mt)

@@ -5,13 +5,14 @@ grammar and sympy's tokenizer-based parser), never ``eval``/``exec``/``sympify``
 from __future__ import annotations
 
 import re
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 
 from evalkit.grade.config import GraderConfig
 from evalkit.records import Grade
 
-GRADER_VERSION = "ek-0.2"
+GRADER_VERSION = "ek-0.3"  # 0.3: golds parsed whole as inline LaTeX (0.2 kept fragments)
 
 
 def _targets(cfg: GraderConfig) -> list[Any]:
@@ -31,20 +32,89 @@ def _parse(text: str, cfg: GraderConfig) -> tuple[Any, ...]:
     return tuple(parse(text, _targets(cfg), parsing_timeout=max(1, int(cfg.timeout_s))))
 
 
+# what a parse must keep of a gold to account for all of it: digits, variable letters, commas,
+# brackets and the commands that carry value; unit text (with its exponent) and layout commands may go
+_UNIT_TEXT = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)\s*\{[^{}]*\}(?:\^\{?\d+\}?)?")
+_VALUE_COMMANDS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp",
+                   "cup", "cap", "pm", "mp", "circ", "alpha", "beta", "gamma", "theta", "phi", "omega"}
+
+
+def _marks(s: str) -> Counter[str]:
+    t = _UNIT_TEXT.sub(" ", s).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    out = [m for m in re.findall(r"\\[a-zA-Z]+", t) if m[1:] in _VALUE_COMMANDS]
+    out += re.findall(r"[0-9a-zA-Z,()\[\]]", re.sub(r"\\[a-zA-Z]+", " ", t))
+    return Counter(out)
+
+
+def covers(gold: str, extracted: str) -> bool:
+    """Does a parse whose matched text is ``extracted`` (math-verify's normalised LaTeX) account for the
+    whole gold? Every digit, variable, comma, bracket and value command of the gold (outside unit text)
+    must still be there: ``3\\sqrt{13}`` parsed as ``3``, ``6 - 5i`` as ``5``, ``1,-2`` as ``1`` or
+    ``-2.1``, ``\\frac 59`` as ``59``, ``(-\\infty, 0]`` as ``0`` are fragments and fail."""
+    return not (_marks(gold) - _marks(extracted))
+
+
+@lru_cache(maxsize=16384)
+def _parse_with(text: str, kinds: tuple[str, ...], cfg: GraderConfig) -> tuple[Any, ...]:
+    from math_verify import parse
+
+    return tuple(parse(text, _targets(GraderConfig(match_types=kinds, boxed_match_priority=cfg.boxed_match_priority)),
+                       parsing_timeout=max(1, int(cfg.timeout_s))))
+
+
+@lru_cache(maxsize=16384)
 def parse_gold(gold: str, cfg: GraderConfig) -> tuple[Any, ...]:
-    """A gold answer as stored in a task ("\\frac{14}{3}", "204", "$9$"): parsed as it stands, then,
-    if nothing was found, as inline LaTeX."""
-    g = _parse(gold, cfg)
-    if not g and not gold.strip().startswith("$"):
-        g = _parse(f"${gold.strip()}$", cfg)
-    return g
+    """A gold answer as stored in a task (``\\frac{14}{3}``, ``204``, ``$9$``): the body of a LaTeX
+    answer, parsed as inline math; with ``expr`` among the match types (explicit settings, as some
+    Math-Verify tests use), a gold that is no LaTeX is parsed as a plain expression. A parse is kept
+    only if it :func:`covers` the whole gold; otherwise the result is empty (never a fragment).
+
+    With ``cfg.gold_format == "text"`` the gold is text to extract from (as Math-Verify's tests parse
+    their golds): parsed as it stands with the match types, then as inline LaTeX if nothing was found."""
+    if cfg.gold_format == "text":
+        g = _parse(gold, cfg)
+        if not g and not gold.strip().startswith("$"):
+            g = _parse(f"${gold.strip()}$", cfg)
+        return g
+    body = gold.strip()
+    if len(body) > 1 and body.startswith("$") and body.endswith("$"):
+        body = body.strip("$").strip()
+    if not body:
+        return ()
+    for kind in ("latex", "expr"):
+        if kind not in cfg.match_types:
+            continue
+        g = _parse_with(f"${body}$" if kind == "latex" else body, (kind,), cfg)
+        if len(g) >= 2 and covers(body, str(g[1])):
+            return g
+    return ()
+
+
+def gold_problem(gold: str, answer_type: str, cfg: GraderConfig | None = None) -> str | None:
+    """Why a gold cannot be graded against (None: it parses cleanly). Multiple-choice golds must be a
+    letter; math and integer golds must parse whole (:func:`parse_gold`); integer golds must be 0-999."""
+    cfg = cfg or GraderConfig()
+    if answer_type == "mc":
+        return None if re.fullmatch(r"\s*[A-Ea-e]\s*", gold) else "not a choice letter A-E"
+    g = parse_gold(gold, cfg)
+    if not g:
+        return "does not parse as a whole (math-verify, inline LaTeX)"
+    if answer_type == "integer":
+        try:
+            ok = int(g[0]) == g[0] and 0 <= int(g[0]) <= 999
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return f"not an integer 0-999 (parsed {g[0]})"
+    return None
 
 
 # --- evalkit's normalisation (applied to extracted strings when math-verify says "not equal") -------
 
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textit)\{([^{}]*)\}")
 _UNITS = re.compile(r"\s*(?:\\,|\\;|\\!|~)?\s*(?:units?|cm|m|km|mm|inches|inch|in|feet|ft|meters?|miles?|"
-                    r"degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|sq\.?\s*units?)\b\.?\s*$", re.I)
+                    r"degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|sq\.?\s*units?)\b(?:\^\s*\{?[23]\}?)?\.?\s*$",
+                    re.I)
 
 
 def normalize_answer(s: str) -> str:
