@@ -53,6 +53,11 @@ def test_sweep_stores_rows_and_resumes(tmp_path: Path) -> None:
         assert key in m
     assert m["data"]["math500"]["sha256"].startswith("35dc4108")
     assert m["versions"]["math-verify"]
+    from evalkit.generate.hardware import hardware
+
+    hw = hardware()  # the machine is recorded beside the engine version, per run too
+    assert m["hardware"]["cpu"] == hw["cpu"] and m["hardware"]["isa"] == hw["isa"] and m["hardware"]["cores"] >= 1
+    assert isinstance(m["hardware"]["amx"], bool) and m["runs"][-1]["hardware"] == m["hardware"]
     journal = [json.loads(x) for f in store.journal_dir.glob("*.jsonl") for x in f.read_text().splitlines()]
     assert sum(e["rows"] for e in journal if e["event"] == "part") == len(df)
     # rerun: nothing new is generated, nothing changes

@@ -509,7 +509,7 @@ def doctor() -> None:
     """Engine import and device, installed packs, data checksums."""
     import importlib.util
 
-    from evalkit.cli.run import versions
+    from evalkit.cli.run import hardware, versions
     from evalkit.generate.engine import has_cuda
     from evalkit.generate.packs import PACKS, installed, pack_dir
     from evalkit.spec.tasks import data_status, registry
@@ -522,6 +522,11 @@ def doctor() -> None:
         ok = False
     else:
         console.print(f"engine: vllm importable; device: {'cuda' if has_cuda() else 'cpu (eager mode)'}")
+    hw = hardware()
+    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in hw["gpus"]) or "none"
+    console.print(f"hardware: {hw['cpu']} x{hw['cores']}, ISA {' '.join(hw['isa']) or '-'}"
+                  f"{' (AMX: a branch and an independent run can part at bf16 near ties)' if hw['amx'] else ''}; "
+                  f"GPUs: {gpus}", highlight=False)
     for name in PACKS:
         console.print(f"pack {name}: {pack_dir(name) if installed(name) else 'not installed'}", highlight=False)
     for name, td in sorted(registry().items()):

@@ -35,6 +35,13 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def hardware() -> dict[str, Any]:
+    """The machine that ran the engine (CPU model and kernel-selecting ISA flags, GPUs and driver)."""
+    from evalkit.generate.hardware import hardware as probe
+
+    return probe()
+
+
 def git_commit() -> str | None:
     root = Path(evalkit.__file__).resolve().parents[1]
     try:
@@ -386,7 +393,7 @@ def run_sweep(
         runs.append({"start": started, "end": now(), "executor": kind, "parts_written": result.generated_shards,
                      "samples": result.samples, "failed_batches": result.failed_batches,
                      "generated_tokens": result.generated_tokens, "generate_s": round(result.generate_s, 3),
-                     "git_commit": git_commit(), "versions": versions()})
+                     "git_commit": git_commit(), "versions": versions(), "hardware": hardware()})
         store.write_manifest({
             "sweep": spec.name,
             "spec": spec.model_dump(mode="json"),
@@ -395,6 +402,7 @@ def run_sweep(
                      for name, sel in plan.selections.items()},
             "models": models_info,
             "versions": versions(),
+            "hardware": hardware(),  # where this process generated; each run's own is in runs[]
             "git_commit": git_commit(),
             "created": manifest.get("created", started),
             "updated": now(),

@@ -30,6 +30,9 @@ class GenResult:
     token_ids: list[int]  # generated ids, without the stop token that ended the request
     stop_token: int | None  # the id that stopped it (an EOS or a stop id), None if it hit max_tokens
     suppressed: list[int] | None = None  # steps where min_tokens masked a sampled stop token (None: unknown, as in vLLM)
+    # per generated token (stop token included): {token id: logprob} of the sampled token and the
+    # engine's top-k; only when the engine records logprobs (VLLMEngine.logprobs > 0)
+    logprobs: list[dict[int, float]] | None = None
 
 
 class Tokenizer(Protocol):
@@ -60,8 +63,8 @@ def stream(engine: Engine, initial: list[GenRequest], on_done: OnDone) -> None:
 
     An engine with a native ``stream`` (vLLM) starts a follow-up as soon as its parent finishes, so
     the batch stays full; any other engine runs in rounds: one ``generate`` call for everything known,
-    then the follow-ups of the whole round. Results are the same either way (seeded requests do not
-    depend on what they are batched with); only the wall time differs.
+    then the follow-ups of the whole round. The requests are the same either way; their tokens are too
+    where the engine is batch-invariant (float32 on CPUs, not bf16: README, "Budget forcing, exactly").
     """
     native = getattr(engine, "stream", None)
     if native is not None:
@@ -180,6 +183,11 @@ class VLLMEngine:
         self._next_id = 0
         self.steps = 0  # engine steps driven by evalkit (each runs one forward pass over the batch)
         self.step_log: list[tuple[float, int]] | None = None  # (start time, requests in flight) per step, if a list
+        # > 0: every request also returns the raw log-probabilities of its sampled tokens and of the top
+        # ``logprobs`` tokens at each step (sampling is unchanged), and (request, result) pairs are
+        # appended to ``result_log`` if it is a list. For exactness checks (evalkit.generate.exactness).
+        self.logprobs = 0
+        self.result_log: list[tuple[GenRequest, GenResult]] | None = None
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
         """One batch; results in request order."""
@@ -214,6 +222,7 @@ class VLLMEngine:
             stop_token_ids=list(r.stop_token_ids),
             skip_special_tokens=False,
             detokenize=False,
+            logprobs=self.logprobs or None,
             output_kind=RequestOutputKind.FINAL_ONLY,
         )
 
@@ -228,7 +237,13 @@ class VLLMEngine:
             else:
                 stop = self.tokenizer.eos_ids[0] if self.tokenizer.eos_ids else -1
         self.generated_tokens += len(c.token_ids)
-        return GenResult(token_ids=ids, stop_token=stop)
+        lps = None
+        if self.logprobs and c.logprobs is not None:
+            lps = [{int(t): float(lp.logprob) for t, lp in step.items()} for step in c.logprobs]
+        out = GenResult(token_ids=ids, stop_token=stop, logprobs=lps)
+        if self.result_log is not None:
+            self.result_log.append((r, out))
+        return out
 
     def _run(self, initial: list[GenRequest], on_done: OnDone) -> None:
         """Drive vLLM's engine step by step (what ``LLM.generate`` does inside), adding each
