@@ -10,6 +10,7 @@ import re
 import pytest
 
 from evalkit.grade import grade_response
+from evalkit.grade.baseline import plain_verdict
 from evalkit.grade.equivalence import gold_problem
 from evalkit.spec import load_problems
 from evalkit.spec.tasks import registry
@@ -99,6 +100,7 @@ def test_every_vendored_gold_parses_whole() -> None:
 
 def test_golds_grade_correct_in_every_surface_form(capsys) -> None:  # noqa: ANN001
     ok: collections.Counter[str] = collections.Counter()
+    plain: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
     misses = []
     for p in PROBLEMS:
@@ -106,27 +108,31 @@ def test_golds_grade_correct_in_every_surface_form(capsys) -> None:  # noqa: ANN
             g = grade_response(text, p.gold, p.answer_type)
             total[name] += 1
             ok[name] += g.correct
+            plain[name] += plain_verdict(text, p.gold, p.answer_type)
             if not g.correct:
                 misses.append(f"{p.task}/{p.problem_id} {name}: {text!r} -> {g.reason} {g.extracted!r}")
     with capsys.disabled():
-        print(f"\ngold self-consistency over {len(PROBLEMS)} golds ({', '.join(TASKS)}):")
+        print(f"\ngold self-consistency over {len(PROBLEMS)} golds ({', '.join(TASKS)}): evalkit / plain math-verify")
         for name in total:
-            print(f"  {name:16s} {ok[name]}/{total[name]}")
+            print(f"  {name:16s} {ok[name]}/{total[name]}  {plain[name]}/{total[name]}")
         for m in misses[:40]:
             print("  miss:", m)
     assert not misses
 
 
 def test_fragments_of_multi_part_golds_grade_wrong(capsys) -> None:  # noqa: ANN001
-    n, wrong_right = 0, []
+    n, wrong_right, plain_right = 0, [], 0
     for p in PROBLEMS:
         for f in fragments(p.gold):
             n += 1
-            g = grade_response(f"The answer is $\\boxed{{{f}}}$.", p.gold, p.answer_type)
+            text = f"The answer is $\\boxed{{{f}}}$."
+            g = grade_response(text, p.gold, p.answer_type)
+            plain_right += plain_verdict(text, p.gold, p.answer_type)
             if g.correct:
                 wrong_right.append(f"{p.task}/{p.problem_id}: gold {p.gold!r}, fragment {f!r} graded correct")
     with capsys.disabled():
-        print(f"\nfragments of multi-part golds: {n - len(wrong_right)}/{n} graded wrong")
+        print(f"\nfragments of multi-part golds: {n - len(wrong_right)}/{n} graded wrong "
+              f"(plain math-verify: {n - plain_right}/{n})")
         for m in wrong_right:
             print("  ", m)
     assert n >= 50 and not wrong_right

@@ -51,7 +51,11 @@ def test_normalisation_catches_what_math_verify_misses() -> None:
     from evalkit.grade.equivalence import normalized_equal
 
     cfg = GraderConfig()
-    assert normalized_equal("52_8", "42", cfg) == "base_subscript"
+    assert normalized_equal("52_8", "52", cfg) == "base_subscript"  # base-8 digits, subscript left out
+    assert normalized_equal("52_8", "52_{8}", cfg) is not None
+    # the decimal value of a base-8 answer is not the base-8 answer (real output: "Express your answer
+    # in base 9", gold 40_9, answer 36)
+    assert normalized_equal("52_8", "42", cfg) is None and normalized_equal("40_9", "36", cfg) is None
     assert normalized_equal("1 \\pm \\sqrt{2}", "1+\\sqrt{2}, 1-\\sqrt{2}", cfg) == "pm_expansion"
     assert normalized_equal("3, 1, 2", "1, 2, 3", cfg) == "unordered_list"
     assert normalized_equal("10,\\!000", "10000", cfg) is not None

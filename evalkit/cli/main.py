@@ -146,7 +146,8 @@ def _warn_stale_grader(df, results_dir: Path) -> None:  # noqa: ANN001 - pandas 
     counts = df["grader_version"].fillna("unknown").astype(str).value_counts()
     stale = {v: int(n) for v, n in counts.items() if v != GRADER_VERSION}
     if stale:
-        which = ", ".join(f"{n} by {v}" for v, n in sorted(stale.items()))
+        which = ", ".join(f"{n} by {v}" if v else f"{n} not graded (timeout or worker crash)"
+                          for v, n in sorted(stale.items()))
         err.print(f"warning: {results_dir}: {sum(stale.values())} of {len(df)} verdicts were graded by another grader "
                   f"version than the installed {GRADER_VERSION} ({which}); run `evalkit regrade {results_dir}`",
                   highlight=False)
@@ -331,7 +332,7 @@ def grade(
     timeout: Annotated[float, typer.Option(help="hard wall-clock seconds per item")] = 5.0,
     think_end: Annotated[str | None, typer.Option(help="end-of-thinking delimiter: only text after it counts")] = None,
     cache: Annotated[bool, typer.Option(help="reuse verdicts from the user cache")] = True,
-    audit: Annotated[Path | None, typer.Option(help="also grade with math-verify alone (and --judge); write disagreements here")] = None,
+    audit: Annotated[Path | None, typer.Option(help="also grade with plain math-verify (letters: simple-evals' pattern) and --judge; write disagreements here")] = None,
     judge: Annotated[str | None, typer.Option(help="optional LLM-judge hook for --audit: module:function(item) -> bool")] = None,
 ) -> None:
     """Grade responses: each output record is the input plus correct, extracted, reason, grader_version."""
@@ -377,7 +378,8 @@ def grade(
     err.print(f"graded {len(items)} items in {dt:.2f}s ({hits} from the cache); "
               f"{sum(g.correct for g in grades)} correct; wrote {out}")
     if audit is not None:
-        base = grade_many(items, GraderConfig(timeout_s=timeout, normalize=False), workers=workers, timeout_s=timeout)
+        # the yardstick: plain math-verify (simple-evals' letter pattern for multiple choice), sandboxed too
+        base = grade_many(items, GraderConfig(timeout_s=timeout, reference=True), workers=workers, timeout_s=timeout)
         judged = None
         if judge:
             from evalkit.grade.verifiers import load_verifier
@@ -386,12 +388,12 @@ def grade(
             judged = [bool(fn(it)) for it in items]
         rows = []
         for i, (r, full, mv) in enumerate(zip(records, grades, base, strict=True)):
-            verdicts = {"full": full.correct, "math_verify": mv.correct}
+            verdicts = {"evalkit": full.correct, "reference": mv.correct}
             if judged is not None:
                 verdicts["judge"] = judged[i]
             if len(set(verdicts.values())) > 1:
                 rows.append(json.dumps({"line": i + 1, "task": r["task"], "gold": r["gold"], "extracted": full.extracted,
-                                        "verdicts": verdicts, "reasons": {"full": full.reason, "math_verify": mv.reason},
+                                        "verdicts": verdicts, "reasons": {"evalkit": full.reason, "reference": mv.reason},
                                         "response_tail": r["response"][-300:]}, ensure_ascii=False))
         atomic_write_bytes(audit, ("\n".join(rows) + ("\n" if rows else "")).encode())
         err.print(f"audit: {len(rows)} disagreements between grader variants; wrote {audit}")

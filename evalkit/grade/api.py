@@ -14,6 +14,18 @@ TASK_TYPES = {"aime24": "integer", "aime25": "integer", "math500": "math", "gpqa
 
 
 def grade_item_inprocess(item: Item, cfg: GraderConfig) -> Grade:
+    if cfg.reference:
+        from evalkit.grade.baseline import plain_verdict
+        from evalkit.grade.equivalence import GRADER_VERSION
+
+        text = item.response
+        if item.think_end:
+            pos = text.rfind(item.think_end)
+            if pos < 0 and cfg.unclosed_thinking == "no_answer":
+                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
+            text = text if pos < 0 else text[pos + len(item.think_end):]
+        ok = plain_verdict(text, item.gold, item.answer_type)
+        return Grade(ok, None, "equivalent" if ok else "not_equivalent", f"reference+{GRADER_VERSION}")
     return grade_response(item.response, item.gold, item.answer_type, think_end=item.think_end,
                           unclosed_thinking=cfg.unclosed_thinking, cfg=cfg)
 

@@ -16,7 +16,9 @@ class GraderConfig:
     ``unclosed_thinking``: ``no_answer`` (default) or ``use_all`` when the end-of-thinking delimiter is
     missing. ``gold_format``: ``answer`` (default: a gold is the body of a LaTeX answer, parsed whole as
     inline math, never a fragment) or ``text`` (a gold is text to extract an answer from, with the same
-    match types as a response: how Math-Verify's and lighteval's own tests call ``parse`` on their golds)."""
+    match types as a response: how Math-Verify's and lighteval's own tests call ``parse`` on their golds).
+    ``reference``: ignore the rest and grade as plain math-verify / simple-evals' letter pattern do
+    (:mod:`evalkit.grade.baseline`), the yardstick of ``evalkit grade --audit``."""
 
     match_types: tuple[str, ...] = ("latex", "expr")
     precision: int = 6
@@ -27,6 +29,7 @@ class GraderConfig:
     timeout_s: float = 5.0
     boxed_match_priority: int = 0
     gold_format: str = "answer"
+    reference: bool = False  # grade as the reference graders do (evalkit.grade.baseline), for audits
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -134,17 +134,17 @@ def normalize_answer(s: str) -> str:
     return t.strip()
 
 
-_BASE = re.compile(r"^([0-9A-Fa-f]+)_\{?(\d+)\}?$")
+_BASE = re.compile(r"^([0-9A-Fa-f]+)(?:_\{?(\d+)\}?)?$")
 
 
-def _base_value(s: str) -> int | None:
-    m = _BASE.match(s.replace(" ", ""))
+def _base_digits(s: str) -> tuple[str, int | None] | None:
+    """A numeral with an optional base subscript: ("40", 9) for ``40_9``, ("40", None) for ``40``.
+    Only the written digits count: ``36`` (the decimal value of ``40_9``) is not ``40_9``, since a
+    question that asks for base 9 is answered by base-9 digits."""
+    m = _BASE.match(s.replace(" ", "").replace("{", "").replace("}", "") if "_" not in s else s.replace(" ", ""))
     if not m:
         return None
-    try:
-        return int(m.group(1), int(m.group(2)))
-    except ValueError:
-        return None
+    return m.group(1), int(m.group(2)) if m.group(2) else None
 
 
 def _expand_pm(s: str) -> list[str] | None:
@@ -187,11 +187,9 @@ def normalized_equal(gold: str, cand: str, cfg: GraderConfig) -> str | None:
         return None
     if g.replace(" ", "") == c.replace(" ", ""):
         return "normalized_string"
-    gb, cb = _base_value(g), _base_value(c)
-    if gb is not None or cb is not None:
-        gv = gb if gb is not None else (int(g) if g.isdigit() else None)
-        cv = cb if cb is not None else (int(c) if c.isdigit() else None)
-        if gv is not None and gv == cv and (gb is None or cb is None or g == c):
+    gd, cd = _base_digits(g), _base_digits(c)
+    if gd is not None and gd[1] is not None:  # a gold in base b ("40_9"): the same digits, base b or unstated
+        if cd is not None and cd[0].upper() == gd[0].upper() and cd[1] in (None, gd[1]):
             return "base_subscript"
     for a, b in ((g, c), (c, g)):
         exp = _expand_pm(a)
