@@ -69,7 +69,7 @@ parallel: {n: 4, caps: [30]}
     rep = CliRunner().invoke(app, ["report", str(tmp_path / "figs")])
     assert rep.exit_code == 0
     html = (tmp_path / "figs" / "report.html").read_text()
-    assert "<table>" in html and "Wilson 95% CI" in html
+    assert "<table>" in html and "95% CI (problems)" in html
 
 
 def test_paper_forcing_ladder_script(tmp_path: Path) -> None:

@@ -9,6 +9,14 @@ from evalkit.analyze.bootstrap import (
     two_level_bootstrap,
     variance_components,
 )
+from evalkit.analyze.clustered import (
+    accuracy_interval,
+    effective_n,
+    fixed_set_interval,
+    paired_interval,
+    paired_t_test,
+    seed_sd_interval,
+)
 from evalkit.analyze.intervals import (
     BINOMIAL_METHODS,
     Interval,
@@ -32,9 +40,19 @@ from evalkit.analyze.paired import (
 )
 from evalkit.analyze.passk import best_of_k, maj_at_k, maj_at_k_problems, pass_at_k
 from evalkit.analyze.power import PowerResult, minimum_detectable_difference, seeds_for_half_width
+from evalkit.analyze.resample import Resampled, mean_of, resample
 from evalkit.analyze.scaling import CurvePoint, ScalingResult, scaling_curve
 
 __all__ = [
+    "Resampled",
+    "accuracy_interval",
+    "effective_n",
+    "fixed_set_interval",
+    "mean_of",
+    "paired_interval",
+    "paired_t_test",
+    "resample",
+    "seed_sd_interval",
     "BINOMIAL_METHODS",
     "Interval",
     "MultiSeedAccuracy",

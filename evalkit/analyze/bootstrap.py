@@ -132,14 +132,12 @@ def two_level_bootstrap(correct: np.ndarray, *, confidence: float = 0.95, n_boot
 
 
 def clustered_se(correct: np.ndarray) -> float:
-    """Cluster-robust (CR1) standard error of the pooled mean, problems as clusters."""
-    c = as_units(correct)
-    mask = ~np.isnan(c)
-    N = mask.sum()
-    P = c.shape[0]
-    ybar = np.nansum(c) / N
-    scores = np.nansum(c - ybar, axis=1)  # per-cluster sum of residuals
-    return float(np.sqrt(P / (P - 1) * np.sum(scores ** 2)) / N)
+    """Standard error of evalkit's accuracy (the mean over problems of each problem's mean over its
+    seeds), problems as clusters: SD of the problem means / sqrt(P). With equal seeds per problem this
+    is exactly the cluster-robust (CR1) SE of the pooled mean; with unequal seeds it stays the SE of the
+    mean that is reported (the pooled mean weights problems by their seed counts)."""
+    pm = problem_means(correct)
+    return float(np.std(pm, ddof=1) / np.sqrt(len(pm)))
 
 
 @dataclass(frozen=True)
@@ -152,10 +150,15 @@ class VarianceComponents:
 
 
 def variance_components(correct: np.ndarray) -> VarianceComponents:
-    """One-way random-effects ANOVA (method of moments) with problems as groups."""
+    """One-way random-effects ANOVA (method of moments) with problems as groups. Refused with one unit
+    per problem (within-problem variance is not estimable, so neither is the ICC); ``icc`` is NaN when
+    the data have no variance at all (all correct or all wrong)."""
     c = as_units(correct)
     mask = ~np.isnan(c)
     n = mask.sum(axis=1).astype(float)
+    if np.all(n <= 1):
+        raise ValueError("variance components need two or more seeds on some problem (one seed per problem: the "
+                         "within-problem variance, and so the ICC, is not estimable)")
     N, P = n.sum(), len(n)
     means = np.nanmean(c, axis=1)
     grand = np.nansum(c) / N
@@ -166,7 +169,7 @@ def variance_components(correct: np.ndarray) -> VarianceComponents:
     n0 = (N - np.sum(n ** 2) / N) / (P - 1)
     between = max(0.0, (msb - msw) / n0) if n0 > 0 else 0.0
     total = between + msw
-    return VarianceComponents(float(between), float(msw), float(between / total) if total > 0 else 0.0,
+    return VarianceComponents(float(between), float(msw), float(between / total) if total > 0 else float("nan"),
                               P, float(n0))
 
 

@@ -34,6 +34,21 @@ class Interval:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class TestResult:
+    statistic: float
+    pvalue: float
+    method: str
+    n: int
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.method}: statistic {self.statistic:.4g}, p = {self.pvalue:.4g} (n={self.n})"
+
+
 BINOMIAL_METHODS = ("wilson", "clopper_pearson", "jeffreys", "agresti_coull")
 
 
@@ -45,6 +60,9 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "w
     as statsmodels);
     ``agresti_coull`` the add-z²/2 interval, clipped to [0, 1] (as statsmodels does).
     """
+    if float(k) != int(k) or float(n) != int(n):
+        raise ValueError(f"k and n must be whole counts, got k={k}, n={n} (for an observed rate use wilson_rate)")
+    k, n = int(k), int(n)
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     if not 0 <= k <= n:
@@ -84,13 +102,15 @@ class SeedSummary:
 
 
 def seed_summary(correct: np.ndarray) -> SeedSummary:
-    """``correct[problem, seed]`` (bool or 0/1; NaN for missing) -> mean and across-seed SD."""
+    """``correct[problem, seed]`` (bool or 0/1; NaN for missing) -> mean and across-seed SD. The mean is
+    evalkit's one accuracy: over problems, each weighted equally, of its mean over its seeds."""
     c = np.asarray(correct, dtype=float)
     if c.ndim != 2:
         raise ValueError("expected a 2-d array correct[problem, seed]")
     seed_means = np.nanmean(c, axis=0)
     sd = float(np.std(seed_means, ddof=1)) if c.shape[1] > 1 else float("nan")
-    return SeedSummary(float(np.nanmean(c)), tuple(float(x) for x in seed_means), sd, c.shape[0], c.shape[1])
+    mean = float(np.mean(np.nanmean(c, axis=1)))
+    return SeedSummary(mean, tuple(float(x) for x in seed_means), sd, c.shape[0], c.shape[1])
 
 
 def wilson_rate(p: float, n: int, confidence: float = 0.95) -> Interval:

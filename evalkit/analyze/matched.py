@@ -5,9 +5,10 @@ same problems x seeds: accuracy ``acc[c][p, s]`` and compute ``x[c][p, s]`` (tok
 Both accuracy-vs-compute curves are piecewise linear in log-compute through the cells' means; they
 are compared on a common log-spaced grid inside the overlap of their compute ranges. The difference
 (sequential - parallel) at each grid point, and the signed area between the curves (in accuracy x
-decades of compute; divided by the overlap's width it is the mean difference), get percentile
-intervals from a paired two-level bootstrap: problems, then seeds within problems, drawn once for
-both families, so every comparison is paired.
+decades of compute; divided by the overlap's width it is the mean difference), get intervals from one
+problem bootstrap for both families (:func:`evalkit.analyze.resample`, estimate +- t_{P-1} x bootstrap
+SE; estimand: the population of problems), so every comparison is paired. Seeds are not resampled a
+second time within problems (that counted seed noise twice and made the comparison conservative).
 """
 
 from __future__ import annotations
@@ -82,32 +83,38 @@ def matched_compute(
     diff = seq_curve - par_curve
     area = float(np.trapezoid(diff, log_grid))
 
-    rng = np.random.default_rng(seed)
-    b_seq = np.empty((n_boot, grid_points))
-    b_par = np.empty((n_boot, grid_points))
-    for b in range(n_boot):
-        pi = rng.integers(0, P, P)[:, None]
-        si = rng.integers(0, S, (P, S))
-        b_seq[b] = _curve(sx[:, pi, si].mean(axis=(1, 2)), sa[:, pi, si].mean(axis=(1, 2)), log_grid)
-        b_par[b] = _curve(px[:, pi, si].mean(axis=(1, 2)), pa[:, pi, si].mean(axis=(1, 2)), log_grid)
-    b_diff = b_seq - b_par
-    b_area = np.trapezoid(b_diff, log_grid, axis=1)
-    alpha = 1 - confidence
-    q = [alpha / 2, 1 - alpha / 2]
-    method = "paired two-level bootstrap (percentile)"
-    det = {"n_boot": n_boot, "n_seeds": S}
+    C1, C2 = sa.shape[0], pa.shape[0]
+    per = np.concatenate([sa.mean(axis=2), sx.mean(axis=2), pa.mean(axis=2), px.mean(axis=2)]).T  # (P, 2 C1 + 2 C2)
+
+    def stat(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        m = w @ rows / w.sum(axis=1, keepdims=True)
+        out = np.empty((len(w), 3 * grid_points + 1))
+        for b in range(len(w)):
+            sc = _curve(m[b, C1:2 * C1], m[b, :C1], log_grid)
+            pc = _curve(m[b, 2 * C1 + C2:], m[b, 2 * C1:2 * C1 + C2], log_grid)
+            out[b, :grid_points], out[b, grid_points:2 * grid_points] = sc, pc
+            out[b, 2 * grid_points:3 * grid_points] = sc - pc
+            out[b, -1] = np.trapezoid(sc - pc, log_grid)
+        return out
+
+    from evalkit.analyze.resample import resample
+
+    r = resample(per, stat, n_resamples=n_boot, rng=seed, confidence=confidence, method="t")
+    g = grid_points
+    method = "problem bootstrap (t)"
+    det = {"n_boot": n_boot, "n_seeds": S, "estimand": "population of problems"}
     diffs = tuple(
-        Interval(float(diff[g]), *map(float, np.quantile(b_diff[:, g], q)), confidence, method, P,
-                 {**det, "compute": float(10 ** log_grid[g])})
-        for g in range(grid_points)
+        Interval(float(diff[i]), float(r.low[2 * g + i]), float(r.high[2 * g + i]), confidence, method, P,
+                 {**det, "compute": float(10 ** log_grid[i])})
+        for i in range(g)
     )
-    a_lo, a_hi = np.quantile(b_area, q)
+    a_lo, a_hi = float(r.low[-1]), float(r.high[-1])
     return MatchedComparison(
         grid=10 ** log_grid,
         sequential=seq_curve,
         parallel=par_curve,
-        seq_band=tuple(np.quantile(b_seq, q, axis=0)),
-        par_band=tuple(np.quantile(b_par, q, axis=0)),
+        seq_band=(r.low[:g], r.high[:g]),
+        par_band=(r.low[g:2 * g], r.high[g:2 * g]),
         difference=diffs,
         area=Interval(area, float(a_lo), float(a_hi), confidence, method, P, det),
         mean_difference=Interval(area / width, float(a_lo / width), float(a_hi / width), confidence, method, P,

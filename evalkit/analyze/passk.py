@@ -14,7 +14,14 @@ def pass_at_k(n: int | np.ndarray, c: int | np.ndarray, k: int) -> float | np.nd
 
     1 - C(n-c, k) / C(n, k), computed as a stable product. Vectorised over ``n`` and ``c``.
     """
+    if isinstance(k, bool) or not float(k).is_integer():
+        raise ValueError(f"k must be a whole number, got {k!r}")
+    k = int(k)
     n_arr, c_arr = np.asarray(n), np.asarray(c)
+    for name, arr in (("n", n_arr), ("c", c_arr)):
+        if not np.all(np.mod(arr, 1) == 0):
+            raise ValueError(f"{name} must be whole counts, got {arr.tolist()}")
+    n_arr, c_arr = n_arr.astype(np.int64), c_arr.astype(np.int64)
     if np.any(k > n_arr) or k < 1:
         raise ValueError(f"need 1 <= k <= n (k={k})")
     if np.any(c_arr > n_arr) or np.any(c_arr < 0):
@@ -40,9 +47,13 @@ def maj_at_k(counts: Sequence[int], correct_index: int | None, k: int, abstain: 
     votes; a tie for the most votes between it and t-1 other classes counts 1/t. Exact: a sum over
     the number v of correct votes, with a polynomial over the other classes tracking how many tie.
     """
+    if any(float(x) != int(x) for x in counts) or float(abstain) != int(abstain) or float(k) != int(k):
+        raise ValueError("counts, abstain and k must be whole numbers")
     counts = [int(x) for x in counts]
     if any(x < 0 for x in counts) or abstain < 0:
         raise ValueError("counts must be non-negative")
+    if correct_index is not None and not 0 <= correct_index < len(counts):
+        raise ValueError(f"correct_index must index counts (0..{len(counts) - 1}) or be None, got {correct_index}")
     n = sum(counts) + abstain
     if not 1 <= k <= n:
         raise ValueError(f"need 1 <= k <= n (k={k}, n={n})")
@@ -93,8 +104,10 @@ def maj_at_k_problems(answer_classes: Sequence[Sequence[int | None]], correct: S
 def best_of_k(scores: Sequence[float], correct: Sequence[bool], k: int) -> float:
     """Expected accuracy of picking the highest-scored of k samples drawn without replacement from n
     (ties broken uniformly at random), exactly: the sample at rank r (r samples score lower) is the
-    pick of C(r, k-1) of the C(n, k) subsets; a tie group shares its ranks' mass evenly."""
+    pick of C(r, k-1) of the C(n, k) subsets; a tie group shares its ranks' mass evenly. A sample
+    without a score (NaN) ranks below every scored one: it is picked only from subsets with no score."""
     s = np.asarray(scores, dtype=float)
+    s = np.where(np.isnan(s), -np.inf, s)
     c = np.asarray(correct, dtype=float)
     n = len(s)
     if len(c) != n:

@@ -14,6 +14,15 @@ def _var_mean(p: float, n_problems: int, n_seeds: int, icc: float) -> float:
     return p * (1 - p) / (n_problems * n_seeds) * (1 + (n_seeds - 1) * icc)
 
 
+def _check(icc: float, n_problems: int, n_seeds: int, corr: float) -> None:
+    if not 0.0 <= icc <= 1.0 or math.isnan(icc):
+        raise ValueError(f"icc must be in [0, 1], got {icc}")
+    if not -1.0 <= corr <= 1.0 or math.isnan(corr):
+        raise ValueError(f"paired_correlation must be in [-1, 1], got {corr}")
+    if n_problems < 1 or n_seeds < 1:
+        raise ValueError(f"need n_problems >= 1 and n_seeds >= 1, got {n_problems} and {n_seeds}")
+
+
 @dataclass(frozen=True)
 class PowerResult:
     mdd: float  # minimum detectable difference (absolute accuracy)
@@ -42,6 +51,7 @@ def minimum_detectable_difference(baseline: float, n_problems: int, n_seeds: int
     """
     if not 0 < baseline < 1:
         raise ValueError("baseline accuracy must be in (0, 1)")
+    _check(icc, n_problems, n_seeds, paired_correlation)
     v = _var_mean(baseline, n_problems, n_seeds, icc)
     se = math.sqrt(2 * v * (1 - paired_correlation))
     z = stats.norm.isf(alpha / 2) + stats.norm.ppf(power)
@@ -52,6 +62,7 @@ def seeds_for_half_width(p: float, n_problems: int, half_width: float, *, icc: f
                          confidence: float = 0.95) -> float:
     """Seeds needed so the CI of mean accuracy has the given half-width (inf if unreachable: with
     correlated seeds the problems alone set a floor of z*sqrt(p(1-p) icc / n))."""
+    _check(icc, n_problems, 1, 0.0)
     z = stats.norm.isf((1 - confidence) / 2)
     target = (half_width / z) ** 2
     floor = p * (1 - p) * icc / n_problems

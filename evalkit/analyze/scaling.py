@@ -8,12 +8,16 @@ defines, over the set A of budgets:
 - Scaling: the mean slope of the piecewise-linear curve over all pairs, (1/C(|A|,2)) sum_{a<b} (f(b)-f(a))/(b-a);
 - Performance: max_a f(a).
 
-The intervals resample problems, then seeds within them, once for all cells (the cells share
-problems and seeds), so the points of one resample stay paired.
+The intervals come from one problem bootstrap for all cells (:func:`evalkit.analyze.resample`,
+``method="t"``: estimate +- t_{P-1} x bootstrap SE; estimand: the population of problems): the cells
+share problems and seeds, so the points of one resample stay paired. Seeds are not resampled again
+within problems (that counted seed noise twice). A cell with no data makes its point, and every metric
+that needs it, NaN in estimate and interval alike (``details["missing"]``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,34 +74,30 @@ def scaling_curve(
         raise ValueError(f"cells must share problems x seeds; shapes {acc.shape} and {x.shape}")
     _, P, S = acc.shape
     bounds = np.array(budgets if budgets is not None else [(-np.inf, np.inf)] * C, dtype=float)
-    within = (x >= bounds[:, 0, None, None]) & (x <= bounds[:, 1, None, None])
-    point_acc = acc.mean(axis=(1, 2))
-    point_x = x.mean(axis=(1, 2))
-    scal, perf = _metrics(point_acc, point_x)
-    ctrl = float(within.mean())
+    within = np.where(np.isnan(x), np.nan, (x >= bounds[:, 0, None, None]) & (x <= bounds[:, 1, None, None]))
+    with warnings.catch_warnings():  # an all-NaN (missing) cell is allowed: it stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        per = np.concatenate([np.nanmean(acc, axis=2), np.nanmean(x, axis=2), np.nanmean(within, axis=2)]).T  # (P, 3C)
+    missing = [c for c in range(C) if np.all(np.isnan(acc[c]))]
 
-    rng = np.random.default_rng(seed)
-    b_acc = np.empty((n_boot, C))
-    b_x = np.empty((n_boot, C))
-    b_ctrl = np.empty(n_boot)
-    for b in range(n_boot):
-        pi = rng.integers(0, P, P)
-        si = rng.integers(0, S, (P, S))
-        rows = pi[:, None]
-        b_acc[b] = acc[:, rows, si].mean(axis=(1, 2))
-        b_x[b] = x[:, rows, si].mean(axis=(1, 2))
-        b_ctrl[b] = within[:, rows, si].mean()
-    b_metrics = np.array([_metrics(b_acc[b], b_x[b]) for b in range(n_boot)])
-    alpha = 1 - confidence
-    q = [alpha / 2, 1 - alpha / 2]
+    def stat(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        means = w @ rows / w.sum(axis=1, keepdims=True)  # (B, 3C)
+        a, xs, wi = means[:, :C], means[:, C:2 * C], means[:, 2 * C:]
+        mets = np.array([_metrics(a[b], xs[b]) if np.all(np.isfinite(a[b])) else (np.nan, np.nan)
+                         for b in range(len(w))])
+        return np.concatenate([xs, a, wi.mean(axis=1, keepdims=True), mets], axis=1)
 
-    def iv(est: float, boots: np.ndarray, method: str) -> Interval:
-        boots = boots[~np.isnan(boots)]
-        lo, hi = np.quantile(boots, q) if len(boots) else (np.nan, np.nan)
-        return Interval(est, float(lo), float(hi), confidence, method, P, {"n_boot": n_boot, "n_seeds": S})
+    from evalkit.analyze.resample import resample
 
-    m = "paired two-level bootstrap (percentile)"
-    points = tuple(CurvePoint(iv(float(point_x[c]), b_x[:, c], m), iv(float(point_acc[c]), b_acc[:, c], m))
-                   for c in range(C))
-    return ScalingResult(points, iv(ctrl, b_ctrl, m), iv(scal, b_metrics[:, 0], m),
-                         iv(perf, b_metrics[:, 1], m), P, S)
+    r = resample(per, stat, n_resamples=n_boot, rng=seed, confidence=confidence, method="t")
+    det = {"n_boot": n_boot, "n_seeds": S, "missing": missing, "estimand": "population of problems"}
+    m = "problem bootstrap (t)"
+
+    def iv(j: int) -> Interval:
+        est = float(r.estimate[j])
+        if not np.isfinite(est):
+            return Interval(float("nan"), float("nan"), float("nan"), confidence, m, P, det)
+        return Interval(est, float(r.low[j]), float(r.high[j]), confidence, m, P, det)
+
+    points = tuple(CurvePoint(iv(c), iv(C + c)) for c in range(C))
+    return ScalingResult(points, iv(2 * C), iv(2 * C + 1), iv(2 * C + 2), P, S)

@@ -17,11 +17,14 @@ import yaml
 from scipy import stats
 
 from evalkit.analyze import (
+    accuracy_interval,
+    fixed_set_interval,
     holm,
     minimum_detectable_difference,
     newcombe_difference,
-    sign_flip_test,
-    two_level_bootstrap,
+    paired_t_test,
+    resample,
+    seed_sd_interval,
     two_proportion_z,
     wilson_rate,
 )
@@ -97,7 +100,7 @@ def c1(rep: dict, alpha: float) -> Verdict:
         power=(f"at n = {n} the minimum detectable difference (alpha {alpha}, power 0.8) is "
                f"{100 * mdd.mdd:.0f} points; detecting {100 * (p1 - p2):.1f} points unpaired needs ~{need} problems "
                f"per system. A paired test on the same problems with per-problem results over >= 10 seeds "
-               f"(two-level bootstrap) is the data that would settle it."),
+               f"(paired t over problems) is the data that would settle it."),
     )
 
 
@@ -145,17 +148,18 @@ def c2(df: pd.DataFrame, alpha: float) -> Verdict:
                        power="run sweeps/aime_budget.yaml (AIME24, 10 seeds) and pass its results directory")
     _, g = best
     mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean").to_numpy(float)
-    seed_acc = mat.mean(axis=0)
-    rng = np.random.default_rng(0)
-    sds = [np.std(seed_acc[rng.integers(0, len(seed_acc), len(seed_acc))], ddof=1) for _ in range(4000)]
-    lo, hi = np.quantile(sds, [alpha / 2, 1 - alpha / 2])
-    ci = two_level_bootstrap(mat, confidence=1 - alpha)
+    seed_acc = np.nanmean(mat, axis=0)
+    sd = seed_sd_interval(seed_acc, 1 - alpha)
+    ci = accuracy_interval(mat, 1 - alpha)
+    fixed = fixed_set_interval(mat, 1 - alpha)
     return Verdict("C2", CLAIMS["C2"], "supported",
-                   statistic=f"across-seed SD of accuracy {100 * np.std(seed_acc, ddof=1):.1f} points "
+                   statistic=f"across-seed SD of accuracy {100 * sd.estimate:.1f} points "
                              f"(seed accuracies {', '.join(_pct(x) for x in seed_acc)})",
-                   interval=f"SD [{100 * lo:.1f}, {100 * hi:.1f}] points (bootstrap over seeds); mean "
-                            f"{_pct(ci.estimate)} [{_pct(ci.low)}, {_pct(ci.high)}] (two-level bootstrap)",
-                   n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds", method="percentile bootstrap")
+                   interval=(f"SD [{100 * sd.low:.1f}, {100 * sd.high:.1f}] points (chi-square, {sd.n - 1} df; these "
+                             f"problems); mean {_pct(ci.estimate)} [{_pct(ci.low)}, {_pct(ci.high)}] for the population "
+                             f"of problems, [{_pct(fixed.low)}, {_pct(fixed.high)}] for these problems (seed noise only)"),
+                   n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds",
+                   method="chi-square interval for an SD; problem-clustered score interval; pooled within-problem variance")
 
 
 def c3(results: list[pd.DataFrame], alpha: float) -> Verdict:
@@ -192,14 +196,14 @@ def c4(df: pd.DataFrame, alpha: float) -> Verdict:
             continue
         mats = {c: g[g.control == c].pivot_table(index="problem_id", columns="seed", values="correct",
                                                  aggfunc="mean") for c in ctrls}
-        accs = {c: float(m.to_numpy().mean()) for c, m in mats.items()}
+        accs = {c: float(np.nanmean(np.nanmean(m.to_numpy(float), axis=1))) for c, m in mats.items()}
         lines.append(f"{task} cap {cap} ignores {k}: " + ", ".join(f"{c} {_pct(a)}" for c, a in accs.items())
                      + f" (mean {_pct(np.mean(list(accs.values())))} +- {100 * np.std(list(accs.values()), ddof=1):.1f})")
         for i in range(len(ctrls)):
             for j in range(i + 1, len(ctrls)):
                 a, b = mats[ctrls[i]], mats[ctrls[j]]
                 common = a.index.intersection(b.index)
-                pvals.append(sign_flip_test(a.loc[common].to_numpy(float), b.loc[common].to_numpy(float)).pvalue)
+                pvals.append(paired_t_test(a.loc[common].to_numpy(float), b.loc[common].to_numpy(float)).pvalue)
     if not pvals:
         return Verdict("C4", CLAIMS["C4"], "needs generations")
     adj = holm(np.array(pvals))
@@ -207,7 +211,8 @@ def c4(df: pd.DataFrame, alpha: float) -> Verdict:
     return Verdict("C4", CLAIMS["C4"], verdict, statistic="; ".join(lines),
                    interval=f"smallest Holm-adjusted p = {adj.min():.3f} over {len(pvals)} paired comparisons",
                    n=f"{seq['problem_id'].nunique()} problems x {seq['seed'].nunique()} seeds",
-                   method="problem-level sign-flip permutation tests, Holm correction", details=lines)
+                   method="paired t tests over problems (population of problems; level shown by simulation, README "
+                          "statistics), Holm correction", details=lines)
 
 
 def c8(df: pd.DataFrame, alpha: float) -> Verdict:
@@ -227,19 +232,16 @@ def c8(df: pd.DataFrame, alpha: float) -> Verdict:
     per = d.groupby("problem_id").apply(lambda g: float((g["t_c"] * g["c_c"]).sum()), include_groups=False)
     var = float((d["t_c"] ** 2).sum())
     slope = per.sum() / var if var else float("nan")
-    rng = np.random.default_rng(0)
     keys = per.index.to_numpy()
     vt = d.groupby("problem_id").apply(lambda g: float((g["t_c"] ** 2).sum()), include_groups=False).loc[keys].to_numpy()
     pv = per.loc[keys].to_numpy()
-    boots = []
-    for _ in range(4000):
-        i = rng.integers(0, len(keys), len(keys))
-        boots.append(pv[i].sum() / vt[i].sum() if vt[i].sum() else np.nan)
-    lo, hi = np.nanquantile(boots, [alpha / 2, 1 - alpha / 2])
+    r = resample(np.c_[pv, vt], lambda w, rows: (w @ rows[:, 0]) / (w @ rows[:, 1]), n_resamples=4000, rng=0,
+                 confidence=1 - alpha, method="t")
+    lo, hi = float(r.low[0]), float(r.high[0])
     return Verdict("C8", CLAIMS["C8"], "supported" if (lo > 0 or hi < 0) else "inconclusive",
                    statistic=f"within-problem slope of correctness on realised thinking length: "
                              f"{1e5 * slope:+.1f} points of accuracy per 1,000 thinking tokens",
-                   interval=f"[{1e5 * lo:+.1f}, {1e5 * hi:+.1f}] (bootstrap over problems)",
+                   interval=f"[{1e5 * lo:+.1f}, {1e5 * hi:+.1f}] (problem bootstrap, t; population of problems)",
                    n=f"{d['problem_id'].nunique()} problems, {len(d)} samples",
                    method="pooled within-problem least-squares slope; problems resampled as clusters",
                    power="'supported' means realised length predicts correctness within problems (a confound "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.analyze import subset_difference, two_level_bootstrap
+from evalkit.analyze import accuracy_interval, subset_difference
 from evalkit.spec.exclude import ExcludeEntry
 
 CONF = 0.95
@@ -71,8 +71,8 @@ def full_vs_clean(df: pd.DataFrame, entries: list[ExcludeEntry], n_boot: int = 2
             continue
         c = mat.to_numpy(dtype=float)
         d = subset_difference(c, keep, confidence=CONF, n_boot=n_boot, seed=0)
-        full = two_level_bootstrap(c, confidence=CONF, n_boot=n_boot, seed=0)
-        clean = two_level_bootstrap(c[keep], confidence=CONF, n_boot=n_boot, seed=0)
+        full = accuracy_interval(c, CONF)
+        clean = accuracy_interval(c[keep], CONF)
         out.append(CleanRow(str(cid), _label(first), str(first["task"]), len(keep), int((~keep).sum()), c.shape[1],
                             full.estimate, clean.estimate, full.low, full.high, clean.low, clean.high,
                             d.estimate, d.low, d.high))
@@ -83,8 +83,9 @@ def full_vs_clean(df: pd.DataFrame, entries: list[ExcludeEntry], n_boot: int = 2
 HEADERS = ["task", "cell", "problems", "excluded", "seeds", "full", "full 95% CI", "clean", "clean 95% CI",
            "clean - full", "paired 95% CI"]
 NOTE = ("Accuracy is the mean over problems of each problem's accuracy over seeds (in %). clean: without the "
-        "excluded problems. clean - full: paired two-level bootstrap (2,000 resamples): each resample draws "
-        "problems, then seeds within them, and computes both accuracies on it, so the interval is that of the "
+        "excluded problems. Intervals are for the population of problems: full and clean by the problem-clustered "
+        "score interval; clean - full by the problem bootstrap (2,000 resamples, estimate +- t x SE): each "
+        "resample draws problems once and computes both accuracies on it, so the interval is that of the "
         "difference itself. An interval excluding 0 means the excluded problems score differently from the rest.")
 
 

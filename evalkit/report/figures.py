@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.analyze import paired_difference, two_level_bootstrap
+from evalkit.analyze import accuracy_interval, paired_difference
 
 
 def _plt():  # noqa: ANN202
@@ -40,7 +40,7 @@ def _cap_label(v: object) -> str:
 
 def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
     """Accuracy vs mean thinking tokens per sequential cell (grouped by ignores and control), with a
-    two-level bootstrap band and faint per-seed lines."""
+    problem-clustered 95% band (population of problems) and faint per-seed lines."""
     plt = _plt()
     seq = df[df["method"] == "sequential"]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
@@ -49,8 +49,8 @@ def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
         pts = []
         for _cid, g in fam.groupby("cell_id"):
             mat = _mat(g).to_numpy(float)
-            ci = two_level_bootstrap(mat, n_boot=1000) if mat.shape[0] > 1 else None
-            pts.append((g["thinking_tokens"].mean(), 100 * mat.mean(), ci, g))
+            ci = accuracy_interval(mat) if mat.shape[0] > 1 else None
+            pts.append((g["thinking_tokens"].mean(), 100 * np.nanmean(np.nanmean(mat, axis=1)), ci, g))
         pts.sort(key=lambda t: t[0])
         xs = [p[0] for p in pts]
         color = f"C{i % 10}"
@@ -64,7 +64,7 @@ def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
             ax.plot([a for a, _ in per], [b for _, b in per], color=color, alpha=0.2, linewidth=0.7)
     ax.set_xlabel("mean thinking tokens")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(f"{title}: sequential scaling\n{n_p} problems x {n_s} seeds; band: 95% two-level bootstrap; "
+    ax.set_title(f"{title}: sequential scaling\n{n_p} problems x {n_s} seeds; band: 95% problem-clustered CI; "
                  "faint: single seeds", fontsize=8)
     ax.legend(fontsize=7)
     return _save(fig, out / "scaling_curve")
@@ -84,7 +84,7 @@ def control_tokens(df: pd.DataFrame, out: Path, title: str) -> list[Path] | None
         base = _mat(g[g.control == ctrls[0]])
         for c in ctrls[1:]:
             m = _mat(g[g.control == c]).reindex(index=base.index, columns=base.columns)
-            d = paired_difference(m.to_numpy(float), base.to_numpy(float), n_boot=2000)
+            d = paired_difference(m.to_numpy(float), base.to_numpy(float))
             labels.append(f"cap {_cap_label(cap)}, {k}x: {c} - {ctrls[0]}")
             est.append(100 * d.estimate)
             lo.append(100 * d.low)
@@ -95,7 +95,7 @@ def control_tokens(df: pd.DataFrame, out: Path, title: str) -> list[Path] | None
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel("accuracy difference (points)")
     ax.set_title(f"{title}: control tokens\n{seq['problem_id'].nunique()} problems x {seq['seed'].nunique()} seeds; "
-                 "95% paired two-level bootstrap", fontsize=8)
+                 "95% paired t over problems", fontsize=8)
     return _save(fig, out / "control_tokens")
 
 

@@ -1,4 +1,5 @@
-"""Per-cell accuracy tables: accuracy, Wilson 95% CI, across-seed SD, mean thinking tokens, n."""
+"""Per-cell accuracy tables: accuracy (problems weighted equally) with its problem-clustered 95% interval,
+the fixed-problem-set interval, across-seed SD, mean thinking tokens, n."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from evalkit.analyze import best_of_k, maj_at_k, pass_at_k, seed_summary, two_level_bootstrap, wilson
+from evalkit.analyze import (
+    accuracy_interval,
+    best_of_k,
+    fixed_set_interval,
+    maj_at_k,
+    pass_at_k,
+    seed_summary,
+)
 
 CONF = 0.95
 
@@ -25,11 +33,11 @@ class CellRow:
     n_seeds: int
     n: int
     correct: int
-    accuracy: float
-    ci_low: float
+    accuracy: float  # mean over problems of each problem's accuracy over its seeds
+    ci_low: float  # problem-clustered interval (estimand: the population of problems)
     ci_high: float
-    boot_low: float  # two-level (problems, then seeds) bootstrap percentile interval
-    boot_high: float
+    fixed_low: float  # this problem set, seed noise only (nan with one seed)
+    fixed_high: float
     seed_sd: float
     mean_thinking: float
     forced_frac: float
@@ -48,11 +56,11 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
     for cid, g in df.groupby("cell_id", sort=False):
         first = g.iloc[0]
         mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean")
-        summary = seed_summary(mat.to_numpy(dtype=float))
-        k, n = int(g["correct"].sum()), len(g)
-        ci = wilson(k, n, CONF)
         mat_np = mat.to_numpy(dtype=float)
-        boot = two_level_bootstrap(mat_np, confidence=CONF, n_boot=2_000, seed=0) if mat_np.shape[0] > 1 else None
+        summary = seed_summary(mat_np)
+        k, n = int(g["correct"].sum()), len(g)
+        ci = accuracy_interval(mat_np, CONF) if mat_np.shape[0] > 1 else None
+        fixed = fixed_set_interval(mat_np, CONF) if mat_np.shape[0] > 1 and mat_np.shape[1] > 1 else None
         out.append(
             CellRow(
                 cell_id=str(cid),
@@ -67,11 +75,11 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
                 n_seeds=int(g["seed"].nunique()),
                 n=n,
                 correct=k,
-                accuracy=ci.estimate,
-                ci_low=ci.low,
-                ci_high=ci.high,
-                boot_low=boot.low if boot else float("nan"),
-                boot_high=boot.high if boot else float("nan"),
+                accuracy=summary.mean,
+                ci_low=ci.low if ci else float("nan"),
+                ci_high=ci.high if ci else float("nan"),
+                fixed_low=fixed.low if fixed else float("nan"),
+                fixed_high=fixed.high if fixed else float("nan"),
                 seed_sd=summary.seed_sd,
                 mean_thinking=float(g["thinking_tokens"].mean()),
                 forced_frac=float(g["forced_end"].mean()),
@@ -83,22 +91,26 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
     return out
 
 
-HEADERS = ["task", "cap", "ignore", "control", "problems", "seeds", "n", "accuracy", "Wilson 95% CI",
-           "2-level boot 95% CI", "seed SD", "mean thinking tok", "forced", "no answer"]
+HEADERS = ["task", "cap", "ignore", "control", "problems", "seeds", "n", "accuracy", "95% CI (problems)",
+           "95% CI (these problems)", "seed SD", "mean thinking tok", "forced", "no answer"]
+
+
+def _iv(lo: float, hi: float) -> str:
+    return "-" if np.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
 def _cells(r: CellRow) -> list[str]:
     sd = "-" if np.isnan(r.seed_sd) else f"{100 * r.seed_sd:.1f}"
     return [r.task, r.cap, str(r.n_ignore), r.control, str(r.n_problems), str(r.n_seeds), str(r.n),
-            f"{100 * r.accuracy:.1f}%", f"[{100 * r.ci_low:.1f}, {100 * r.ci_high:.1f}]",
-            f"[{100 * r.boot_low:.1f}, {100 * r.boot_high:.1f}]", sd,
+            f"{100 * r.accuracy:.1f}%", _iv(r.ci_low, r.ci_high), _iv(r.fixed_low, r.fixed_high), sd,
             "-" if np.isnan(r.mean_thinking) else f"{r.mean_thinking:.0f}", f"{100 * r.forced_frac:.0f}%", f"{100 * r.no_answer_frac:.0f}%"]
 
 
-NOTE = ("Accuracy pools problems x seeds (in %). Wilson 95%: score interval treating the n samples as "
-        "independent, which understates uncertainty when seeds of one problem are correlated. "
-        "2-level boot 95%: percentile interval from 2,000 resamples of problems, then seeds within "
-        "problems. Seed SD: sample SD of the per-seed accuracies, in points.")
+NOTE = ("Accuracy: mean over problems of each problem's accuracy over its seeds (in %). 95% CI (problems): "
+        "for the population of problems the benchmark stands for (what 'A beats B' is about): Wilson's score "
+        "interval on the problem-clustered effective sample size (Korn-Graubard). 95% CI (these problems): "
+        "for this fixed problem set, seed noise only (pooled within-problem variance). Coverage of both: "
+        "README, statistics. Seed SD: sample SD of the per-seed accuracies, in points.")
 
 
 def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] | None = None) -> str:
@@ -164,9 +176,9 @@ def _ks(n: int) -> list[int]:
     return ks + [n]
 
 
-def vote_table(df: pd.DataFrame, n_boot: int = 2_000) -> list[VoteRow]:
+def vote_table(df: pd.DataFrame) -> list[VoteRow]:
     """maj@k (exact expectation over k-subsets, ties split) and unbiased pass@k for parallel cells,
-    k = 1, 2, 4, ..., n; maj@k with a two-level bootstrap interval over problems x seeds."""
+    k = 1, 2, 4, ..., n; maj@k with the problem-clustered interval."""
     out: list[VoteRow] = []
     if df.empty or "method" not in df or not (df["method"] == "parallel").any():
         return out
@@ -193,7 +205,7 @@ def vote_table(df: pd.DataFrame, n_boot: int = 2_000) -> list[VoteRow]:
                     pk[i, j] = pass_at_k(len(labels), int(rows["correct"].sum()), k)
                     if "verifier_score" in rows and rows["verifier_score"].notna().all():
                         bk[i, j] = best_of_k(rows["verifier_score"].to_numpy(), rows["correct"].to_numpy(), k)
-            boot = two_level_bootstrap(maj, n_boot=n_boot) if len(problems) > 1 else None
+            boot = accuracy_interval(maj, CONF) if len(problems) > 1 else None
             out.append(VoteRow(str(cid), str(first["task"]), str(first["model"]), _cap(first["cap"]), n, k,
                                len(problems), len(seeds), float(np.nanmean(maj)),
                                boot.low if boot else float("nan"), boot.high if boot else float("nan"),
@@ -202,7 +214,7 @@ def vote_table(df: pd.DataFrame, n_boot: int = 2_000) -> list[VoteRow]:
     return out
 
 
-VOTE_HEADERS = ["task", "cap", "n", "k", "problems", "seeds", "maj@k", "2-level boot 95% CI", "pass@k",
+VOTE_HEADERS = ["task", "cap", "n", "k", "problems", "seeds", "maj@k", "95% CI (problems)", "pass@k",
                 "best-of-k"]
 
 
@@ -215,4 +227,4 @@ def _vote_cells(r: VoteRow) -> list[str]:
 VOTE_NOTE = ("maj@k: expected accuracy of a majority vote over k of the n samples (all k-subsets, exactly; "
              "answers vote by equivalence class; ties split evenly). pass@k: unbiased estimator of Chen et al. "
              "(2021). best-of-k: expected accuracy of the verifier's top pick among k samples (exact; ties at random). "
-             "Interval: two-level bootstrap over problems, then seeds.")
+             "Interval: problem-clustered score interval of maj@k (population of problems).")
