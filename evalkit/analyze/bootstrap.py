@@ -183,15 +183,16 @@ class MultiSeedAccuracy:
     clustered_se: float
     percentile: Interval
     bca: Interval
-    components: VarianceComponents
+    components: VarianceComponents | None  # None with one unit per problem (not estimable)
     n_problems: int
     n_seeds: int
 
     def __str__(self) -> str:
         return (f"accuracy {self.mean:.4f} over {self.n_problems} problems x {self.n_seeds} seeds; "
                 f"seed SD {self.seed_sd:.4f}; clustered SE {self.clustered_se:.4f}; "
-                f"95% two-level bootstrap [{self.percentile.low:.4f}, {self.percentile.high:.4f}] "
-                f"(BCa [{self.bca.low:.4f}, {self.bca.high:.4f}]); ICC {self.components.icc:.3f}")
+                f"95% problem bootstrap [{self.percentile.low:.4f}, {self.percentile.high:.4f}] "
+                f"(BCa [{self.bca.low:.4f}, {self.bca.high:.4f}]); ICC "
+                + (f"{self.components.icc:.3f}" if self.components else "not estimable (one seed)"))
 
 
 def multi_seed_accuracy(correct: np.ndarray, *, confidence: float = 0.95, n_boot: int = 10_000,
@@ -202,21 +203,23 @@ def multi_seed_accuracy(correct: np.ndarray, *, confidence: float = 0.95, n_boot
     per_seed = c3 if c3.ndim == 2 else np.nanmean(c3, axis=2)
     seed_means = np.nanmean(per_seed, axis=0)
     c = as_units(c3)
-    boots = bootstrap_means(c, n_boot, seed)
-    theta = float(np.mean(np.nanmean(c, axis=1)))
-    alpha = 1 - confidence
-    lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
-    blo, bhi, extra = _bca(theta, boots, jackknife_problem_means(c), alpha)
+    from evalkit.analyze.resample import mean_of, resample
+
+    pm = np.nanmean(c, axis=1)
+    theta = float(np.mean(pm))
+    perc = resample(pm, mean_of(0), n_resamples=n_boot, rng=seed, confidence=confidence, method="percentile")
+    bca = resample(pm, mean_of(0), n_resamples=n_boot, rng=seed, confidence=confidence, method="bca")
     det = {"n_boot": n_boot, "seed": seed}
     return MultiSeedAccuracy(
         mean=theta,
         seed_means=tuple(float(x) for x in seed_means),
         seed_sd=float(np.std(seed_means, ddof=1)) if len(seed_means) > 1 else float("nan"),
         clustered_se=clustered_se(c),
-        percentile=Interval(theta, float(lo), float(hi), confidence, "two-level bootstrap (percentile)",
+        percentile=Interval(theta, float(perc.low[0]), float(perc.high[0]), confidence, "problem bootstrap (percentile)",
                             c.shape[0], det),
-        bca=Interval(theta, blo, bhi, confidence, "two-level bootstrap (bca)", c.shape[0], {**det, **extra}),
-        components=variance_components(c),
+        bca=Interval(theta, float(bca.low[0]), float(bca.high[0]), confidence, "problem bootstrap (bca)", c.shape[0],
+                     {**det, "acceleration": bca.details["acceleration"][0]}),
+        components=variance_components(c) if np.any(np.sum(~np.isnan(c), axis=1) > 1) else None,
         n_problems=c.shape[0],
         n_seeds=per_seed.shape[1],
     )

@@ -70,7 +70,7 @@ def full_vs_clean(df: pd.DataFrame, entries: list[ExcludeEntry], n_boot: int = 2
         if keep.all() or keep.sum() < 2 or len(keep) < 2:
             continue
         c = mat.to_numpy(dtype=float)
-        d = subset_difference(c, keep, confidence=CONF, n_boot=n_boot, seed=0)
+        d = subset_difference(c, keep, confidence=CONF)
         full = accuracy_interval(c, CONF)
         clean = accuracy_interval(c[keep], CONF)
         out.append(CleanRow(str(cid), _label(first), str(first["task"]), len(keep), int((~keep).sum()), c.shape[1],
@@ -84,9 +84,8 @@ HEADERS = ["task", "cell", "problems", "excluded", "seeds", "full", "full 95% CI
            "clean - full", "paired 95% CI"]
 NOTE = ("Accuracy is the mean over problems of each problem's accuracy over seeds (in %). clean: without the "
         "excluded problems. Intervals are for the population of problems: full and clean by the problem-clustered "
-        "score interval; clean - full by the problem bootstrap (2,000 resamples, estimate +- t x SE): each "
-        "resample draws problems once and computes both accuracies on it, so the interval is that of the "
-        "difference itself. An interval excluding 0 means the excluded problems score differently from the rest.")
+        "score interval; clean - full = (1 - K/P)(kept - excluded) by Welch's t interval on kept vs excluded "
+        "problems, the interval of the difference itself. An interval excluding 0 means the excluded problems score differently from the rest.")
 
 
 def _cells(r: CleanRow) -> list[str]:
