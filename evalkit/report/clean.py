@@ -2,9 +2,9 @@
 difference between clean and full accuracy per cell.
 
 The clean subset is a subset of the same problems x seeds, so full and clean accuracy are not two
-independent samples: the difference is estimated with :func:`evalkit.analyze.subset_difference`
-(both means computed on the same two-level resample of problems, then seeds), which gives a much
-tighter and correct interval than comparing two separate intervals.
+independent samples: the difference is (1 - K/P)(kept - excluded), estimated with
+:func:`evalkit.analyze.subset_difference` (MOVER on the two groups' problem-clustered intervals),
+which gives a much tighter and correct interval than comparing two separate intervals.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
 
 
 def control_tokens(df: pd.DataFrame, out: Path, title: str) -> list[Path] | None:
-    """Accuracy per control string at each (cap, ignores) with paired bootstrap CIs against the first."""
+    """Accuracy per control string at each (cap, ignores) with paired t CIs (over problems) against the first."""
     plt = _plt()
     seq = df[(df["method"] == "sequential") & (df["n_ignore"] > 0)]
     groups = [(key, g) for key, g in seq.groupby(["cap", "n_ignore"]) if g["control"].nunique() > 1]

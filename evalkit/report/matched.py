@@ -104,7 +104,7 @@ def render_markdown(m: MatchedComparison, x: str) -> str:
 
 
 def plot(m: MatchedComparison, arrs: dict, x: str, out_base: Path, title: str = "") -> list[Path]:
-    """PDF + PNG: both curves with pointwise bootstrap bands and the cells as points."""
+    """PDF + PNG: both curves with pointwise problem-bootstrap (t) bands and the cells as points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,8 +124,8 @@ def plot(m: MatchedComparison, arrs: dict, x: str, out_base: Path, title: str = 
     ax.set_xlabel({"tokens": "generated tokens per problem"}.get(x, f"{x.replace('flops_', 'FLOPs, ')} per problem"))
     ax.set_ylabel("accuracy (%)")
     ax.set_title((title + "\n" if title else "") +
-                 f"{m.n_problems} problems x {m.n_seeds} seeds; bands (compared overlap): 95% paired two-level "
-                 "bootstrap; dashed: whole family", fontsize=8)
+                 f"{m.n_problems} problems x {m.n_seeds} seeds; bands (compared overlap): 95% paired problem "
+                 "bootstrap (t); dashed: whole family", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     out_base.parent.mkdir(parents=True, exist_ok=True)
