@@ -229,6 +229,27 @@ def anchored_text(text: str) -> str | None:
     return _SCRIPT_DIGIT.sub(" ", text[last.end():])
 
 
+def _factored(expr: Any) -> bool:  # noqa: ANN401 - a sympy expression (or anything else: False)
+    """A factorisation: a product of two or more factors with variables, one of them a sum
+    ((a+5)(b+2), x(x+3)), or a power of a sum ((x+1)^2, 2(x-1)^3). Not a constant times a sum ((x+2)/7)."""
+    try:
+        import sympy
+
+        if not isinstance(expr, sympy.Expr) or not expr.free_symbols:
+            return False
+        factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
+        with_vars = [f for f in factors if f.free_symbols]
+
+        def is_sum(f: Any) -> bool:  # noqa: ANN401
+            return isinstance(f, sympy.Add)
+
+        powered = any(isinstance(f, sympy.Pow) and is_sum(f.base) and f.exp.is_Integer and f.exp >= 2 for f in with_vars)
+        sums = any(is_sum(f.base if isinstance(f, sympy.Pow) else f) for f in with_vars)
+        return powered or (len(with_vars) >= 2 and sums)
+    except Exception:  # noqa: BLE001
+        return False
+
+
 def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool = False) -> Grade:
     from math_verify import verify
 
@@ -257,6 +278,10 @@ def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool 
             return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
     ok = bool(verify(list(g), list(a), float_rounding=cfg.precision, strict=cfg.strict,
                      allow_set_relation_comp=cfg.allow_set_relation_comp, timeout_seconds=max(1, int(cfg.timeout_s))))
+    if ok and cfg.normalize and _factored(g[0]) and not _factored(a[0]):
+        # a gold written as a product of sums is a factorisation: the expanded polynomial equals it but
+        # does not answer "factor ..." (real output: "ab + 5b + 2a + 10" for gold (a+5)(b+2))
+        return Grade(False, extracted, "form_mismatch", GRADER_VERSION)
     if ok:
         return Grade(True, extracted, "equivalent", GRADER_VERSION)
     if cfg.normalize and len(g) > 1 and len(a) > 1:
