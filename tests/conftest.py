@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
 from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
@@ -33,3 +38,13 @@ def _private_grade_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture
 def problems() -> list[Problem]:
     return make_problems()
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A script of benchmarks/ as a module (tests reuse its simulation or corpus code)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod

@@ -3,13 +3,11 @@ tolerance, and every defect the audit found has a regression test."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_benchmark
 from scipy import stats
 
 from evalkit.analyze import (
@@ -33,11 +31,7 @@ from evalkit.analyze import (
     variance_components,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("calibration", ROOT / "benchmarks" / "calibration.py")
-cal = importlib.util.module_from_spec(_spec)
-sys.modules["calibration"] = cal
-_spec.loader.exec_module(cal)  # type: ignore[union-attr]
+cal = load_benchmark("calibration")
 
 
 def test_reduced_grid_holds_the_bands(capsys) -> None:  # noqa: ANN001
@@ -176,3 +170,18 @@ def test_missing_cell_gives_no_estimate_and_no_interval() -> None:
     assert res.points[1].accuracy.details["missing"] == [1]
     assert math.isnan(res.performance.estimate) and math.isnan(res.performance.low)
     assert np.isfinite(res.points[0].accuracy.low)
+
+
+def test_matched_compute_missing_cell_gives_no_interval() -> None:
+    from evalkit.analyze import matched_compute
+
+    rng = np.random.default_rng(4)
+    acc = [(rng.random((20, 3)) < p).astype(float) for p in (0.2, 0.4, 0.6)]
+    x = [np.full((20, 3), v) for v in (100.0, 200.0, 400.0)]
+    par = [(rng.random((20, 3)) < p).astype(float) for p in (0.3, 0.5)]
+    px = [np.full((20, 3), v) for v in (150.0, 300.0)]
+    ok = matched_compute(acc, x, par, px, n_boot=300)
+    assert all(np.isfinite(d.low) and d.low <= d.estimate <= d.high for d in ok.difference)
+    acc[1] = np.full((20, 3), np.nan)  # a cell with no data
+    bad = matched_compute(acc, x, par, px, n_boot=300)
+    assert all(math.isnan(d.estimate) and math.isnan(d.low) and math.isnan(d.high) for d in bad.difference)

@@ -5,15 +5,9 @@ below math-verify on real data. Agreement per source is printed (`pytest ... -s`
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("grader_agreement", ROOT / "benchmarks" / "grader_agreement.py")
-ga = importlib.util.module_from_spec(spec)
-sys.modules["grader_agreement"] = ga
-spec.loader.exec_module(ga)  # type: ignore[union-attr]
+ga = load_benchmark("grader_agreement")
 
 
 def test_real_output_corpus_matches_every_label(capsys) -> None:  # noqa: ANN001

@@ -16,24 +16,14 @@ import math
 import numpy as np
 from scipy import stats
 
+from evalkit.analyze.bootstrap import as_units
 from evalkit.analyze.intervals import Interval, TestResult
 
 
 def per_problem(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(problem means, units per problem) of ``correct[problem, seed(, sample)]`` with NaN for missing."""
-    c = np.asarray(correct, dtype=float)
-    if c.ndim == 1:
-        c = c[:, None]
-    if c.ndim == 3:
-        c = c.reshape(c.shape[0], -1)
-    if c.ndim != 2:
-        raise ValueError(f"expected correct[problem, seed(, sample)], got shape {np.shape(correct)}")
-    n = np.sum(~np.isnan(c), axis=1)
-    if np.any(n == 0):
-        raise ValueError(f"problems without any observation: rows {np.flatnonzero(n == 0).tolist()}")
-    if c.shape[0] < 2:
-        raise ValueError("need at least two problems")
-    return np.nanmean(c, axis=1), n
+    c = as_units(correct)
+    return np.nanmean(c, axis=1), np.sum(~np.isnan(c), axis=1)
 
 
 def _wilson(p: float, n: float, z: float) -> tuple[float, float]:

@@ -91,7 +91,7 @@ def compare(df: pd.DataFrame, x: str = "flops_prefix_cached", n_boot: int = 2_00
 def render_markdown(m: MatchedComparison, x: str) -> str:
     lines = [f"## Sequential (budget forcing) vs parallel (majority vote) at matched {x}", "",
              f"{m.n_problems} problems x {m.n_seeds} seeds; curves piecewise linear in log-compute; intervals: "
-             f"{m.area.method}, {m.area.details['n_boot']} resamples, 95%.", "",
+             f"{m.area.method}, {m.area.details['n_boot']} resamples, 95%, for the population of problems.", "",
              f"| {x} | sequential | parallel | difference | 95% CI |", "|---|---|---|---|---|"]
     for g, s, p, d in zip(m.grid, m.sequential, m.parallel, m.difference, strict=True):
         lines.append(f"| {g:.4g} | {100 * s:.1f}% | {100 * p:.1f}% | {100 * d.estimate:+.1f} | "
