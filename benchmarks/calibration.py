@@ -22,7 +22,14 @@ Rows (estimand in brackets; P: population of problems, F: this fixed problem set
   sqrt(sum p_i (1 - p_i)) / P, given the problems;
 - ``subset diff`` [P]: :func:`subset_difference` (Welch t) for a fixed exclusion of the last 20% of problems,
   whose accuracies are drawn from the design shifted up by 10 points (true difference
-  computed from 10^6 draws).
+  computed from 10^6 draws);
+- ``scaling point`` / ``scaling slope`` / ``performance`` / ``matched diff`` [P]: :func:`scaling_curve`
+  and :func:`matched_compute` (the problem bootstrap engine, ``method="t"``, 400 resamples per
+  simulated benchmark) on a budget-forcing family of 3 cells (accuracy p, p + 5, p + 10 points,
+  clipped; 100 / 200 / 400 tokens) and a parallel family of 2 cells (p + 3, p + 8; 150 / 300 tokens):
+  coverage of the middle point's accuracy, of s1's Scaling (mean pairwise slope) and Performance
+  (max accuracy) of the population curve, and of the mean difference between the curves over their
+  overlap, each computed from 10^6 draws.
 Monte Carlo SE of a coverage near 0.95 at 2,000 simulations: 0.005.
 """
 
@@ -41,7 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from evalkit.analyze import (  # noqa: E402
     accuracy_interval,
     fixed_set_interval,
+    matched_compute,
     paired_interval,
+    scaling_curve,
     seed_sd_interval,
     sign_flip_test,
     subset_difference,
@@ -87,7 +96,8 @@ def seeds(p: np.ndarray, S: int, rng: np.random.Generator) -> np.ndarray:
     return (rng.random((len(p), S)) < p[:, None]).astype(float)
 
 
-def grid_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator, alpha: float = 0.05) -> list[dict]:
+def grid_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator, alpha: float = 0.05,
+              curve_sims: int | None = None) -> list[dict]:
     rows = []
     hits = width = 0.0
     fs_hits = fs_width = sd_hits = sd_n = 0.0
@@ -129,6 +139,7 @@ def grid_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator, 
         if sd_n:
             rows.append({"row": "seed SD", "estimand": "F", "P": P, "S": S, "design": design, "kind": "coverage",
                          "value": sd_hits / sd_n, "width": float("nan")})
+    rows.extend(curve_rows(P, S, design, curve_sims or sims, rng, alpha))
     for effect in ("sharp", "swap", "+5", "+10"):
         truth = true_difference(design, effect)
         cov = w = rej_t = rej_sf = 0.0
@@ -152,6 +163,41 @@ def grid_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator, 
     return rows
 
 
+SEQ = ((0.0, 100.0), (0.05, 200.0), (0.10, 400.0))  # (accuracy shift, tokens) of the budget-forcing cells
+PAR = ((0.03, 150.0), (0.08, 300.0))
+
+
+def curve_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator, alpha: float) -> list[dict]:
+    from evalkit.analyze.matched import _curve
+    from evalkit.analyze.scaling import _metrics
+
+    big = draw(design, np.random.default_rng(7), 1_000_000)
+    seq_truth = np.array([np.clip(big + d, 0, 1).mean() for d, _ in SEQ])
+    par_truth = np.array([np.clip(big + d, 0, 1).mean() for d, _ in PAR])
+    xs_seq, xs_par = np.array([x for _, x in SEQ]), np.array([x for _, x in PAR])
+    slope_truth, perf_truth = _metrics(seq_truth, xs_seq)
+    lo, hi = max(xs_seq.min(), xs_par.min()), min(xs_seq.max(), xs_par.max())
+    grid = np.linspace(np.log10(lo), np.log10(hi), 12)
+    diff_truth = float(np.trapezoid(_curve(xs_seq, seq_truth, grid) - _curve(xs_par, par_truth, grid), grid)
+                       / (grid[-1] - grid[0]))
+    hits = {"scaling point": 0, "scaling slope": 0, "performance": 0, "matched diff": 0}
+    width = dict.fromkeys(hits, 0.0)
+    for _ in range(sims):
+        p = draw(design, rng, P)
+        seq = [seeds(np.clip(p + d, 0, 1), S, rng) for d, _ in SEQ]
+        par = [seeds(np.clip(p + d, 0, 1), S, rng) for d, _ in PAR]
+        sx = [np.full((P, S), x) for _, x in SEQ]
+        px = [np.full((P, S), x) for _, x in PAR]
+        sc = scaling_curve(seq, sx, confidence=1 - alpha, n_boot=400, seed=int(rng.integers(1 << 31)))
+        mc = matched_compute(seq, sx, par, px, confidence=1 - alpha, n_boot=400, seed=int(rng.integers(1 << 31)))
+        for name, iv, truth in (("scaling point", sc.points[1].accuracy, seq_truth[1]), ("scaling slope", sc.scaling, slope_truth),
+                                ("performance", sc.performance, perf_truth), ("matched diff", mc.mean_difference, diff_truth)):
+            hits[name] += iv.low <= truth <= iv.high
+            width[name] += iv.high - iv.low
+    return [{"row": k, "estimand": "P", "P": P, "S": S, "design": design, "kind": "coverage", "value": hits[k] / sims,
+             "width": width[k] / sims} for k in hits]
+
+
 def in_band(r: dict, tol: float = 0.0) -> bool:
     if r["kind"] == "coverage":
         return 0.94 - tol <= r["value"] <= 0.96 + tol
@@ -160,13 +206,14 @@ def in_band(r: dict, tol: float = 0.0) -> bool:
     return True
 
 
-def run(problems: list[int], seeds_: list[int], designs: list[str], sims: int, seed: int = 0) -> list[dict]:
+def run(problems: list[int], seeds_: list[int], designs: list[str], sims: int, seed: int = 0,
+        curve_sims: int | None = None) -> list[dict]:
     rng = np.random.default_rng(seed)
     out = []
     for P in problems:
         for S in seeds_:
             for d in designs:
-                out.extend(grid_rows(P, S, d, sims, rng))
+                out.extend(grid_rows(P, S, d, sims, rng, curve_sims=curve_sims))
     return out
 
 

@@ -43,7 +43,7 @@ def test_reduced_grid_holds_the_bands(capsys) -> None:  # noqa: ANN001
     difference with 6 of 30 problems excluded is conservative too (see its docstring)."""
     sims = 400
     tol = 3 * math.sqrt(0.05 * 0.95 / sims) - 0.01
-    rows = cal.run([30], [1, 10], list(cal.DESIGNS), sims, seed=7)
+    rows = cal.run([30], [1, 10], list(cal.DESIGNS), sims, seed=7, curve_sims=sims)
     with capsys.disabled():
         print("\n" + cal.render(rows))
     conservative = ("sign-flip", "subset diff")  # may over-cover / under-reject, never the reverse
