@@ -8,9 +8,54 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from enum import Enum
+from typing import Any, Literal, get_args
 
 AnswerType = Literal["integer", "math", "mc"]
+
+# How a cell spends test-time compute: budget forcing, n samples and a vote, or resampling until the
+# thinking fits the cap (s1's rejection sampling).
+Method = Literal["sequential", "parallel", "rejection"]
+METHODS: tuple[str, ...] = get_args(Method)
+
+# How a thinking phase ended: the harness forced the delimiter at the cap; the model emitted the
+# format's end-of-thinking token; the model ended its whole turn (end of sequence); an engine limit
+# (an id outside the vocabulary). One vocabulary for trajectories and stored rows alike.
+ThinkingEnd = Literal["cap", "delimiter", "eos", "oov"]
+THINKING_ENDS: tuple[str, ...] = get_args(ThinkingEnd)
+
+AnswerFinish = Literal["stop", "length"]
+
+
+class GradeReason(str, Enum):
+    """Why a verdict is what it is (stored as its value in ``grade_reason``)."""
+
+    EQUIVALENT = "equivalent"
+    NOT_EQUIVALENT = "not_equivalent"
+    NO_ANSWER = "no_answer"
+    UNCLOSED_THINKING = "unclosed_thinking"
+    GOLD_UNPARSABLE = "gold_unparsable"
+    NOT_INTEGER = "not_integer_0_999"
+    FORM_MISMATCH = "form_mismatch"
+    AMBIGUOUS = "ambiguous"  # two different letters in the final answer statement
+    EXTRACTED = "extracted"  # a letter was found (internal to extraction)
+    NORMALIZED_STRING = "normalized_string"
+    NORMALIZED_EQUIVALENT = "normalized_equivalent"
+    BASE_SUBSCRIPT = "base_subscript"
+    PM_EXPANSION = "pm_expansion"
+    UNORDERED_LIST = "unordered_list"
+    TIMEOUT = "timeout"
+    WORKER_DIED = "worker_died"
+    MEMORY_LIMIT = "memory_limit"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def transient(self) -> bool:
+        """The verdict says nothing about the answer (the grading process failed): never cached, and
+        a rerun may grade it."""
+        return self in (GradeReason.TIMEOUT, GradeReason.WORKER_DIED)
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:
@@ -66,7 +111,7 @@ class Cell:
     forcing: ForcingConfig
     sampling: SamplingConfig
     selection: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)  # task filters
-    method: str = "sequential"  # "sequential" (budget forcing) or "parallel" (n samples, then a vote)
+    method: Method = "sequential"
     n_samples: int = 1  # samples per (problem, seed): > 1 only for parallel cells
     max_attempts: int = 0  # rejection sampling: attempts before falling back to forcing
 
@@ -121,9 +166,9 @@ class Generation:
     n_ignored: int  # end-of-thinking attempts replaced by a control string
     n_suppressed: int | None  # end-of-thinking tokens suppressed by min_tokens (None: the engine cannot tell)
     forced_end: bool  # thinking ended by the cap rather than by the model
-    thinking_end: str  # "cap" | "delimiter" | "eos" (the model ended its turn) | "oov" (engine limit)
+    thinking_end: ThinkingEnd
     thinking_closed: bool  # the end-of-thinking delimiter is present before the answer
-    answer_finish: str  # "stop" or "length"
+    answer_finish: AnswerFinish
     oov_ids: int = 0  # re-fed ids outside the tokenizer vocabulary that were dropped
     rounds: int = 0
     wall_s: float = 0.0
@@ -134,5 +179,5 @@ class Generation:
 class Grade:
     correct: bool
     extracted: str | None
-    reason: str
+    reason: str  # a GradeReason value, or "error:<exception>" for a grader crash
     grader_version: str

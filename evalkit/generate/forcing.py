@@ -49,12 +49,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from evalkit.errors import EvalkitError
 from evalkit.generate.engine import Engine, GenRequest, GenResult, stream
 from evalkit.generate.formats import ThinkFormat, get_format
 from evalkit.records import Cell, Generation, Problem
 
 
-class BudgetError(ValueError):
+class BudgetError(EvalkitError, ValueError):
     """A request cannot fit the model's context; raised before any generation."""
 
 

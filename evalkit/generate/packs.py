@@ -18,8 +18,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit.errors import EvalkitError
 
-class PackError(RuntimeError):
+
+class PackError(EvalkitError, RuntimeError):
+    exit_code = 1  # the environment (network, disk), not the input
     pass
 
 

@@ -49,6 +49,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from evalkit.errors import EvalkitError
 from evalkit.generate.formats import ThinkFormat, get_format
 from evalkit.records import Cell
 
@@ -71,7 +72,7 @@ AUTO_ANSWER_TOKENS = 100  # s1's `auto` leaves 100 tokens for the answer
 DEFAULT_MAX_ATTEMPTS = 16
 
 
-class GenKwargsError(ValueError):
+class GenKwargsError(EvalkitError, ValueError):
     """A gen_kwargs entry evalkit cannot honour; the message names the key."""
 
 

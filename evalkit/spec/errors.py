@@ -6,8 +6,10 @@ from typing import Any
 
 import yaml
 
+from evalkit.errors import EvalkitError
 
-class SpecError(ValueError):
+
+class SpecError(EvalkitError, ValueError):
     """A sweep spec is invalid. ``str(err)`` names the file, line and key of every problem."""
 
     exit_code = 2

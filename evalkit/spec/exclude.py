@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit.errors import EvalkitError
 from evalkit.spec.tasks import TaskError, load_questions, registry
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 
 
-class ExcludeError(ValueError):
+class ExcludeError(EvalkitError, ValueError):
     """An exclude list is malformed or names an unknown problem; the message gives file:line."""
 
 

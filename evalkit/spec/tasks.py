@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from evalkit.errors import EvalkitError
 from evalkit.records import Problem, stable_hash
 
 GPQA_ENV = "EVALKIT_GPQA_CSV"
@@ -35,7 +36,7 @@ GPQA_REQUIRED_COLUMNS = (
 LETTERS = "ABCDE"
 
 
-class TaskError(ValueError):
+class TaskError(EvalkitError, ValueError):
     """A task definition or its data is unusable; the message says what and where."""
 
 

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.errors import EvalkitError
+
 EVALKIT_KEY = "evalkit"
 EXPORT_VERSION = 1
 
 
-class SamplesError(ValueError):
+class SamplesError(EvalkitError, ValueError):
     """A sample log evalkit cannot read; the message names file, line and field."""
 
 
