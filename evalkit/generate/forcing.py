@@ -48,11 +48,13 @@ import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.engine import Engine, GenRequest, GenResult, stream
 from evalkit.generate.formats import ThinkFormat, get_format
-from evalkit.records import Cell, Generation, Problem
+from evalkit.records import Cell, Generation, Problem, ThinkingEnd
 
 
 class BudgetError(EvalkitError, ValueError):
@@ -86,6 +88,9 @@ class Attempt:
 
 @dataclass
 class Trajectory:
+    """One tree: a thinking trajectory grown to the tree's largest cap and ignore count, with the
+    settings it is grown with (shared by every job of the tree) and the jobs still waiting on it."""
+
     prompt_ids: tuple[int, ...]
     seed: int
     task: str
@@ -94,11 +99,16 @@ class Trajectory:
     max_ignores: int
     min_tokens: int
     controls: tuple[str, ...]
+    think_format: str  # name of the think format (the same for every job of the tree)
+    temperature: float
+    top_p: float
     sample: int = 0
+    waiting: list[int] = field(default_factory=list)  # jobs whose branch the trajectory has not determined yet
+    rejected: list[int] = field(default_factory=list)  # rejection jobs whose attempt here did not fit
     thinking: list[int] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     done: bool = False
-    end: str = ""  # "natural" | "cap" | "oov"
+    end: ThinkingEnd | Literal[""] = ""  # how the trajectory ended ("" while it grows)
     oov_ids: int = 0
     rounds: int = 0
     wall_s: float = 0.0
@@ -211,7 +221,7 @@ class _Dispatch:
         return self.take()
 
 
-def _think_request(t: Trajectory, prep: _Prepared, temperature: float, top_p: float) -> GenRequest | None:
+def _think_request(t: Trajectory, prep: _Prepared) -> GenRequest | None:
     """The trajectory's next thinking segment (None, and the trajectory done, when the cap is reached)."""
     remaining = t.cap - len(t.thinking)
     if remaining <= 0:
@@ -222,8 +232,8 @@ def _think_request(t: Trajectory, prep: _Prepared, temperature: float, top_p: fl
         max_tokens=remaining,
         min_tokens=min(max(0, t.min_tokens - len(t.thinking)), remaining),
         seed=derive_seed(t.seed, t.task, t.problem_id, f"think{t.rounds}", t.sample),
-        temperature=temperature,
-        top_p=top_p,
+        temperature=t.temperature,
+        top_p=t.top_p,
         stop_token_ids=prep.stop_ids,
     )
 
@@ -260,7 +270,295 @@ def _absorb(t: Trajectory, out: GenResult, prep: _Prepared, engine: Engine, cont
             t.thinking.extend(cids)
             return
     t.attempts.append(Attempt(at=at, control_len=None, eos=eos))
-    t.done, t.end = True, "natural"
+    t.done, t.end = True, "eos" if eos else "delimiter"
+
+
+class TreeScheduler:
+    """One event-driven run of budget-forced and rejection-sampling jobs on trajectory trees.
+
+    The steps, in order: :meth:`check_budgets` (effective caps and the context check, before any
+    generation), :meth:`plant` (group jobs into trees), then :meth:`grow` on every tree and the
+    engine's stream, whose finished requests call :meth:`on_segment` (a thinking segment ended: absorb
+    it and grow on) and :meth:`on_answer`; finally :meth:`to_generation` per job. State per tree lives
+    on its :class:`Trajectory`; state per job in dicts keyed by the job's index.
+
+    ``attempts_max[i] > 0`` makes job ``i`` a rejection-sampling job with that many attempts.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        jobs: Sequence[Job],
+        attempts_max: Sequence[int],
+        *,
+        reuse: bool = True,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine, self.tok, self.jobs = engine, engine.tokenizer, jobs
+        self.attempts_max = list(attempts_max)
+        self.reuse, self.progress = reuse, progress
+        self.prep: dict[str, _Prepared] = {}  # think format name -> its token ids
+        self.prompt_cache: dict[tuple[str, str], tuple[int, ...]] = {}
+        self.eff_cap: list[int] = []  # per job: the cap its tree must reach
+        self.trajs: list[Trajectory] = []
+        self.traj_of: dict[int, Trajectory] = {}
+        self.attempt: dict[int, int] = {}  # rejection jobs: attempts used (the accepted or the last one)
+        self.exhausted: set[int] = set()  # rejection jobs forced at the cap on their last attempt
+        self.disp = _Dispatch()
+        self.control_ids: dict[str, list[int]] = {}
+        self.branches: dict[int, Branch] = {}
+        self.prefixes: dict[int, list[int]] = {}
+        self.answer_reqs: dict[int, GenRequest] = {}
+        self.answers: dict[int, GenResult] = {}
+        self.answer_walls: dict[int, float] = {}
+        self.started = self.last_report = 0.0
+
+    def run(self) -> list[Generation]:
+        """All the steps; one :class:`Generation` per job, in order."""
+        self.check_budgets()
+        first = self.plant(range(len(self.jobs)), lambda i: 0 if self.attempts_max[i] else self.jobs[i].sample)
+        # Event-driven: a trajectory's next segment starts as soon as its last one ends, and a branch's
+        # answer as soon as the trajectory determines the branch (while the trajectory grows on), so the
+        # engine's batch never waits for the slowest request of a "round".
+        self.started = self.last_report = time.perf_counter()
+        for t in first:
+            self.grow(t)
+        stream(self.engine, self.disp.take(), self.disp.finish)
+        missing = [i for i in range(len(self.jobs)) if i not in self.answers]
+        if missing:  # a bug, not a model behaviour: every branch is determined once its trajectory is done
+            raise RuntimeError(f"budget forcing: {len(missing)} jobs got no answer (first: job {missing[0]})")
+        total_wall = time.perf_counter() - self.started
+        if self.progress:
+            self.progress(f"{len(self.trajs)} trajectories and {len(set(self.answer_reqs.values()))} distinct "
+                          f"answers in {total_wall:.1f}s")
+        return [self.to_generation(i) for i in range(len(self.jobs))]
+
+    def prompt_ids(self, j: Job) -> tuple[int, ...]:
+        """The job's prompt (chat template and the format's start), encoded once per (format, prompt)."""
+        key = (j.cell.think_format, j.problem.prompt)
+        if key not in self.prompt_cache:
+            text = self.tok.chat_prompt(j.problem.prompt) + self.prep[j.cell.think_format].fmt.start
+            self.prompt_cache[key] = tuple(self.tok.encode(text))
+        return self.prompt_cache[key]
+
+    def check_budgets(self) -> None:
+        """Prepare the think formats and fix every job's effective cap, raising :class:`BudgetError`
+        (before any generation) for a rejection job without a cap or with ignores, a format without an
+        exact end-of-thinking token, or a job whose prompt, cap, forced tokens and answer exceed the
+        model's context. A job without a cap thinks up to the context; a rejection probe may think
+        one token past its cap (that is how an attempt that does not fit is told apart)."""
+        for j, m in zip(self.jobs, self.attempts_max, strict=True):
+            if m and (j.cell.forcing.cap is None or j.cell.forcing.n_ignore):
+                raise BudgetError(f"{j.problem.task}/{j.problem.problem_id}: rejection sampling needs a cap and no ignores")
+        for j in self.jobs:
+            name = j.cell.think_format
+            if name not in self.prep:
+                self.prep[name] = _prepare(self.engine, get_format(name))
+        max_len = self.engine.max_model_len
+        for i, j in enumerate(self.jobs):
+            p = self.prep[j.cell.think_format]
+            forced = len(p.delim_ids) + len(p.prefix_ids)
+            answer = j.cell.sampling.answer_max_tokens
+            room = max_len - len(self.prompt_ids(j)) - forced - answer
+            cap = j.cell.forcing.cap
+            if cap is None:
+                cap = room
+            elif self.attempts_max[i]:  # a rejection probe may think one token past the cap
+                cap += 1
+            if cap > room or room < 1:
+                raise BudgetError(
+                    f"{j.problem.task}/{j.problem.problem_id}: prompt ({len(self.prompt_ids(j))} tokens) + thinking "
+                    f"cap ({cap}) + forced delimiter/prefix ({forced}) + answer ({answer}) "
+                    f"exceeds max_model_len {max_len}"
+                )
+            self.eff_cap.append(cap)
+
+    def _base_key(self, i: int, sample: int) -> tuple:
+        f, s, j = self.jobs[i].cell.forcing, self.jobs[i].cell.sampling, self.jobs[i]
+        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, sample, j.cell.model,
+               j.cell.think_format, s.temperature, s.top_p, f.min_tokens)
+        return key if self.reuse else key + (i,)
+
+    def plant(self, indices: Sequence[int], sample_of: Callable[[int], int]) -> list[Trajectory]:
+        """Group jobs into new trees and return them: same problem, seed, sampling, format and
+        min_tokens; one tree per control sequence. A cell without ignores stops at the first
+        end-of-thinking attempt, before any control, so it is a branch of any tree of its base group.
+        ``sample_of(i)`` is job ``i``'s own sample index, or the attempt of a rejection job. Without
+        ``reuse`` every job is a tree of its own."""
+        jobs = self.jobs
+        base_groups: dict[tuple, dict[tuple[str, ...], list[int]]] = {}
+        for i in indices:  # cells with ignores first: they define the trees
+            sub = base_groups.setdefault(self._base_key(i, sample_of(i)), {})
+            if jobs[i].cell.forcing.n_ignore:
+                sub.setdefault(jobs[i].cell.forcing.controls, []).append(i)
+        for i in indices:
+            if not jobs[i].cell.forcing.n_ignore:
+                sub = base_groups[self._base_key(i, sample_of(i))]
+                sub.setdefault(next(iter(sub), ()), []).append(i)
+        new = [self._tree(members, sample_of(members[0])) for sub in base_groups.values() for members in sub.values()]
+        self.trajs.extend(new)
+        return new
+
+    def _tree(self, members: list[int], sample: int) -> Trajectory:
+        """The trajectory of one group of jobs: the largest cap and ignore count among them."""
+        jobs = self.jobs
+        j0 = jobs[members[0]]
+        controls = next((jobs[i].cell.forcing.controls for i in members if jobs[i].cell.forcing.n_ignore), ())
+        t = Trajectory(
+            prompt_ids=self.prompt_ids(j0),
+            seed=j0.seed,
+            task=j0.problem.task,
+            problem_id=j0.problem.problem_id,
+            cap=max(self.eff_cap[i] for i in members),
+            max_ignores=max(jobs[i].cell.forcing.n_ignore for i in members),
+            min_tokens=j0.cell.forcing.min_tokens,
+            controls=controls or ("Wait",),
+            sample=sample,
+            think_format=j0.cell.think_format,
+            temperature=j0.cell.sampling.temperature,
+            top_p=j0.cell.sampling.top_p,
+            waiting=list(members),
+        )
+        for i in members:
+            self.traj_of[i] = t
+        return t
+
+    def grow(self, t: Trajectory) -> None:
+        """Ask for the trajectory's next segment (unless it is done), answer every branch it now
+        determines, and, once it is done, plant the next attempt of its rejection jobs that did not
+        fit (as one tree) and grow those."""
+        if not t.done:
+            req = _think_request(t, self.prep[t.think_format])
+            if req is not None:
+                self.disp.ask(req, partial(self.on_segment, t, time.perf_counter()))
+        self.answer_when_ready(t)
+        if t.done and t.rejected:
+            members, t.rejected = t.rejected, []
+            for nt in self.plant(members, self.attempt.__getitem__):
+                self.grow(nt)
+
+    def on_segment(self, t: Trajectory, asked: float, res: GenResult) -> None:
+        """A thinking segment finished: absorb it into the trajectory and grow on."""
+        wall = time.perf_counter() - asked
+        t.wall_s += wall
+        t.round_walls.append(round(wall, 4))
+        _absorb(t, res, self.prep[t.think_format], self.engine, self.control_ids)
+        self.grow(t)
+        now = time.perf_counter()
+        if self.progress and (t.done and now - self.last_report > 15 or all(x.done for x in self.trajs)):
+            self.last_report = now
+            self.progress(f"{sum(x.done for x in self.trajs)}/{len(self.trajs)} trajectories done, "
+                          f"{len(self.answers)}/{len(self.jobs)} answers, {now - self.started:.1f}s")
+
+    def answer_when_ready(self, t: Trajectory) -> None:
+        """Ask for the answer of every waiting job whose branch the trajectory now determines (a
+        rejection job's only if its attempt fits); the others keep waiting."""
+        waiting = []
+        for i in t.waiting:
+            b = _branch_if_ready(t, self.eff_cap[i], self.jobs[i].cell.forcing.n_ignore)
+            if b is None:
+                waiting.append(i)
+                continue
+            if self.attempts_max[i]:
+                b = self._accept(t, i, b)
+                if b is None:
+                    continue
+            self._ask_answer(t, i, b)
+        t.waiting = waiting
+
+    def _accept(self, t: Trajectory, i: int, b: Branch) -> Branch | None:
+        """Rejection: keep the first attempt whose unforced thinking fits the cap. An attempt that
+        does not fit is None (job ``i`` is resampled once the trajectory is done), unless it is the
+        last: then the end is forced at the cap on this sample."""
+        self.attempt[i] = t.sample + 1
+        cap = self.jobs[i].cell.forcing.cap
+        assert cap is not None
+        if b.forced or b.length > cap:
+            if self.attempt[i] < self.attempts_max[i]:
+                t.rejected.append(i)
+                return None
+            self.exhausted.add(i)
+            b = _branch_if_ready(t, cap, 0)
+            assert b is not None and b.forced
+        return b
+
+    def _ask_answer(self, t: Trajectory, i: int, b: Branch) -> None:
+        """Ask for the answer of job ``i`` after branch ``b`` of ``t``, the delimiter and, where it
+        applies, the answer prefix."""
+        j = self.jobs[i]
+        p = self.prep[j.cell.think_format]
+        # the answer prefix elicits an answer when the harness ended the thinking, or when the model
+        # ended its whole turn (EOS) instead of closing the thinking with the format's delimiter
+        # (unless the format reserves the prefix for the cap, as s1's lm-eval fork does)
+        use_prefix = b.forced or (b.eos and p.fmt.prefix_on_eos) or p.fmt.prefix_on_natural_end
+        prefix = p.prefix_ids if use_prefix else []
+        self.branches[i], self.prefixes[i] = b, prefix
+        self.answer_reqs[i] = req = GenRequest(
+            prompt_ids=t.prompt_ids + tuple(t.thinking[: b.length]) + tuple(p.delim_ids) + tuple(prefix),
+            max_tokens=j.cell.sampling.answer_max_tokens,
+            seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer", t.sample),
+            temperature=j.cell.sampling.temperature,
+            top_p=j.cell.sampling.top_p,
+            stop_token_ids=p.eos_ids,
+        )
+        self.disp.ask(req, partial(self.on_answer, i, time.perf_counter()))
+
+    def on_answer(self, i: int, asked: float, res: GenResult) -> None:
+        """Job ``i``'s answer finished."""
+        self.answers[i] = res
+        self.answer_walls[i] = time.perf_counter() - asked
+
+    def to_generation(self, i: int) -> Generation:
+        """Job ``i``'s row: its branch of the trajectory, the forced tokens and its answer, with the
+        tree it comes from in ``provenance``."""
+        j, t, b, prefix = self.jobs[i], self.traj_of[i], self.branches[i], self.prefixes[i]
+        tok = self.tok
+        p = self.prep[j.cell.think_format]
+        a = self.answers[i]
+        vocab = tok.vocab_size
+        ans_ids = [x for x in a.token_ids if 0 <= x < vocab]
+        think_ids = t.thinking[: b.length]
+        return Generation(
+            problem_id=j.problem.problem_id,
+            seed=j.seed,
+            sample=j.sample,
+            prompt_tokens=len(t.prompt_ids),
+            thinking_ids=think_ids,
+            forced_ids=p.delim_ids + prefix,
+            answer_ids=ans_ids,
+            thinking_text=tok.decode(think_ids),
+            answer_text=tok.decode(prefix + ans_ids),
+            response=tok.decode(think_ids + p.delim_ids + prefix + ans_ids),
+            thinking_tokens=b.length,
+            control_tokens=b.control_tokens,
+            answer_tokens=len(ans_ids),
+            forced_tokens=len(p.delim_ids) + len(prefix),
+            n_ignored=b.n_ignored,
+            n_suppressed=None if t.suppressed_at is None else sum(1 for x in t.suppressed_at if x < b.length),
+            forced_end=b.forced,
+            thinking_end=("oov" if t.end == "oov" and b.length == len(t.thinking) else "cap") if b.forced
+            else ("eos" if b.eos else "delimiter"),
+            thinking_closed=True,
+            answer_finish="length" if a.stop_token is None else "stop",
+            oov_ids=t.oov_ids + (len(a.token_ids) - len(ans_ids)),
+            rounds=b.n_ignored + 2,  # thinking rounds of an independent run, plus its answer
+            wall_s=t.wall_s + self.answer_walls[i],
+            provenance={
+                "tree_cap": t.cap,
+                "tree_ignores": t.max_ignores,
+                # stored rows keep the vocabulary they were written with: a tree the model ended
+                # (delimiter or EOS) is "natural" there, so rows stay byte-identical
+                "tree_end": "natural" if t.end in ("delimiter", "eos") else t.end,
+                "tree_thinking_tokens": len(t.thinking),
+                "tree_controls": list(t.controls) if t.max_ignores else [],
+                "round_walls_s": t.round_walls,
+                "branch": not (b.length == len(t.thinking) and self.eff_cap[i] == t.cap
+                               and j.cell.forcing.n_ignore == t.max_ignores),
+                **({"attempts": self.attempt[i], "accepted_sample": self.attempt[i] - 1}
+                   if self.attempts_max[i] else {}),
+                **({"rejection_exhausted": True} if i in self.exhausted else {}),
+            },
+        )
 
 
 def run_sequential(
@@ -270,8 +568,9 @@ def run_sequential(
     reuse: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[Generation]:
-    """Budget-forced generation for every job; returns one :class:`Generation` per job, in order."""
-    return run_trees(engine, jobs, reuse=reuse, progress=progress)
+    """Budget-forced generation for every job (rejection cells included: they are forced at their
+    cap like any other); returns one :class:`Generation` per job, in order."""
+    return run_trees(engine, jobs, max_attempts=[0] * len(jobs), reuse=reuse, progress=progress)
 
 
 def run_trees(
@@ -284,248 +583,20 @@ def run_trees(
 ) -> list[Generation]:
     """Budget forcing and rejection sampling in one event-driven run; one :class:`Generation` per job.
 
-    ``max_attempts[i] > 0`` makes job ``i`` a rejection-sampling job (see :func:`run_rejection`);
-    otherwise it is budget-forced (:func:`run_sequential`). All jobs share trajectory trees where their
-    seeds agree: attempt ``a`` of a rejection job is the unforced trajectory of sample ``a``.
+    A job of a rejection cell (``cell.method == "rejection"``) is a rejection-sampling job with
+    ``cell.max_attempts`` attempts (see :func:`run_rejection`); any other job is budget-forced
+    (:func:`run_sequential`). ``max_attempts``, when given, overrides that per job: ``max_attempts[i]
+    > 0`` makes job ``i`` a rejection job with that many attempts, 0 a budget-forced one. All jobs
+    share trajectory trees where their seeds agree: attempt ``a`` of a rejection job is the unforced
+    trajectory of sample ``a``. The run itself is a :class:`TreeScheduler`.
     """
-    tok = engine.tokenizer
-    attempts_max = list(max_attempts) if max_attempts is not None else [0] * len(jobs)
+    if max_attempts is None:
+        attempts_max = [j.cell.max_attempts if j.cell.method == "rejection" else 0 for j in jobs]
+    else:
+        attempts_max = list(max_attempts)
     if len(attempts_max) != len(jobs):
         raise ValueError(f"max_attempts has {len(attempts_max)} entries for {len(jobs)} jobs")
-    for j, m in zip(jobs, attempts_max, strict=True):
-        if m and (j.cell.forcing.cap is None or j.cell.forcing.n_ignore):
-            raise BudgetError(f"{j.problem.task}/{j.problem.problem_id}: rejection sampling needs a cap and no ignores")
-    prep: dict[str, _Prepared] = {}
-    prompt_cache: dict[tuple[str, str], tuple[int, ...]] = {}
-    for j in jobs:
-        name = j.cell.think_format
-        if name not in prep:
-            prep[name] = _prepare(engine, get_format(name))
-
-    def prompt_ids(j: Job) -> tuple[int, ...]:
-        key = (j.cell.think_format, j.problem.prompt)
-        if key not in prompt_cache:
-            text = tok.chat_prompt(j.problem.prompt) + prep[j.cell.think_format].fmt.start
-            prompt_cache[key] = tuple(tok.encode(text))
-        return prompt_cache[key]
-
-    # effective caps and the context check, before any generation
-    eff_cap: list[int] = []
-    for j in jobs:
-        p = prep[j.cell.think_format]
-        forced = len(p.delim_ids) + len(p.prefix_ids)
-        room = engine.max_model_len - len(prompt_ids(j)) - forced - j.cell.sampling.answer_max_tokens
-        cap = j.cell.forcing.cap
-        if cap is None:
-            cap = room
-        elif attempts_max[len(eff_cap)]:  # a rejection probe may think one token past the cap
-            cap += 1
-        if cap > room or room < 1:
-            raise BudgetError(
-                f"{j.problem.task}/{j.problem.problem_id}: prompt ({len(prompt_ids(j))} tokens) + thinking "
-                f"cap ({cap}) + forced delimiter/prefix ({forced}) + answer ({j.cell.sampling.answer_max_tokens}) "
-                f"exceeds max_model_len {engine.max_model_len}"
-            )
-        eff_cap.append(cap)
-
-    # group jobs into trees: same problem, seed, sampling, format and min_tokens; one tree per control
-    # sequence. A cell without ignores stops at the first end-of-thinking attempt, before any control,
-    # so it is a branch of any tree of its base group. ``sample`` is the job's own sample index, or
-    # the attempt of a rejection job.
-    def base_key(i: int, j: Job, sample: int) -> tuple:
-        f, s = j.cell.forcing, j.cell.sampling
-        key = (j.problem.task, j.problem.problem_id, j.problem.prompt, j.seed, sample, j.cell.model,
-               j.cell.think_format, s.temperature, s.top_p, f.min_tokens)
-        return key if reuse else key + (i,)
-
-    trajs: list[Trajectory] = []
-    traj_of: dict[int, Trajectory] = {}
-    fmt_of: dict[int, str] = {}
-    temps: dict[int, tuple[float, float]] = {}
-    jobs_of: dict[int, list[int]] = {}
-
-    def plant(indices: Sequence[int], sample_of: Callable[[int], int]) -> list[Trajectory]:
-        base_groups: dict[tuple, dict[tuple[str, ...], list[int]]] = {}
-        for i in indices:  # cells with ignores first: they define the trees
-            j = jobs[i]
-            sub = base_groups.setdefault(base_key(i, j, sample_of(i)), {})
-            if j.cell.forcing.n_ignore:
-                sub.setdefault(j.cell.forcing.controls, []).append(i)
-        for i in indices:
-            j = jobs[i]
-            if not j.cell.forcing.n_ignore:
-                sub = base_groups[base_key(i, j, sample_of(i))]
-                sub.setdefault(next(iter(sub), ()), []).append(i)
-        new: list[Trajectory] = []
-        for sub in base_groups.values():
-            for members in sub.values():
-                j0 = jobs[members[0]]
-                controls = next((jobs[i].cell.forcing.controls for i in members if jobs[i].cell.forcing.n_ignore), ())
-                t = Trajectory(
-                    prompt_ids=prompt_ids(j0),
-                    seed=j0.seed,
-                    task=j0.problem.task,
-                    problem_id=j0.problem.problem_id,
-                    cap=max(eff_cap[i] for i in members),
-                    max_ignores=max(jobs[i].cell.forcing.n_ignore for i in members),
-                    min_tokens=j0.cell.forcing.min_tokens,
-                    controls=controls or ("Wait",),
-                    sample=sample_of(members[0]),
-                )
-                new.append(t)
-                fmt_of[id(t)] = j0.cell.think_format
-                temps[id(t)] = (j0.cell.sampling.temperature, j0.cell.sampling.top_p)
-                jobs_of[id(t)] = list(members)
-                for i in members:
-                    traj_of[i] = t
-        trajs.extend(new)
-        return new
-
-    attempt: dict[int, int] = {}  # rejection jobs: attempts used (the accepted or the last one)
-    exhausted: set[int] = set()
-    rejected: dict[int, list[int]] = {}  # trajectory -> its rejection jobs whose attempt did not fit
-    first = plant(range(len(jobs)), lambda i: 0 if attempts_max[i] else jobs[i].sample)
-
-    # Event-driven: a trajectory's next segment starts as soon as its last one ends, and a branch's
-    # answer as soon as the trajectory determines the branch (while the trajectory grows on), so the
-    # engine's batch never waits for the slowest request of a "round".
-    disp = _Dispatch()
-    control_ids: dict[str, list[int]] = {}
-    branches: dict[int, Branch] = {}
-    prefixes: dict[int, list[int]] = {}
-    answer_reqs: dict[int, GenRequest] = {}
-    answers: dict[int, GenResult] = {}
-    answer_walls: dict[int, float] = {}
-    started = time.perf_counter()
-    last_report = [started]
-
-    def answer_when_ready(t: Trajectory) -> None:
-        waiting = []
-        for i in jobs_of[id(t)]:
-            j = jobs[i]
-            b = _branch_if_ready(t, eff_cap[i], j.cell.forcing.n_ignore)
-            if b is None:
-                waiting.append(i)
-                continue
-            if attempts_max[i]:  # rejection: keep the first attempt whose unforced thinking fits the cap
-                attempt[i] = t.sample + 1
-                cap = j.cell.forcing.cap
-                assert cap is not None
-                if b.forced or b.length > cap:
-                    if attempt[i] < attempts_max[i]:
-                        rejected.setdefault(id(t), []).append(i)  # resampled once the trajectory is done
-                        continue
-                    exhausted.add(i)  # last attempt: force the end at the cap on this sample
-                    b = _branch_if_ready(t, cap, 0)
-                    assert b is not None and b.forced
-            p = prep[j.cell.think_format]
-            # the answer prefix elicits an answer when the harness ended the thinking, or when the model
-            # ended its whole turn (EOS) instead of closing the thinking with the format's delimiter
-            # (unless the format reserves the prefix for the cap, as s1's lm-eval fork does)
-            use_prefix = b.forced or (b.eos and p.fmt.prefix_on_eos) or p.fmt.prefix_on_natural_end
-            prefix = p.prefix_ids if use_prefix else []
-            branches[i], prefixes[i] = b, prefix
-            answer_reqs[i] = req = GenRequest(
-                prompt_ids=t.prompt_ids + tuple(t.thinking[: b.length]) + tuple(p.delim_ids) + tuple(prefix),
-                max_tokens=j.cell.sampling.answer_max_tokens,
-                seed=derive_seed(j.seed, j.problem.task, j.problem.problem_id, "answer", t.sample),
-                temperature=j.cell.sampling.temperature,
-                top_p=j.cell.sampling.top_p,
-                stop_token_ids=p.eos_ids,
-            )
-            asked = time.perf_counter()
-
-            def got(res: GenResult, i: int = i, asked: float = asked) -> None:
-                answers[i] = res
-                answer_walls[i] = time.perf_counter() - asked
-
-            disp.ask(req, got)
-        jobs_of[id(t)] = waiting
-
-    def grow(t: Trajectory) -> None:
-        if not t.done:
-            temp, top_p = temps[id(t)]
-            req = _think_request(t, prep[fmt_of[id(t)]], temp, top_p)
-            if req is not None:
-                asked = time.perf_counter()
-                disp.ask(req, lambda res, t=t, asked=asked: segment_done(t, res, asked))
-        answer_when_ready(t)
-        if t.done and id(t) in rejected:  # the next attempt of every job this one did not fit, as one tree
-            for nt in plant(rejected.pop(id(t)), lambda i: attempt[i]):
-                grow(nt)
-
-    def segment_done(t: Trajectory, res: GenResult, asked: float) -> None:
-        wall = time.perf_counter() - asked
-        t.wall_s += wall
-        t.round_walls.append(round(wall, 4))
-        _absorb(t, res, prep[fmt_of[id(t)]], engine, control_ids)
-        grow(t)
-        now = time.perf_counter()
-        if progress and (t.done and now - last_report[0] > 15 or all(x.done for x in trajs)):
-            last_report[0] = now
-            progress(f"{sum(x.done for x in trajs)}/{len(trajs)} trajectories done, "
-                     f"{len(answers)}/{len(jobs)} answers, {now - started:.1f}s")
-
-    for t in first:
-        grow(t)
-    stream(engine, disp.take(), disp.finish)
-    missing = [i for i in range(len(jobs)) if i not in answers]
-    if missing:  # a bug, not a model behaviour: every branch is determined once its trajectory is done
-        raise RuntimeError(f"budget forcing: {len(missing)} jobs got no answer (first: job {missing[0]})")
-    total_wall = time.perf_counter() - started
-    if progress:
-        progress(f"{len(trajs)} trajectories and {len(set(answer_reqs.values()))} distinct answers in {total_wall:.1f}s")
-
-    out: list[Generation] = []
-    vocab = tok.vocab_size
-    for i, j in enumerate(jobs):
-        t, b, prefix = traj_of[i], branches[i], prefixes[i]
-        p = prep[j.cell.think_format]
-        a = answers[i]
-        ans_ids = [x for x in a.token_ids if 0 <= x < vocab]
-        oov = t.oov_ids + (len(a.token_ids) - len(ans_ids))
-        think_ids = t.thinking[: b.length]
-        out.append(
-            Generation(
-                problem_id=j.problem.problem_id,
-                seed=j.seed,
-                sample=j.sample,
-                prompt_tokens=len(t.prompt_ids),
-                thinking_ids=think_ids,
-                forced_ids=p.delim_ids + prefix,
-                answer_ids=ans_ids,
-                thinking_text=tok.decode(think_ids),
-                answer_text=tok.decode(prefix + ans_ids),
-                response=tok.decode(think_ids + p.delim_ids + prefix + ans_ids),
-                thinking_tokens=b.length,
-                control_tokens=b.control_tokens,
-                answer_tokens=len(ans_ids),
-                forced_tokens=len(p.delim_ids) + len(prefix),
-                n_ignored=b.n_ignored,
-                n_suppressed=None if t.suppressed_at is None else sum(1 for x in t.suppressed_at if x < b.length),
-                forced_end=b.forced,
-                thinking_end=("oov" if t.end == "oov" and b.length == len(t.thinking) else "cap") if b.forced
-                else ("eos" if b.eos else "delimiter"),
-                thinking_closed=True,
-                answer_finish="length" if a.stop_token is None else "stop",
-                oov_ids=oov,
-                rounds=b.n_ignored + 2,  # thinking rounds of an independent run, plus its answer
-                wall_s=t.wall_s + answer_walls[i],
-                provenance={
-                    "tree_cap": t.cap,
-                    "tree_ignores": t.max_ignores,
-                    "tree_end": t.end,
-                    "tree_thinking_tokens": len(t.thinking),
-                    "tree_controls": list(t.controls) if t.max_ignores else [],
-                    "round_walls_s": t.round_walls,
-                    "branch": not (b.length == len(t.thinking) and eff_cap[i] == t.cap
-                                   and j.cell.forcing.n_ignore == t.max_ignores),
-                    **({"attempts": attempt[i], "accepted_sample": attempt[i] - 1} if attempts_max[i] else {}),
-                    **({"rejection_exhausted": True} if i in exhausted else {}),
-                },
-            )
-        )
-    return out
+    return TreeScheduler(engine, jobs, attempts_max, reuse=reuse, progress=progress).run()
 
 
 def run_rejection(
@@ -543,7 +614,8 @@ def run_rejection(
     fitting attempt is kept, with its attempt count. Jobs with no fitting attempt after
     ``max_attempts`` fall back to budget forcing at the cap on their last attempt and are flagged
     ``rejection_exhausted``. Caps of one (problem, seed) share attempts through the trajectory tree,
-    so the attempt counts of all caps come from the same samples.
+    so the attempt counts of all caps come from the same samples. ``max_attempts`` applies to every
+    job, whatever its cell's method.
 
     Attempts are event-driven: the next attempt of a (problem, seed) starts the moment its previous
     trajectory is done (not after a whole wave of attempts), and no answer is generated for an
