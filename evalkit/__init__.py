@@ -1,8 +1,36 @@
 """evalkit: a statistically rigorous evaluation harness for test-time scaling of reasoning LLMs.
 
 Stages (each a package; none imports a later one):
-``spec`` -> ``generate`` -> ``grade`` -> ``analyze`` -> ``report``, plus ``store`` and ``cli``.
-Typed records passed between stages live in :mod:`evalkit.records`.
+``spec`` -> ``generate`` -> ``grade`` -> ``analyze`` -> ``report``, plus ``store`` (results on disk),
+``runner`` (the pipeline as a library) and ``cli`` (thin commands over it). Typed records passed
+between stages live in :mod:`evalkit.records`; every deliberate error derives from
+:class:`evalkit.errors.EvalkitError`.
+
+The public API, after ``inspect_ai.eval``::
+
+    from evalkit import run_sweep, report, grade
+    res = run_sweep("sweeps/quickstart.yaml", engine="scripted")
+    report.build(res.out_dir)
+    grade.grade_response("... so the answer is \\\\boxed{42}", "42", "integer")
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 __version__ = "0.1.0"
+
+__all__ = ["EvalkitError", "SweepResult", "__version__", "grade", "regrade", "report", "run_sweep"]
+
+_LAZY = {"run_sweep": "evalkit.runner", "regrade": "evalkit.runner", "SweepResult": "evalkit.runner",
+         "EvalkitError": "evalkit.errors"}
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazy: importing evalkit.records must stay light
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in ("report", "grade"):
+        return importlib.import_module(f"evalkit.{name}")
+    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal, get_args
 
 AnswerType = Literal["integer", "math", "mc"]
@@ -27,7 +28,7 @@ THINKING_ENDS: tuple[str, ...] = get_args(ThinkingEnd)
 AnswerFinish = Literal["stop", "length"]
 
 
-class GradeReason(str, Enum):
+class GradeReason(StrEnum):
     """Why a verdict is what it is (stored as its value in ``grade_reason``)."""
 
     EQUIVALENT = "equivalent"
@@ -47,9 +48,6 @@ class GradeReason(str, Enum):
     TIMEOUT = "timeout"
     WORKER_DIED = "worker_died"
     MEMORY_LIMIT = "memory_limit"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def transient(self) -> bool:
@@ -74,6 +72,20 @@ class Problem:
     gold: str  # gold answer as text (a letter for multiple choice)
     answer_type: AnswerType
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+def cap_label(cap: Any) -> str:  # noqa: ANN401 - an int, None, or a pandas value (NaN for no cap)
+    """How a thinking cap is written everywhere: its integer, or ``none``."""
+    if cap is None or (isinstance(cap, float) and math.isnan(cap)):
+        return "none"
+    try:
+        import pandas as pd
+
+        if pd.isna(cap):
+            return "none"
+    except (ImportError, TypeError, ValueError):
+        pass
+    return str(int(cap))
 
 
 @dataclass(frozen=True)
@@ -128,14 +140,30 @@ class Cell:
             **({"max_attempts": self.max_attempts} if self.method == "rejection" else {}),
         }
 
+    @classmethod
+    def from_key(cls, key: dict[str, Any]) -> Cell:
+        """The cell whose :attr:`key` is ``key`` (as ``cells.json`` and lm-eval exports store it)."""
+        f, s = key["forcing"], key["sampling"]
+        return cls(task=key["task"], model=key["model"], think_format=key["think_format"],
+                   forcing=ForcingConfig(cap=f["cap"], n_ignore=f["n_ignore"], controls=tuple(f["controls"]),
+                                         min_tokens=f["min_tokens"]),
+                   sampling=SamplingConfig(**s), selection=key.get("selection", {}) or {},
+                   method=key.get("method", "sequential"), n_samples=key.get("n_samples", 1),
+                   max_attempts=key.get("max_attempts", 0))
+
     @property
     def cell_id(self) -> str:
         return stable_hash(self.key)
 
     @property
+    def control_label(self) -> str:
+        """The control strings joined by ``|`` (empty when the cell ignores no end attempt)."""
+        return "|".join(self.forcing.controls) if self.forcing.n_ignore else ""
+
+    @property
     def label(self) -> str:
         f = self.forcing
-        cap = "none" if f.cap is None else str(f.cap)
+        cap = cap_label(f.cap)
         fmt = "" if self.think_format in ("s1",) else f" format={self.think_format if len(self.think_format) < 20 else 'custom'}"
         ctl = "|".join(f.controls) if f.n_ignore else "-"
         if self.method == "rejection":

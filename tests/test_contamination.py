@@ -318,7 +318,7 @@ def test_subset_difference_is_paired_and_exact() -> None:
 
 
 def test_report_exclude_recomputes_on_the_clean_subset(tmp_path: Path) -> None:
-    from evalkit.cli.run import run_sweep, scripted_factory
+    from evalkit.runner import run_sweep, scripted_factory
     from evalkit.spec import build_plan, parse_spec
     from evalkit.store import ResultStore
 

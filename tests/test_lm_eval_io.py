@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
-from evalkit.cli.lm_eval_io import export_samples, import_samples
-from evalkit.cli.run import run_sweep, scripted_factory
+from evalkit.runner.lm_eval_io import export_samples, import_samples
+from evalkit.runner import run_sweep, scripted_factory
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
 from evalkit.store.lm_eval_samples import SamplesError, hash_string, read_samples
@@ -184,7 +184,7 @@ def test_unknown_task_existing_out_and_no_half_written_results(tmp_path: Path, m
     res = invoke("import", "lm-eval", FORCING2K, "--task", "aime24", "--out", tmp_path / "taken")
     assert res.exit_code == 2 and "exists" in res.output
     # a failure while writing leaves neither the results directory nor a temporary one
-    import evalkit.cli.lm_eval_io as io
+    import evalkit.runner.lm_eval_io as io
 
     def boom(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise OSError("disk full")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalkit.cli.lm_eval_io import NO_THINKING, cell_from_key, split_response
+from evalkit.runner.lm_eval_io import NO_THINKING, cell_from_key, split_response
 from evalkit.generate.formats import PRESETS, get_format
 from evalkit.generate.s1_kwargs import (
     S1_FORK_FORMAT,

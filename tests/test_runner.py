@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalkit.cli.run import run_sweep, scripted_factory, scripted_resolve
+from evalkit.runner import run_sweep, scripted_factory, scripted_resolve
 from evalkit.generate import ScriptedEngine
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
@@ -95,14 +95,14 @@ def test_cli_exit_code_is_nonzero_when_a_batch_fails(tmp_path: Path, monkeypatch
     from typer.testing import CliRunner
 
     from evalkit.cli import app
-    from evalkit.cli import run as runmod
+    from evalkit.runner import models
 
     def broken(*a):  # noqa: ANN002, ANN202
         e = ScriptedEngine()
         e.fail_on = lambda reqs: True
         return e
 
-    monkeypatch.setattr(runmod, "scripted_factory", broken)
+    monkeypatch.setitem(models.ENGINES, "scripted", (broken, scripted_resolve))
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("DELAY", "0"))
     res = CliRunner().invoke(app, ["sweep", str(spec), "--engine", "scripted", "--results", str(tmp_path / "r")])

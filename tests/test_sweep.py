@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from evalkit.analyze import accuracy_interval
 from evalkit.cli import app
-from evalkit.cli.run import run_sweep, scripted_factory
+from evalkit.runner import run_sweep, scripted_factory
 from evalkit.report import cell_table
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore

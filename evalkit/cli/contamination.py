@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console(width=None if sys.stdout.isatty() else 220)
-err = Console(stderr=True, soft_wrap=True)
+from evalkit.cli.common import console, err
+from evalkit.cli.common import fail as _fail
 
 DEFAULT_BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond")
-
-
-def _fail(msg: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
-    raise typer.Exit(code)
 
 
 def _ints(s: str, what: str) -> tuple[int, ...]:

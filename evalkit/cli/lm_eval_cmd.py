@@ -48,23 +48,22 @@ def register(app: typer.Typer) -> None:
         report: Annotated[bool, typer.Option(help="print the report afterwards")] = True,
     ) -> None:
         """Import lm-eval sample logs: regrade with evalkit's grader and store rows for report / figures / claims."""
-        from evalkit.cli.lm_eval_io import LmEvalIOError, import_samples
-        from evalkit.cli.main import _fail, _report, err
-        from evalkit.store.lm_eval_samples import SamplesError
+        from evalkit.cli.common import failing, say, show
+        from evalkit.report import build
+        from evalkit.runner.lm_eval_io import import_samples
 
-        try:
+        with failing():
             res = import_samples(samples, task, out, model=model, tokenizer=tokenizer, force=force, workers=workers,
-                                 log=lambda m: err.print(m, highlight=False))
-        except (LmEvalIOError, SamplesError) as e:
-            _fail(str(e))
+                                 log=say)
         for m in res.messages:
-            err.print(m, highlight=False)
+            say(m)
         agree = (f"; evalkit agrees with the files' exact_match on {res.agree} of {res.compared} docs"
                  if res.compared else "")
-        err.print(f"{res.out_dir}: {res.rows} rows in {len(res.cells)} cells; {res.matched} docs matched to {task} "
-                  f"problems, {res.unmatched} not; token counts: {res.token_counts}{agree}", highlight=False)
+        say(f"{res.out_dir}: {res.rows} rows in {len(res.cells)} cells; {res.matched} docs matched to {task} "
+            f"problems, {res.unmatched} not; token counts: {res.token_counts}{agree}")
         if report:
-            _report(res.out_dir)
+            with failing():
+                build(res.out_dir, show=show, say=say)
 
     @export_app.command("lm-eval")
     def export_lm_eval(
@@ -72,16 +71,14 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="output folder (default: results/<sweep>/lm_eval)")] = None,
     ) -> None:
         """Export a results directory as lm-eval samples_*.jsonl (one file per cell and seed)."""
-        from evalkit.cli.lm_eval_io import LmEvalIOError, export_samples
-        from evalkit.cli.main import _fail, console, err
+        from evalkit.cli.common import console, failing, say
+        from evalkit.runner.lm_eval_io import export_samples
 
-        try:
+        with failing():
             files = export_samples(results_dir, out)
-        except LmEvalIOError as e:
-            _fail(str(e))
         for f in files:
             console.print(str(f), highlight=False)
-        err.print(f"wrote {len(files)} samples files and index.json", highlight=False)
+        say(f"wrote {len(files)} samples files and index.json")
 
 
 if __name__ == "__main__":

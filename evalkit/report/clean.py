@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analyze import accuracy_interval, subset_difference
+from evalkit.records import cap_label
 from evalkit.spec.exclude import ExcludeEntry
 
 CONF = 0.95
@@ -48,7 +49,7 @@ class CleanRow:
 
 
 def _label(first: pd.Series) -> str:
-    cap = "none" if pd.isna(first["cap"]) else str(int(first["cap"]))
+    cap = cap_label(first["cap"])
     if first["method"] == "parallel":
         return f"parallel n={int(first['n_samples'])} cap={cap}"
     if first["method"] == "rejection":

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analyze import accuracy_interval, paired_difference
+from evalkit.records import cap_label
 
 
 def _plt():  # noqa: ANN202
@@ -34,8 +35,7 @@ def _mat(g: pd.DataFrame, value: str = "correct") -> pd.DataFrame:
     return g.pivot_table(index="problem_id", columns="seed", values=value, aggfunc="mean")
 
 
-def _cap_label(v: object) -> str:
-    return "none" if pd.isna(v) else str(int(v))
+_cap_label = cap_label
 
 
 def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:

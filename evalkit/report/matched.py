@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit.analyze import MatchedComparison, maj_at_k, matched_compute
+from evalkit.records import cap_label
 from evalkit.report.tables import _ks
 
 X_CHOICES = ("flops_prefix_cached", "flops_naive", "flops_kv_read", "tokens")
@@ -48,7 +49,7 @@ def family_arrays(df: pd.DataFrame, x: str = "flops_prefix_cached") -> dict:
         first = g.iloc[0]
         out["seq_acc"].append(acc)
         out["seq_x"].append(xs)
-        cap = "none" if pd.isna(first["cap"]) else int(first["cap"])
+        cap = cap_label(first["cap"])
         out["seq_labels"].append(f"cap {cap}, ignore {int(first['n_ignore'])}")
     for _cid, g in par.groupby("cell_id", sort=False):
         n = int(g.iloc[0]["n_samples"])

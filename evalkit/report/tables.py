@@ -16,6 +16,7 @@ from evalkit.analyze import (
     pass_at_k,
     seed_summary,
 )
+from evalkit.records import cap_label
 
 CONF = 0.95
 
@@ -44,8 +45,7 @@ class CellRow:
     no_answer_frac: float
 
 
-def _cap(v: object) -> str:
-    return "none" if v is None or (isinstance(v, float) and np.isnan(v)) or pd.isna(v) else str(int(v))
+_cap = cap_label
 
 
 def cell_table(df: pd.DataFrame) -> list[CellRow]:

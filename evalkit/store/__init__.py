@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,58 +19,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 2
+from evalkit.errors import EvalkitError
+from evalkit.store.row import FIELDS, ROW_SCHEMA, SampleRow, from_table, rows_of, to_table
 
-ROW_SCHEMA = pa.schema(
-    [
-        ("sweep", pa.string()),
-        ("cell_id", pa.string()),
-        ("task", pa.string()),
-        ("model", pa.string()),
-        ("think_format", pa.string()),
-        ("method", pa.string()),
-        ("problem_id", pa.string()),
-        ("seed", pa.int64()),
-        ("sample", pa.int64()),
-        ("n_samples", pa.int64()),
-        ("cap", pa.int64()),
-        ("n_ignore", pa.int64()),
-        ("control", pa.string()),
-        ("min_tokens", pa.int64()),
-        ("temperature", pa.float64()),
-        ("top_p", pa.float64()),
-        ("prompt_tokens", pa.int64()),
-        ("thinking_tokens", pa.int64()),
-        ("control_tokens", pa.int64()),
-        ("forced_tokens", pa.int64()),
-        ("answer_tokens", pa.int64()),
-        ("n_ignored", pa.int64()),
-        ("n_suppressed", pa.int64()),  # end-of-thinking tokens masked by min_tokens (null: engine cannot tell)
-        ("forced_end", pa.bool_()),
-        ("thinking_end", pa.string()),
-        ("answer_finish", pa.string()),
-        ("oov_ids", pa.int64()),
-        ("rounds", pa.int64()),
-        ("attempts", pa.int64()),  # rejection sampling: samples drawn until one fit (1 otherwise)
-        ("wall_s", pa.float64()),
-        ("flops_naive", pa.float64()),
-        ("flops_prefix_cached", pa.float64()),
-        ("flops_kv_read", pa.float64()),
-        ("flops_prompt", pa.float64()),  # prefill of the whole prompt (for re-accounting shared prompts)
-        ("gold", pa.string()),
-        ("answer_type", pa.string()),
-        ("response", pa.string()),
-        ("thinking_text", pa.string()),
-        ("answer_text", pa.string()),
-        ("extracted", pa.string()),
-        ("correct", pa.bool_()),
-        ("answer_class", pa.int64()),
-        ("verifier_score", pa.float64()),  # parallel cells with a verifier: best-of-n  # equivalence class among the samples of one (problem, seed)
-        ("grade_reason", pa.string()),
-        ("grader_version", pa.string()),
-        ("provenance", pa.string()),
-    ]
-)
+SCHEMA_VERSION = 2  # the columns of SampleRow; directories written since schema 2 read unchanged
+
+__all__ = ["FIELDS", "ROW_SCHEMA", "SCHEMA_VERSION", "ResultStore", "ResultsError", "SampleRow", "atomic_write_bytes",
+           "atomic_write_json", "open_results"]
+
+
+class ResultsError(EvalkitError, ValueError):
+    """A path that is not a usable results directory (or has no samples where some are needed)."""
+
+def _write_table(path: Path, rows: list[SampleRow]) -> None:
+    sink = pa.BufferOutputStream()
+    pq.write_table(to_table(rows), sink, compression="zstd")
+    atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
 def _fsync_dir(path: Path) -> None:
@@ -135,15 +99,33 @@ class ResultStore:
     def exists(self) -> bool:
         return self.manifest_path.exists()
 
-    def write_part(self, cell_id: str, seed: int, part: str, rows: list[dict[str, Any]], writer: str = "local") -> Path:
-        table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
+    def write_part(self, cell_id: str, seed: int, part: str, rows: Iterable[SampleRow], writer: str = "local") -> Path:
+        """Write one part (atomically) and journal it. Every row must belong to ``cell_id`` and ``seed``."""
+        rows = rows_of(rows)
+        wrong = [r for r in rows if r.cell_id != cell_id or r.seed != seed]
+        if wrong:
+            raise ValueError(f"part {part} of cell {cell_id} seed {seed}: a row of cell {wrong[0].cell_id} "
+                             f"seed {wrong[0].seed}")
         path = self.part_path(cell_id, seed, part)
-        atomic_write_bytes(path, sink.getvalue().to_pybytes())
+        _write_table(path, rows)
         self._journal(writer, {"event": "part", "cell_id": cell_id, "seed": seed, "part": part, "rows": len(rows),
-                               "problems": sorted({r["problem_id"] for r in rows})})
+                               "problems": sorted({r.problem_id for r in rows})})
         return path
+
+    def read_part(self, path: Path) -> list[SampleRow]:
+        return from_table(pq.read_table(path))
+
+    def rewrite_part(self, path: Path, rows: Sequence[SampleRow], writer: str = "regrade",
+                     event: str = "rewrite") -> None:
+        """Replace a part's rows in place (atomically; same samples, new verdicts) and journal it."""
+        old = {(r.problem_id, r.sample) for r in self.read_part(path)}
+        new = {(r.problem_id, r.sample) for r in rows}
+        if old != new:
+            raise ValueError(f"{path}: a rewrite must keep the part's samples ({len(old)} before, {len(new)} after)")
+        _write_table(path, list(rows))
+        self._journal(writer, {"event": event, "part": path.stem.removeprefix("part-"),
+                               "cell_id": path.parent.parent.name, "seed": int(path.parent.name.split("=")[1]),
+                               "rows": len(rows)})
 
     def _journal(self, writer: str, entry: dict[str, Any]) -> None:
         from datetime import UTC, datetime
@@ -196,12 +178,33 @@ class ResultStore:
     def shard_files(self) -> list[Path]:
         return sorted((self.root / "samples").glob("*/seed=*/part-*.parquet"))
 
-    def read_rows(self, cell_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    def read_records(self, cell_ids: Iterable[str] | None = None) -> list[SampleRow]:
+        """Every stored row as a record, in the order of :meth:`read_rows`."""
+        rows = [r for f in self._files(cell_ids) for r in self.read_part(f)]
+        return sorted(rows, key=lambda r: (r.cell_id, r.seed, r.problem_id, r.sample))
+
+    def _files(self, cell_ids: Iterable[str] | None) -> list[Path]:
         files = self.shard_files()
         if cell_ids is not None:
             keep = set(cell_ids)
             files = [f for f in files if f.parent.parent.name in keep]
+        return files
+
+    def read_rows(self, cell_ids: Iterable[str] | None = None) -> pd.DataFrame:
+        """Every stored row as a frame (one column per :class:`SampleRow` field), sorted by cell, seed,
+        problem and sample."""
+        files = self._files(cell_ids)
         if not files:
             return pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in ROW_SCHEMA})
         df = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
         return df.sort_values(["cell_id", "seed", "problem_id", "sample"], kind="stable", ignore_index=True)
+
+
+def open_results(results_dir: str | Path, *, need_rows: bool = False) -> ResultStore:
+    """The store of an existing results directory; :class:`ResultsError` naming the path otherwise."""
+    store = ResultStore(results_dir)
+    if not store.exists():
+        raise ResultsError(f"{results_dir}: not a results directory (no manifest.json)")
+    if need_rows and not store.shard_files():
+        raise ResultsError(f"{results_dir}: no samples yet")
+    return store

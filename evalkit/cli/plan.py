@@ -1,0 +1,126 @@
+"""What ``evalkit sweep --dry-run``, ``evalkit flops`` and ``evalkit doctor`` print."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from evalkit.cli.common import console, fail
+from evalkit.spec import Plan
+
+
+def print_plan(plan: Plan, results: Path, throughput: float) -> None:
+    s = plan.spec
+    console.print(f"sweep [bold]{s.name}[/]: {len(plan.cells)} cells x {len(plan.seeds)} seeds", highlight=False)
+    for name, n in plan.problem_counts.items():
+        console.print(f"  task {name}: {n if n is not None else '?'} problems"
+                      + (f"  ({plan.unavailable[name]})" if name in plan.unavailable else ""), highlight=False)
+    for m in s.model_entries():
+        console.print(f"  model {m.id}" + (f" engine {m.engine}" if m.engine else ""), highlight=False)
+    for c in plan.cells:
+        console.print(f"  cell {c.cell_id}  {c.label}", highlight=False)
+    mml = next((m.engine.get("max_model_len") for m in s.model_entries() if m.engine.get("max_model_len")), None)
+    req = plan.n_requests()
+    ub = plan.token_upper_bound(mml)
+    console.print(f"requests (problem x seed x cell): {req if req is not None else 'unknown (data unavailable)'}")
+    console.print("upper bound on generated tokens (per cell, before tree reuse): "
+                  + (f"{ub:,}" if ub is not None else "unbounded (a cap is null and no max_model_len)"))
+    if ub is not None:
+        console.print(f"estimated GPU-hours at {throughput:,.0f} generated tokens/s per GPU: "
+                      f"<= {ub / throughput / 3600:,.1f}")
+        print_flops_bound(plan, mml)
+    from evalkit.runner import plan_batches
+    from evalkit.store import ResultStore
+
+    store = ResultStore(results / str(s.name))
+    if store.root.exists():
+        batches = plan_batches(plan, store.completed())
+        console.print(f"{store.root} exists: {len(batches)} batches still to run")
+
+
+def print_flops_bound(plan: Plan, max_model_len: int | None) -> None:
+    """Upper bound on FLOPs (naive accounting: every sample pays its prompt) when a FLOPs model is known;
+    prompt lengths are estimated at 4 characters per token."""
+    from evalkit.analyze.flops import ModelShape, span_flops
+    from evalkit.runner import load_model_config
+
+    total = 0.0
+    for entry in plan.spec.model_entries():
+        ref = entry.flops_config or entry.id
+        try:
+            shape = ModelShape.from_config(load_model_config(ref))
+        except ValueError:
+            console.print(f"FLOPs: no model config for {entry.id} (set flops_config)")
+            return
+        for c in plan.cells:
+            if c.model != entry.id or plan.problem_counts.get(c.task) is None:
+                continue
+            probs = plan.selections[c.task].problems(plan.seeds[0])
+            cap = c.forcing.cap if c.forcing.cap is not None else max_model_len
+            if cap is None:
+                return
+            for p in probs:
+                prompt = len(p.prompt) // 4 + 20
+                total += float(span_flops(shape, 0, prompt + cap + c.sampling.answer_max_tokens)) * \
+                    len(plan.seeds) * c.n_samples
+    console.print(f"upper bound on FLOPs (naive accounting, before tree reuse): {total:.3g}")
+
+
+def print_flops(model: str, prompt: int, think: int, answer: int, samples: int) -> None:
+    from rich.table import Table
+
+    from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
+    from evalkit.runner import load_model_config
+
+    try:
+        shape = ModelShape.from_config(load_model_config(model))
+    except ValueError as e:
+        fail(str(e))
+    t = Table(title=f"{model}: N_active = {shape.n_active:,} (non-embedding weights + LM head)")
+    for h in ("part", "tokens", "FLOPs", "attention share"):
+        t.add_column(h, justify="left" if h == "part" else "right")
+    parts = [("prefill (prompt)", 0, prompt), ("thinking (decode)", prompt, think),
+             ("answer (decode)", prompt + think, answer)]
+    total = 0.0
+    for name, start, n in parts:
+        f = float(span_flops(shape, start, n))
+        attn = f - 2.0 * shape.n_active * n
+        total += f
+        t.add_row(name, f"{n:,}", f"{f:.4g}", f"{attn / f:.1%}" if f else "-")
+    t.add_row("total", f"{prompt + think + answer:,}", f"{total:.4g}", "")
+    console.print(t)
+    modes = sample_flops(shape, prompt, think + answer, 1.0 / samples)
+    kv = float(span_kv_reads(shape, prompt, think + answer))
+    for m, v in modes.items():
+        console.print(f"  {m:14s} {float(v):.4g} FLOPs per sample" + (f" (1/{samples} of the prompt)" if m != "naive" else ""))
+    console.print(f"  KV cache elements read while decoding: {kv:.4g}")
+
+
+def print_doctor() -> bool:
+    """Engine import and device, hardware, installed packs, data checksums; False if something is wrong."""
+    from evalkit.generate.engine import has_cuda
+    from evalkit.generate.packs import PACKS, installed, pack_dir
+    from evalkit.runner.provenance import hardware, versions
+    from evalkit.spec.tasks import data_status, registry
+
+    ok = True
+    v = versions()
+    console.print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val), highlight=False)
+    if importlib.util.find_spec("vllm") is None:
+        console.print("engine: vllm NOT importable (install the cpu or gpu extra)")
+        ok = False
+    else:
+        console.print(f"engine: vllm importable; device: {'cuda' if has_cuda() else 'cpu (eager mode)'}")
+    hw = hardware()
+    gpus = ", ".join(f"{g['name']} (driver {g['driver']})" for g in hw["gpus"]) or "none"
+    console.print(f"hardware: {hw['cpu']} x{hw['cores']}, ISA {' '.join(hw['isa']) or '-'}"
+                  f"{' (AMX: a branch and an independent run can part at bf16 near ties)' if hw['amx'] else ''}; "
+                  f"GPUs: {gpus}", highlight=False)
+    for name in PACKS:
+        console.print(f"pack {name}: {pack_dir(name) if installed(name) else 'not installed'}", highlight=False)
+    for name, td in sorted(registry().items()):
+        status, n = data_status(td)
+        bad = status.startswith("error")
+        ok &= not bad
+        console.print(f"data {name}: {status}" + (f", {n} problems" if n is not None else ""), highlight=False)
+    return ok

@@ -1,0 +1,139 @@
+"""Report assembly: a results directory's tables, vote table, clean-subset comparison and matched-
+compute section, as rich renderables for a terminal and as Markdown + HTML beside the results.
+
+:func:`build` is what ``evalkit report`` (and ``evalkit sweep``) print; :func:`load_results` is the
+shared way into a results directory for reports, figures and claims: the rows, a warning when their
+verdicts come from another grader version, and the clean subset of an exclude list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from evalkit.spec.exclude import ExcludeEntry, read_exclude
+from evalkit.store import ResultsError, atomic_write_bytes, open_results
+
+Say = Callable[[str], None]
+
+
+def _quiet(msg: str) -> None:
+    pass
+
+
+def stale_grader_warning(df: pd.DataFrame | None, results_dir: Path) -> str | None:
+    """A warning when verdicts in a results directory come from another grader version than the
+    installed one (None when every verdict is current)."""
+    from evalkit.grade import GRADER_VERSION
+
+    if df is None or df.empty or "grader_version" not in df:
+        return None
+    counts = df["grader_version"].fillna("unknown").astype(str).value_counts()
+    stale = {v: int(n) for v, n in counts.items() if v != GRADER_VERSION}
+    if not stale:
+        return None
+    which = ", ".join(f"{n} by {v}" if v else f"{n} not graded (timeout or worker crash)"
+                      for v, n in sorted(stale.items()))
+    return (f"warning: {results_dir}: {sum(stale.values())} of {len(df)} verdicts were graded by another grader "
+            f"version than the installed {GRADER_VERSION} ({which}); run `evalkit regrade {results_dir}`")
+
+
+def read_exclude_list(path: Path, df: pd.DataFrame | None, say: Say = _quiet) -> list[ExcludeEntry]:
+    """An exclude list's entries, checked against the problems present in ``df`` (when given)."""
+    present: dict[str, set[str]] = {}
+    for t, p in zip(df["task"], df["problem_id"], strict=True) if df is not None else ():
+        present.setdefault(str(t), set()).add(str(p))
+    return read_exclude(path, extra_ids=present, warn=lambda m: say(f"warning: {m}"))
+
+
+def clean_subset(df: pd.DataFrame, path: Path, say: Say = _quiet) -> tuple[pd.DataFrame, list[ExcludeEntry]]:
+    """The rows of ``df`` whose problems are not on the exclude list (an error if none is left), and
+    the list's entries."""
+    from evalkit.report import clean
+
+    entries = read_exclude_list(path, df, say)
+    kept = df[~clean.exclude_mask(df, entries)].reset_index(drop=True)
+    if kept.empty:
+        raise ResultsError(f"{path}: excludes every problem of the results")
+    say(f"{path.name}: {len(df) - len(kept)} of {len(df)} samples excluded")
+    return kept, entries
+
+
+def load_results(results_dir: str | Path, *, exclude: Path | None = None, need_rows: bool = False,
+                 say: Say = _quiet) -> pd.DataFrame:
+    """A results directory's rows (the clean subset with ``exclude``); warns through ``say`` when the
+    verdicts are stale."""
+    results_dir = Path(results_dir)
+    df = open_results(results_dir, need_rows=need_rows).read_rows()
+    warning = stale_grader_warning(df, results_dir)
+    if warning:
+        say(warning)
+    return df if exclude is None else clean_subset(df, exclude, say)[0]
+
+
+@dataclass
+class Report:
+    """What :func:`build` assembled: Markdown, terminal renderables (in print order) and the files written."""
+
+    markdown: str
+    renderables: list[Any] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+
+def _matched_section(df: pd.DataFrame, out_dir: Path, clean: bool, show: Callable[[Any], None],
+                     say: Say) -> tuple[str, list[Path]]:
+    """Sequential vs parallel at matched compute (Markdown, figure paths), when both families are there."""
+    from evalkit.report import matched as mt
+
+    x = "flops_prefix_cached" if df["flops_prefix_cached"].notna().all() else "tokens"
+    try:
+        cmp_, arrs = mt.compare(df, x)
+    except ValueError as e:
+        say(f"matched-compute comparison skipped: {e}")
+        return "", []
+    section = mt.render_markdown(cmp_, x)
+    show(section)
+    paths = mt.plot(cmp_, arrs, x, out_dir / "figures" / f"matched_{x}{'_clean' if clean else ''}", title=out_dir.name)
+    say(f"wrote {', '.join(str(p) for p in paths)}")
+    return "\n" + section + f"\n![matched compute](figures/{paths[1].name})\n", list(paths)
+
+
+def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callable[[Any], None] | None = None,
+          say: Say = _quiet) -> Report:
+    """Assemble and write ``report.md`` / ``report.html`` (``report-clean.*`` with ``exclude``: every
+    table on the clean subset, plus full vs clean per cell). ``show`` receives each renderable as it is
+    ready (a rich table or Markdown text), ``say`` each message."""
+    from evalkit.report import clean, html
+    from evalkit.report.tables import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
+
+    out_dir = Path(results_dir)
+    rep = Report("")
+    emit = (lambda r: (rep.renderables.append(r), show(r))) if show else rep.renderables.append
+    df = load_results(out_dir, say=say)
+    title, stem, clean_md = out_dir.name, "report", ""
+    if exclude is not None:
+        df_full = df
+        df, entries = clean_subset(df_full, exclude, say)
+        rows_full = clean.full_vs_clean(df_full, entries)
+        title, stem = f"{out_dir.name} (clean: without the problems of {exclude.name})", "report-clean"
+        emit(clean.render_rich(rows_full, exclude.name))
+        clean_md = "\n" + clean.render_markdown(rows_full, exclude.name, len(entries))
+    rows, votes = cell_table(df), vote_table(df)
+    emit(render_rich(rows, title=title))
+    if votes:
+        emit(render_votes_rich(votes))
+    md = render_markdown(rows, title=title, votes=votes) + clean_md
+    if votes and (df["method"] == "sequential").any():
+        section, paths = _matched_section(df, out_dir, exclude is not None, emit, say)
+        md += section
+        rep.paths += paths
+    atomic_write_bytes(out_dir / f"{stem}.md", md.encode())
+    atomic_write_bytes(out_dir / f"{stem}.html", html.markdown_to_html(md, title=out_dir.name).encode())
+    rep.paths += [out_dir / f"{stem}.md", out_dir / f"{stem}.html"]
+    say(f"wrote {out_dir / f'{stem}.md'}")
+    rep.markdown = md
+    return rep

@@ -1,0 +1,178 @@
+"""Running batches: generate, grade and store every sample of a batch (one engine per model,
+loaded once per process)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evalkit.records import Generation, Grade, Problem
+from evalkit.runner.batches import Batch
+from evalkit.runner.models import EngineFactory, Resolver, flops_columns, flops_shape
+from evalkit.spec import Plan
+from evalkit.store import ResultStore, SampleRow
+
+
+@dataclass
+class SweepResult:
+    out_dir: Path
+    generated_shards: int  # parts written
+    skipped_shards: int  # (cell, seed) pairs already complete
+    samples: int
+    generated_tokens: int = 0
+    generate_s: float = 0.0
+    failed_batches: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+def assign_classes(rows: Sequence[SampleRow]) -> list[SampleRow]:
+    """Equivalence classes of the extracted answers among the samples of each (problem, seed), for
+    votes (``1/2`` and ``0.5`` share a class)."""
+    from evalkit.grade import answer_classes
+
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r.problem_id, r.seed), []).append(i)
+    out = list(rows)
+    for idx in groups.values():
+        labels = answer_classes([rows[i].extracted for i in idx], rows[idx[0]].answer_type)
+        for i, lab in zip(idx, labels, strict=True):
+            out[i] = out[i].replace(answer_class=lab)
+    return out
+
+
+def verifier_scores(rows: Sequence[SampleRow], verifier: Any, problems: dict[str, Problem]) -> list[SampleRow]:  # noqa: ANN401
+    """Verifier scores of a parallel cell's samples (for best-of-n), per (problem, seed)."""
+    if verifier is None or not rows or rows[0].method != "parallel":
+        return list(rows)
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r.problem_id, r.seed), []).append(i)
+    out = list(rows)
+    for (pid, _), idx in groups.items():
+        scores = list(verifier(problems[pid], [rows[i].response for i in idx], [rows[i].extracted for i in idx]))
+        if len(scores) != len(idx):
+            raise ValueError(f"verifier returned {len(scores)} scores for {len(idx)} samples")
+        for i, sc in zip(idx, scores, strict=True):
+            out[i] = out[i].replace(verifier_score=float(sc))
+    return out
+
+
+class SweepContext:
+    """What a worker needs to run batches: the plan, the store, an engine per model (loaded once)."""
+
+    def __init__(self, plan: Plan, store: ResultStore, engine_factory: EngineFactory, resolve: Resolver,
+                 say: Callable[[str], None], writer: str = "local"):
+        self.plan, self.store, self.engine_factory, self.resolve, self.say = plan, store, engine_factory, resolve, say
+        self.writer = writer
+        self.cells = {c.cell_id: c for c in plan.cells}
+        self.engines: dict[str, Any] = {}
+        self.shapes: dict[str, Any] = {}
+        self.models_info: dict[str, Any] = {}
+        self.problems: dict[tuple[str, int], list[Problem]] = {}
+        self.verifier = None
+        spec = plan.spec
+        if spec.parallel is not None and spec.parallel.verifier:
+            from evalkit.grade.verifiers import load_verifier
+
+            self.verifier = load_verifier(spec.parallel.verifier)
+
+    def engine(self, model_id: str) -> Any:  # noqa: ANN401
+        if model_id not in self.engines:
+            entry = next(e for e in self.plan.spec.model_entries() if e.id == model_id)
+            path, info = self.resolve(model_id)
+            self.say(f"model {model_id}: {path}")
+            eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
+            shape = flops_shape(model_id, path, entry.flops_config)
+            self.engines[model_id], self.shapes[model_id] = eng, shape
+            self.models_info[model_id] = {**info, "path": path, "flops_n_active": shape.n_active if shape else None,
+                                          "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
+                                          "max_model_len": eng.max_model_len}
+        return self.engines[model_id]
+
+    def problems_of(self, task: str, seed: int) -> list[Problem]:
+        if (task, seed) not in self.problems:
+            self.problems[(task, seed)] = self.plan.selections[task].problems(seed)
+        return self.problems[(task, seed)]
+
+    def generate(self, batch: Batch, result: SweepResult) -> tuple[list, list[Generation]]:
+        """The batch's jobs and their generations (every job in one event-driven run: cells share
+        trajectory trees, a rejection job's attempts are trajectories of its samples)."""
+        from evalkit.generate import Job, run_trees
+
+        engine = self.engine(batch.model)
+        probs = {p.problem_id: p for p in self.problems_of(batch.task, batch.seed)}
+        jobs = [Job(self.cells[cid], probs[pid], batch.seed, i) for cid in batch.cell_ids
+                for pid in batch.problem_ids for i in range(self.cells[cid].n_samples)]
+        self.say(f"batch {batch.batch_id}: {len(batch.cell_ids)} cells x {len(batch.problem_ids)} problems, "
+                 f"{len(jobs)} samples")
+        t0 = time.perf_counter()
+        before = getattr(engine, "generated_tokens", 0)
+        attempts = [j.cell.max_attempts if j.cell.method == "rejection" else 0 for j in jobs]
+        gens = run_trees(engine, jobs, max_attempts=attempts, reuse=self.plan.spec.reuse, progress=self.say)
+        result.generate_s += time.perf_counter() - t0
+        result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
+        return jobs, gens
+
+    def grade(self, jobs: Sequence, gens: Sequence[Generation]) -> list[Grade]:
+        """Verdicts of every generation (sandboxed, cached; each distinct answer graded once)."""
+        from evalkit.grade import GraderConfig, Item, grade_cached
+
+        gspec = self.plan.spec.grader
+        cfg = GraderConfig(timeout_s=gspec.timeout_s, unclosed_thinking=gspec.unclosed_thinking)
+        items = [Item(g.answer_text, j.problem.gold, j.problem.answer_type) for j, g in zip(jobs, gens, strict=True)]
+        unique = list(dict.fromkeys(items))
+        verdicts, _ = grade_cached(unique, cfg, workers=1, timeout_s=gspec.timeout_s)
+        verdict = dict(zip(unique, verdicts, strict=True))
+        return [verdict[it] for it in items]
+
+    def run_batch(self, batch: Batch, result: SweepResult) -> None:
+        jobs, gens = self.generate(batch, result)
+        grades = self.grade(jobs, gens)
+        shape, n_seeds, sweep = self.shapes[batch.model], len(self.plan.seeds), str(self.plan.spec.name)
+        by_cell: dict[str, list[SampleRow]] = {}
+        for j, g, v in zip(jobs, gens, grades, strict=True):
+            flops = flops_columns(shape, g, j.problem, j.cell.n_samples, n_seeds)
+            by_cell.setdefault(j.cell.cell_id, []).append(SampleRow.build(sweep, j.cell, j.problem, g, v, **flops))
+        problems = {p.problem_id: p for p in self.problems_of(batch.task, batch.seed)}
+        for cid, rows in by_cell.items():
+            rows = verifier_scores(assign_classes(rows), self.verifier, problems)
+            self.store.write_part(cid, batch.seed, batch.batch_id, rows, writer=self.writer)
+            result.generated_shards += 1
+            result.samples += len(rows)
+
+    def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
+        """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
+        others go on."""
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(batches), unit="batch", desc=str(self.plan.spec.name), file=sys.stderr,
+                   disable=not sys.stderr.isatty())
+        for k, b in enumerate(batches):
+            for attempt in range(retries + 1):
+                try:
+                    self.run_batch(b, result)
+                    self.store.clear_failures(b.batch_id)
+                    break
+                except Exception:  # noqa: BLE001 - isolate the failure, record it, go on
+                    tb = traceback.format_exc()
+                    self.store.record_failure(b.batch_id, attempt, tb, writer=self.writer)
+                    self.say(f"batch {b.batch_id} failed (try {attempt + 1} of {retries + 1}): "
+                             f"{tb.strip().splitlines()[-1]}")
+            else:
+                result.failed_batches.append(b.batch_id)
+            self.say(f"[{k + 1}/{len(batches)} batches] {result.samples} samples written, "
+                     f"{result.generated_tokens} tokens generated")
+            bar.update(1)
+            bar.set_postfix(samples=result.samples, failed=len(result.failed_batches))
+        bar.close()
+
+    def close(self) -> None:
+        for eng in self.engines.values():
+            if hasattr(eng, "close"):
+                eng.close()

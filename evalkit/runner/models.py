@@ -1,0 +1,98 @@
+"""Models of a sweep: engine factories, model resolution, and the FLOPs model of each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evalkit.records import Generation, Problem
+from evalkit.spec import Plan
+
+EngineFactory = Callable[[str, str, dict[str, Any], Plan], Any]  # (model id, path, engine args, plan)
+Resolver = Callable[[str], tuple[str, dict]]  # model id -> (path, info for the manifest)
+
+SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "model_configs"
+
+
+def load_model_config(ref: str) -> dict[str, Any]:
+    """A shipped config name (evalkit/data/model_configs), a config.json, a model directory or an
+    installed pack; ValueError naming the choices otherwise."""
+    for cand in (SHIPPED_CONFIGS / f"{ref}.json", Path(ref), Path(ref) / "config.json"):
+        if cand.is_file():
+            return json.loads(cand.read_text())
+    from evalkit.generate.packs import PACKS, pack_dir
+
+    if ref in PACKS and (pack_dir(ref) / "config.json").exists():
+        return json.loads((pack_dir(ref) / "config.json").read_text())
+    names = sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.json"))
+    raise ValueError(f"no model config {ref!r}: give a config.json, a model directory, or one of {', '.join(names)}")
+
+
+def flops_shape(entry_id: str, path: str, flops_config: str | None):  # noqa: ANN201
+    """The FLOPs model of a sweep's model: its ``flops_config``, else the config.json beside its weights,
+    else a shipped config of the same name; None if none is known (FLOPs columns stay empty)."""
+    from evalkit.analyze.flops import ModelShape
+
+    for ref in (flops_config, path, entry_id):
+        if not ref:
+            continue
+        try:
+            return ModelShape.from_config(load_model_config(ref))
+        except ValueError:
+            if ref == flops_config:
+                raise
+    return None
+
+
+FLOPS_FIELDS = ("flops_naive", "flops_prefix_cached", "flops_kv_read", "flops_prompt")
+
+
+def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int, n_seeds: int) -> dict[str, Any]:  # noqa: ANN401
+    """FLOPs of one sample under each accounting mode (see :mod:`evalkit.analyze.flops`); the prompt
+    is shared by the samples of a (problem, seed) and, unless the prompt depends on the seed (permuted
+    choices), by the seeds too."""
+    if shape is None:
+        return dict.fromkeys(FLOPS_FIELDS)
+    from evalkit.analyze.flops import sample_flops, span_flops
+
+    sharing = n_samples * (1 if "permutation" in problem.meta else n_seeds)
+    f = sample_flops(shape, gen.prompt_tokens, gen.thinking_tokens + gen.forced_tokens + gen.answer_tokens,
+                     1.0 / sharing)
+    return {"flops_naive": float(f["naive"]), "flops_prefix_cached": float(f["prefix_cached"]),
+            "flops_kv_read": float(f["kv_read"]), "flops_prompt": float(span_flops(shape, 0, gen.prompt_tokens))}
+
+
+def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:  # noqa: ANN401
+    from evalkit.generate import VLLMEngine
+
+    return VLLMEngine(path, engine_args, name=model_id)
+
+
+def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:  # noqa: ANN401
+    """The test double, knowing the gold of every problem of the plan."""
+    from evalkit.generate import ScriptedEngine
+
+    golds = {}
+    for sel in plan.selections.values():
+        for seed in plan.seeds:
+            for p in sel.problems(seed):
+                golds[p.prompt] = p.gold
+    return ScriptedEngine(golds=golds, **engine_args)
+
+
+def scripted_resolve(model: str) -> tuple[str, dict]:
+    return model, {"kind": "scripted"}
+
+
+def default_resolve(model: str) -> tuple[str, dict]:
+    from evalkit.generate.packs import resolve_model
+
+    return resolve_model(model)
+
+
+ENGINES: dict[str, tuple[EngineFactory, Resolver]] = {
+    "vllm": (vllm_factory, default_resolve),
+    "scripted": (scripted_factory, scripted_resolve),
+}

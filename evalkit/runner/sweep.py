@@ -1,0 +1,144 @@
+"""Running a sweep: plan -> batches -> generate -> grade -> store, resumable to the sample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from evalkit.runner.batches import plan_batches
+from evalkit.runner.context import SweepResult
+from evalkit.runner.executors import get_executor
+from evalkit.runner.models import ENGINES, EngineFactory, Resolver, default_resolve
+from evalkit.runner.provenance import git_commit, hardware, now, versions
+from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
+from evalkit.store import ResultStore
+
+
+def check_golds(plan: Plan) -> None:
+    """Every gold of the plan's problems parses whole (never a fragment at grading time), before
+    anything is generated: a SpecError naming task, problem id and gold otherwise."""
+    from evalkit.grade import gold_problem
+
+    bad = []
+    for name, sel in plan.selections.items():
+        if name in plan.unavailable:
+            continue
+        for p in sel.problems(plan.seeds[0]):
+            why = gold_problem(p.gold, p.answer_type)
+            if why:
+                bad.append(f"tasks: {name}: problem {p.problem_id}: gold {p.gold!r}: {why}")
+    if bad:
+        raise SpecError(bad)
+
+
+def as_plan(sweep: Plan | SweepSpec | str | Path) -> Plan:
+    """A plan from a plan, a parsed spec, or the path of a sweep YAML."""
+    if isinstance(sweep, Plan):
+        return sweep
+    return build_plan(sweep if isinstance(sweep, SweepSpec) else load_spec(sweep))
+
+
+def _engine(engine: str | EngineFactory, resolve: Resolver | None) -> tuple[EngineFactory, Resolver]:
+    if isinstance(engine, str):
+        if engine not in ENGINES:
+            raise SpecError([f"engine must be one of {', '.join(ENGINES)}, got {engine!r}"])
+        factory, default = ENGINES[engine]
+        return factory, resolve or default
+    return engine, resolve or default_resolve
+
+
+def write_manifest(store: ResultStore, plan: Plan, manifest: dict[str, Any], run: dict[str, Any],
+                   models: dict[str, Any]) -> None:
+    """The results directory's manifest: the spec, data checksums, models, versions, and every run."""
+    from evalkit.grade import GRADER_VERSION
+
+    spec = plan.spec
+    store.write_manifest({
+        "sweep": spec.name,
+        "spec": spec.model_dump(mode="json"),
+        "grader_version": GRADER_VERSION,
+        "data": {name: {"sha256": get_task(name).sha256, "selection": sel.key}
+                 for name, sel in plan.selections.items()},
+        "models": models,
+        "versions": versions(),
+        "hardware": hardware(),  # where this process generated; each run's own is in runs[]
+        "git_commit": git_commit(),
+        "created": manifest.get("created", run["start"]),
+        "updated": now(),
+        "runs": [*manifest.get("runs", []), run],
+    })
+
+
+class _RunLog:
+    """Messages of one run: to the caller's log and to ``logs/run-<start>.log``."""
+
+    def __init__(self, store: ResultStore, started: str, log: Callable[[str], None]) -> None:
+        store.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.file: TextIO = open(store.logs_dir / f"run-{started.replace(':', '')}.log", "a")  # noqa: SIM115
+        self.log = log
+
+    def __call__(self, msg: str) -> None:
+        self.log(msg)
+        self.file.write(f"{now()} {msg}\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def run_sweep(
+    sweep: Plan | SweepSpec | str | Path,
+    results_root: str | Path = "results",
+    *,
+    engine: str | EngineFactory = "vllm",
+    resolve: Resolver | None = None,
+    force: bool = False,
+    log: Callable[[str], None] = print,
+    executor: str | None = None,
+    engine_factory: EngineFactory | None = None,
+) -> SweepResult:
+    """Run (or resume) a sweep: every sample unit missing from ``results_root/<sweep>`` is generated,
+    graded and stored, batch by batch.
+
+    ``sweep``: a plan, a spec, or a sweep YAML's path. ``engine``: ``vllm``, ``scripted`` (the test
+    double) or a factory ``(model id, path, engine args, plan) -> engine`` (``engine_factory`` is the
+    same, by its older name). ``executor`` overrides the spec's (local | slurm | submitit-local)."""
+    plan = as_plan(sweep)
+    spec = plan.spec
+    if plan.unavailable:
+        raise SpecError([f"tasks: {name}: {why}" for name, why in plan.unavailable.items()])
+    check_golds(plan)
+    factory, resolve = _engine(engine_factory or engine, resolve)
+    run_on = get_executor(executor or spec.executor.kind)
+    store = ResultStore(Path(results_root) / str(spec.name))
+    done = set() if force else (store.completed() if store.root.exists() else set())
+    batches = plan_batches(plan, done, force=force)
+    units = {(c.cell_id, s) for c in plan.cells for s in plan.seeds}
+    pending = {(c, b.seed) for b in batches for c in b.cell_ids}
+    result = SweepResult(store.root, 0, len(units - pending), 0)
+    if not batches:
+        log(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate")
+        return result
+    manifest, started = store.read_manifest(), now()
+    say = _RunLog(store, started, log)
+    store.write_cells({**store.read_cells(), **{c.cell_id: {"label": c.label, **c.key} for c in plan.cells}})
+    say(f"{len(batches)} batches to run ({run_on.kind}), {len(units) - len(pending)} of {len(units)} "
+        f"(cell, seed) pairs already complete")
+    models = manifest.get("models", {})
+    try:
+        run_on.run(plan, store, batches, result, models, engine_factory=factory, resolve=resolve, say=say)
+        if result.generate_s:
+            say(f"{result.samples} samples in {result.generated_shards} parts; {result.generated_tokens} generated "
+                f"tokens in {result.generate_s:.1f}s ({result.generated_tokens / result.generate_s:.1f} tok/s)")
+        if result.failed_batches:
+            say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
+                "run the sweep again to retry them")
+    finally:
+        run = {"start": started, "end": now(), "executor": run_on.kind, "parts_written": result.generated_shards,
+               "samples": result.samples, "failed_batches": result.failed_batches,
+               "generated_tokens": result.generated_tokens, "generate_s": round(result.generate_s, 3),
+               "git_commit": git_commit(), "versions": versions(), "hardware": hardware()}
+        write_manifest(store, plan, manifest, run, models)
+        say.close()
+    return result
