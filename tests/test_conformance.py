@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from evalkit.grade import GraderConfig
-from evalkit.grade.equivalence import grade_math
+from evalkit.grade.mathverify import grade_math
 
 PAIRS = Path(__file__).parent / "data" / "conformance_pairs.jsonl"
 

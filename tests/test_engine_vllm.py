@@ -211,8 +211,8 @@ def test_stream_follow_ups_and_abort_on_error(engine32) -> None:  # noqa: ANN001
 
 
 def test_sweep_end_to_end_on_vllm(engine, tmp_path: Path) -> None:  # noqa: ANN001
-    from evalkit.runner import run_sweep
     from evalkit.report import cell_table
+    from evalkit.runner import run_sweep
     from evalkit.spec import build_plan, parse_spec
     from evalkit.store import ResultStore
 

@@ -11,7 +11,7 @@ import pytest
 
 from evalkit.grade import grade_response
 from evalkit.grade.baseline import plain_verdict
-from evalkit.grade.equivalence import gold_problem
+from evalkit.grade.mathverify import gold_problem
 from evalkit.spec import load_problems
 from evalkit.spec.tasks import registry
 

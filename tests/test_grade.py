@@ -48,7 +48,7 @@ def test_mc_ambiguous_and_self_correction() -> None:
 
 def test_normalisation_catches_what_math_verify_misses() -> None:
     from evalkit.grade import GraderConfig
-    from evalkit.grade.equivalence import normalized_equal
+    from evalkit.grade.mathverify import normalized_equal
 
     cfg = GraderConfig()
     assert normalized_equal("52_8", "52", cfg) == "base_subscript"  # base-8 digits, subscript left out

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
-from evalkit.runner.lm_eval_io import export_samples, import_samples
 from evalkit.runner import run_sweep, scripted_factory
+from evalkit.runner.lm_eval_io import export_samples, import_samples
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
 from evalkit.store.lm_eval_samples import SamplesError, hash_string, read_samples

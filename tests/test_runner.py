@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evalkit.runner import run_sweep, scripted_factory, scripted_resolve
 from evalkit.generate import ScriptedEngine
+from evalkit.runner import run_sweep, scripted_factory, scripted_resolve
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from evalkit.analyze import accuracy_interval
 from evalkit.cli import app
-from evalkit.runner import run_sweep, scripted_factory
 from evalkit.report import cell_table
+from evalkit.runner import run_sweep, scripted_factory
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
 

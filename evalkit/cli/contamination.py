@@ -24,6 +24,22 @@ def _ints(s: str, what: str) -> tuple[int, ...]:
     return out
 
 
+def _questions(names: list[str], defaults: bool, gpqa_csv: Path | None) -> list:
+    """The benchmarks' questions; with the default benchmarks, gpqa_diamond is skipped without its CSV."""
+    from evalkit.spec.tasks import TaskError, load_questions
+
+    questions = []
+    for name in names:
+        try:
+            questions += load_questions(name, data_path=str(gpqa_csv) if gpqa_csv and name == "gpqa_diamond" else None)
+        except TaskError as e:
+            if defaults and name == "gpqa_diamond":
+                err.print(f"skipping gpqa_diamond: {e}", highlight=False)
+                continue
+            _fail(str(e))
+    return questions
+
+
 def contamination(
     train: Annotated[Path, typer.Argument(help="training set (JSONL)")],
     field: Annotated[str, typer.Option("--field", help="JSON field holding the question")],
@@ -49,7 +65,6 @@ def contamination(
         render_markdown,
     )
     from evalkit.spec.exclude import format_exclude
-    from evalkit.spec.tasks import TaskError, load_questions
     from evalkit.store import atomic_write_bytes
 
     sizes = _ints(ngram, "--ngram")
@@ -60,15 +75,7 @@ def contamination(
         _fail(str(e))
     if not items:
         _fail(f"{train}: no training items")
-    questions = []
-    for name in names:
-        try:
-            questions += load_questions(name, data_path=str(gpqa_csv) if gpqa_csv and name == "gpqa_diamond" else None)
-        except TaskError as e:
-            if benchmarks is None and name == "gpqa_diamond":
-                err.print(f"skipping gpqa_diamond: {e}", highlight=False)
-                continue
-            _fail(str(e))
+    questions = _questions(names, benchmarks is None, gpqa_csv)
     encoder = None
     if embeddings:
         from evalkit.contamination.embed import EmbeddingUnavailable, Encoder

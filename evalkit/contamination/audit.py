@@ -164,24 +164,18 @@ def _method_name(n: int) -> str:
     return f"{n}-gram"
 
 
-def audit(train: list[TrainItem], questions: list[QuestionText], *, ngram_sizes: tuple[int, ...] = (8, 13),
-          ngram_thresholds: dict[int, float] | None = None, embedding_threshold: float = EMBEDDING_THRESHOLD,
-          encoder: Any = None, bench_encode: Callable[[list[str]], np.ndarray] | None = None,
-          log: Callable[[str], None] | None = None) -> AuditResult:
-    """Compare every training item with every benchmark problem.
+Evidence = dict[tuple[int, int], dict[str, Any]]  # (train, bench) -> shared n-grams, containment, methods
 
-    ``encoder``: an :class:`~evalkit.contamination.embed.Encoder` (None: no paraphrase check);
-    ``bench_encode``: how benchmark texts are encoded (default: the encoder's cached path)."""
-    say = log or (lambda m: None)
-    thr_ng = {n: (ngram_thresholds or NGRAM_THRESHOLDS).get(n, ANY_SHARED) for n in ngram_sizes}
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    bench_words = [words(q.text) for q in questions]
-    train_words = [words(it.text) for it in train]
+
+def _evidence(scores: Evidence, t: int, b: int) -> dict[str, Any]:
+    return scores.setdefault((t, b), {"shared": {}, "containment": {}, "methods": set()})
+
+
+def _ngram_evidence(bench_words: list, train_words: list, ngram_sizes: tuple[int, ...],
+                    thr_ng: dict[int, float], scores: Evidence) -> dict[int, NgramIndex]:
+    """Shared n-grams of every (training item, problem) pair that shares any; the indexes."""
     vocab = Vocab()
     train_ids = None
-    # pair -> evidence; pairs found by any method
-    scores: dict[tuple[int, int], dict[str, Any]] = {}
     indexes: dict[int, NgramIndex] = {}
     for n in ngram_sizes:
         idx = NgramIndex(bench_words, n, vocab)
@@ -191,36 +185,41 @@ def audit(train: list[TrainItem], questions: list[QuestionText], *, ngram_sizes:
         m = idx.match_ids(train_ids)
         for t, b, s, c in zip(m.train.tolist(), m.bench.tolist(), m.shared.tolist(), m.containment.tolist(),
                               strict=True):
-            ev = scores.setdefault((t, b), {"shared": {}, "containment": {}, "methods": set()})
+            ev = _evidence(scores, t, b)
             ev["shared"][n] = s
             ev["containment"][n] = c
             if c >= thr_ng[n]:
                 ev["methods"].add(_method_name(n))
-    timings["ngrams"] = time.perf_counter() - t0
-    say(f"n-grams ({', '.join(map(str, ngram_sizes))}): {timings['ngrams']:.1f}s, "
-        f"{sum(1 for v in scores.values() if v['methods'])} pairs over threshold")
-    sims = None
-    emb_info = None
-    if encoder is not None:
-        t1 = time.perf_counter()
-        enc_b = bench_encode or encoder.encode_cached
-        eb = enc_b([embedding_text(q.text) for q in questions])
-        timings["embed_benchmarks"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        uniq: dict[str, int] = {}  # duplicates are encoded once
-        inv = np.array([uniq.setdefault(embedding_text(it.text), len(uniq)) for it in train], dtype=np.int64)
-        et = encoder.encode(list(uniq))[inv]
-        timings["embed_train"] = time.perf_counter() - t1
-        sims = et @ eb.T
-        ti, bi = np.nonzero(sims >= embedding_threshold)
-        for t, b in zip(ti.tolist(), bi.tolist(), strict=True):
-            ev = scores.setdefault((t, b), {"shared": {}, "containment": {}, "methods": set()})
-            ev["methods"].add("embedding")
-        emb_info = {**encoder.identity, "threshold": embedding_threshold}
-        say(f"embeddings: benchmarks {timings['embed_benchmarks']:.1f}s, {len(train)} training items "
-            f"{timings['embed_train']:.1f}s ({len(train) / max(timings['embed_train'], 1e-9):.0f}/s); "
-            f"{len(ti)} pairs at cosine >= {embedding_threshold}")
+    return indexes
+
+
+def _embedding_evidence(train: list[TrainItem], questions: list[QuestionText], encoder: Any,  # noqa: ANN401
+                        bench_encode: Callable | None, threshold: float, scores: Evidence,
+                        timings: dict[str, float], say: Callable[[str], None]) -> np.ndarray:
+    """Cosine similarities of every (training item, problem) pair; pairs over ``threshold`` flagged."""
     t1 = time.perf_counter()
+    enc_b = bench_encode or encoder.encode_cached
+    eb = enc_b([embedding_text(q.text) for q in questions])
+    timings["embed_benchmarks"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    uniq: dict[str, int] = {}  # duplicates are encoded once
+    inv = np.array([uniq.setdefault(embedding_text(it.text), len(uniq)) for it in train], dtype=np.int64)
+    et = encoder.encode(list(uniq))[inv]
+    timings["embed_train"] = time.perf_counter() - t1
+    sims = et @ eb.T
+    ti, bi = np.nonzero(sims >= threshold)
+    for t, b in zip(ti.tolist(), bi.tolist(), strict=True):
+        _evidence(scores, t, b)["methods"].add("embedding")
+    say(f"embeddings: benchmarks {timings['embed_benchmarks']:.1f}s, {len(train)} training items "
+        f"{timings['embed_train']:.1f}s ({len(train) / max(timings['embed_train'], 1e-9):.0f}/s); "
+        f"{len(ti)} pairs at cosine >= {threshold}")
+    return sims
+
+
+def _flags(scores: Evidence, train: list[TrainItem], questions: list[QuestionText], train_words: list,
+           indexes: dict[int, NgramIndex], sims: np.ndarray | None, ngram_sizes: tuple[int, ...],
+           methods_run: list[str]) -> tuple[list[Flag], dict[str, BenchmarkCounts]]:
+    """One flag per pair some method flagged (with its evidence), and the per-benchmark counts."""
     flags: list[Flag] = []
     counts = {q.task: BenchmarkCounts(q.task, 0) for q in questions}
     for q in questions:
@@ -254,8 +253,38 @@ def audit(train: list[TrainItem], questions: list[QuestionText], *, ngram_sizes:
             c.leaked += leaked is not None
     for task, c in counts.items():
         c.flagged_problems = len(flagged_problems.get(task, ()))
-        for mth in [_method_name(n) for n in ngram_sizes] + (["embedding"] if encoder is not None else []):
+        for mth in methods_run:
             c.by_method[mth] = len(by_method.get((task, mth), ()))
+    return flags, counts
+
+
+def audit(train: list[TrainItem], questions: list[QuestionText], *, ngram_sizes: tuple[int, ...] = (8, 13),
+          ngram_thresholds: dict[int, float] | None = None, embedding_threshold: float = EMBEDDING_THRESHOLD,
+          encoder: Any = None, bench_encode: Callable[[list[str]], np.ndarray] | None = None,
+          log: Callable[[str], None] | None = None) -> AuditResult:
+    """Compare every training item with every benchmark problem.
+
+    ``encoder``: an :class:`~evalkit.contamination.embed.Encoder` (None: no paraphrase check);
+    ``bench_encode``: how benchmark texts are encoded (default: the encoder's cached path)."""
+    say = log or (lambda m: None)
+    thr_ng = {n: (ngram_thresholds or NGRAM_THRESHOLDS).get(n, ANY_SHARED) for n in ngram_sizes}
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    bench_words = [words(q.text) for q in questions]
+    train_words = [words(it.text) for it in train]
+    scores: Evidence = {}  # pairs found by any method
+    indexes = _ngram_evidence(bench_words, train_words, ngram_sizes, thr_ng, scores)
+    timings["ngrams"] = time.perf_counter() - t0
+    say(f"n-grams ({', '.join(map(str, ngram_sizes))}): {timings['ngrams']:.1f}s, "
+        f"{sum(1 for v in scores.values() if v['methods'])} pairs over threshold")
+    sims = None
+    emb_info = None
+    if encoder is not None:
+        sims = _embedding_evidence(train, questions, encoder, bench_encode, embedding_threshold, scores, timings, say)
+        emb_info = {**encoder.identity, "threshold": embedding_threshold}
+    t1 = time.perf_counter()
+    methods_run = [_method_name(n) for n in ngram_sizes] + (["embedding"] if encoder is not None else [])
+    flags, counts = _flags(scores, train, questions, train_words, indexes, sims, ngram_sizes, methods_run)
     timings["evidence"] = time.perf_counter() - t1
     timings["total"] = time.perf_counter() - t0
     thresholds = {_method_name(n): thr_ng[n] for n in ngram_sizes}

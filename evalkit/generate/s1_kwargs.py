@@ -212,6 +212,57 @@ class LmEvalGen:
         return out
 
 
+def _think_format(kw: dict[str, Any], default_format: ThinkFormat | None) -> ThinkFormat:
+    """The think format of gen_kwargs: a named format, edited by s1's delimiter keywords."""
+    fmt = default_format or S1_FORK_FORMAT
+    if "think_format" in kw:
+        try:
+            fmt = get_format(_str("think_format", kw["think_format"]))
+        except (ValueError, TypeError) as e:
+            raise GenKwargsError(f"gen_kwargs think_format={kw['think_format']!r}: {e}") from None
+    base = fmt
+    if "thinking_start" in kw:
+        fmt = replace(fmt, start=_str("thinking_start", kw["thinking_start"]))
+    if "thinking_end" in kw:
+        fmt = replace(fmt, delimiter=_str("thinking_end", kw["thinking_end"]))
+    if "answer_prefix" in kw:
+        fmt = replace(fmt, answer_prefix=_str("answer_prefix", kw["answer_prefix"]))
+    if "until_thinking" in kw or "until_thinking_2" in kw:
+        ends = [_str("until_thinking", kw.get("until_thinking", S1_FORK_FORMAT.end_tokens[0]))]
+        if "until_thinking_2" in kw:
+            ends.append(_str("until_thinking_2", kw["until_thinking_2"]))
+        fmt = replace(fmt, end_tokens=tuple(ends))
+    if fmt != base:
+        fmt = replace(fmt, name="lm-eval")  # edited: no longer the named format
+    return fmt
+
+
+def _forcing(kw: dict[str, Any]) -> tuple[int | None, int, tuple[str, ...], int]:
+    """(cap, ignores, control strings, min thinking tokens) of gen_kwargs, by s1's rules."""
+    cap_raw = kw.get("max_tokens_thinking")
+    if cap_raw is None or (isinstance(cap_raw, str) and cap_raw.strip().lower() == "auto"):
+        cap = None
+    else:
+        cap = _int("max_tokens_thinking", cap_raw, minimum=1)
+    n_ignore = 0
+    min_tokens = 0
+    if kw.get("thinking_n_ignore") is not None:
+        n_ignore = _int("thinking_n_ignore", kw["thinking_n_ignore"])
+        min_tokens = 1  # s1: ignoring end attempts sets min_tokens=1
+    if kw.get("min_tokens_thinking") is not None:
+        min_tokens = _int("min_tokens_thinking", kw["min_tokens_thinking"])
+    ctl = kw.get("thinking_n_ignore_str")
+    if ctl is None:
+        controls: tuple[str, ...] = ("",) if n_ignore else ()  # s1: drop the end attempt, insert nothing
+    elif isinstance(ctl, str):
+        controls = (ctl,) if n_ignore else ()
+    elif isinstance(ctl, list | tuple) and ctl and all(isinstance(c, str) for c in ctl):
+        controls = tuple(ctl) if n_ignore else ()
+    else:
+        raise GenKwargsError(f"gen_kwargs thinking_n_ignore_str={ctl!r}: expected a string or a list of strings")
+    return cap, n_ignore, controls, min_tokens
+
+
 def parse_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, *, default_max_gen_toks: int = 256,
                      default_format: ThinkFormat | None = None) -> LmEvalGen:
     """Validate one request's gen_kwargs and map them onto evalkit's settings.
@@ -247,48 +298,8 @@ def parse_gen_kwargs(gen_kwargs: Mapping[str, Any] | None, *, default_max_gen_to
 
     rejection = _bool("rejection_sample", kw["rejection_sample"]) if "rejection_sample" in kw else False
     thinking = rejection or any(k in kw for k in THINKING_KEYS if k != "rejection_sample") or "think_format" in kw
-    fmt = default_format or S1_FORK_FORMAT
-    if "think_format" in kw:
-        try:
-            fmt = get_format(_str("think_format", kw["think_format"]))
-        except (ValueError, TypeError) as e:
-            raise GenKwargsError(f"gen_kwargs think_format={kw['think_format']!r}: {e}") from None
-    base = fmt
-    if "thinking_start" in kw:
-        fmt = replace(fmt, start=_str("thinking_start", kw["thinking_start"]))
-    if "thinking_end" in kw:
-        fmt = replace(fmt, delimiter=_str("thinking_end", kw["thinking_end"]))
-    if "answer_prefix" in kw:
-        fmt = replace(fmt, answer_prefix=_str("answer_prefix", kw["answer_prefix"]))
-    if "until_thinking" in kw or "until_thinking_2" in kw:
-        ends = [_str("until_thinking", kw.get("until_thinking", S1_FORK_FORMAT.end_tokens[0]))]
-        if "until_thinking_2" in kw:
-            ends.append(_str("until_thinking_2", kw["until_thinking_2"]))
-        fmt = replace(fmt, end_tokens=tuple(ends))
-    if fmt != base:
-        fmt = replace(fmt, name="lm-eval")  # edited: no longer the named format
-
-    cap_raw = kw.get("max_tokens_thinking")
-    if cap_raw is None or (isinstance(cap_raw, str) and cap_raw.strip().lower() == "auto"):
-        cap = None
-    else:
-        cap = _int("max_tokens_thinking", cap_raw, minimum=1)
-    n_ignore = 0
-    min_tokens = 0
-    if kw.get("thinking_n_ignore") is not None:
-        n_ignore = _int("thinking_n_ignore", kw["thinking_n_ignore"])
-        min_tokens = 1  # s1: ignoring end attempts sets min_tokens=1
-    if kw.get("min_tokens_thinking") is not None:
-        min_tokens = _int("min_tokens_thinking", kw["min_tokens_thinking"])
-    ctl = kw.get("thinking_n_ignore_str")
-    if ctl is None:
-        controls: tuple[str, ...] = ("",) if n_ignore else ()  # s1: drop the end attempt, insert nothing
-    elif isinstance(ctl, str):
-        controls = (ctl,) if n_ignore else ()
-    elif isinstance(ctl, list | tuple) and ctl and all(isinstance(c, str) for c in ctl):
-        controls = tuple(ctl) if n_ignore else ()
-    else:
-        raise GenKwargsError(f"gen_kwargs thinking_n_ignore_str={ctl!r}: expected a string or a list of strings")
+    fmt = _think_format(kw, default_format)
+    cap, n_ignore, controls, min_tokens = _forcing(kw)
     answer_max = kw.get("answer_max_tokens")
     answer_max_tokens = _int("answer_max_tokens", answer_max, minimum=1) if answer_max is not None else None
     max_attempts = _int("rejection_max_attempts", kw.get("rejection_max_attempts", DEFAULT_MAX_ATTEMPTS), minimum=1)

@@ -4,11 +4,12 @@ Two functions carry most uses (after Math-Verify's parse/verify split): :func:`g
 one response, :func:`grade_many` for many in worker processes with hard timeouts.
 """
 
-from evalkit.grade.api import TASK_TYPES, grade_item_inprocess, grade_many
+from evalkit.grade.api import TASK_TYPES, grade_many
 from evalkit.grade.cache import GradeCache, grade_cached
-from evalkit.grade.config import GraderConfig
-from evalkit.grade.equivalence import GRADER_VERSION, gold_problem, parse_gold
-from evalkit.grade.mathverify import answer_classes, equivalent, extract_choice, grade_answer, grade_response
+from evalkit.grade.config import GRADER_VERSION, GraderConfig
+from evalkit.grade.equivalence import answer_classes, equivalent
+from evalkit.grade.mathverify import gold_problem, parse_gold
+from evalkit.grade.response import extract_choice, grade_answer, grade_item_inprocess, grade_response
 from evalkit.grade.sandbox import Item, SandboxGrader
 
 __all__ = [

@@ -10,10 +10,9 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from evalkit.grade.config import GraderConfig
-from evalkit.grade.equivalence import GRADER_VERSION
+from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.grade.sandbox import Item
-from evalkit.records import Grade
+from evalkit.records import Grade, GradeReason
 
 
 def default_path() -> Path:
@@ -50,12 +49,20 @@ class GradeCache:
 
     def put_many(self, items: Sequence[Item], grades: Sequence[Grade]) -> None:
         rows = [(self.key(i), int(g.correct), g.extracted, g.reason, g.grader_version or GRADER_VERSION)
-                for i, g in zip(items, grades, strict=True) if g.reason != "timeout" and g.reason != "worker_died"]
+                for i, g in zip(items, grades, strict=True) if not _transient(g.reason)]
         self.db.executemany("INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?)", rows)
         self.db.commit()
 
     def close(self) -> None:
         self.db.close()
+
+
+def _transient(reason: str) -> bool:
+    """A verdict of a failed grading process (never cached)."""
+    try:
+        return GradeReason(reason).transient
+    except ValueError:
+        return False
 
 
 def grade_cached(items: Sequence[Item], cfg: GraderConfig | None = None, *, workers: int = 1,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+GRADER_VERSION = "ek-0.3"  # 0.3: golds parsed whole as inline LaTeX (0.2 kept fragments)
+
 
 @dataclass(frozen=True)
 class GraderConfig:
@@ -59,3 +61,14 @@ class GraderConfig:
         d.pop("extra")
         d.pop("timeout_s")
         return d
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to grade: a response (or the answer text after thinking), the gold, its answer type,
+    and the end-of-thinking delimiter when only the text after it counts."""
+
+    response: str
+    gold: str
+    answer_type: str  # integer | math | mc
+    think_end: str | None = None

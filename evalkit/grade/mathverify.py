@@ -1,122 +1,289 @@
-"""The first grader: extraction and equivalence through math-verify (integer and math answers),
-and a multiple-choice letter extractor. Every decision carries a reason code."""
+"""Math and integer answers through math-verify: extraction and equivalence by math-verify first, then evalkit's
+normalisation for what it misses. Model text only ever reaches math-verify's own parsers (a LaTeX
+grammar and sympy's tokenizer-based parser), never ``eval``/``exec``/``sympify`` of a raw string."""
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from functools import lru_cache
+from typing import Any
 
-from evalkit.grade.config import GraderConfig
-from evalkit.grade.equivalence import GRADER_VERSION, grade_math, parse_gold
+from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.records import Grade
 
-DEFAULT = GraderConfig()
 
-_MC_PATTERNS = [
-    re.compile(r"(?i:answer)\s*(?:is|:)?\s*[:\s]*\**\s*\(?\$?\\?(?:boxed\{|text\{)?\s*([A-Ea-e])\b"),
-    re.compile(r"\\boxed\{\s*\(?([A-Ea-e])\)?\s*\}"),
-    re.compile(r"\(([A-E])\)"),
-]
+def _targets(cfg: GraderConfig) -> list[Any]:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
-
-_STATEMENT = re.compile(r"(?i)(?:final\s+answer|answer|choice|option)\s*(?:is|:)?[^\n]*$", re.M)
-
-
-def extract_choice(text: str) -> tuple[str | None, str]:
-    """The final stated letter choice, or (None, reason). The last answer statement wins (after
-    self-corrections); two different letters in that statement -> (None, "ambiguous")."""
-    statements = list(_STATEMENT.finditer(text))
-    if statements:
-        last = statements[-1].group(0)
-        letters = {m.upper() for m in re.findall(r"(?<![A-Za-z])\(?([A-Ea-e])\)?(?![A-Za-z])",
-                                                  re.sub(r"(?i)^(?:final\s+answer|answer|choice|option)", "", last))}
-        if len(letters) > 1:
-            return None, "ambiguous"
-    found: tuple[int, str] | None = None
-    for pat in _MC_PATTERNS:
-        for m in pat.finditer(text):
-            if found is None or m.start() > found[0]:
-                found = (m.start(), m.group(1).upper())
-        if found is not None:
-            break
-    if found is None:
-        return None, "no_answer"
-    return found[1], "extracted"
+    out: list[Any] = []
+    for m in cfg.match_types:
+        out.append(LatexExtractionConfig(boxed_match_priority=cfg.boxed_match_priority) if m == "latex"
+                   else ExprExtractionConfig())
+    return out
 
 
-def grade_answer(answer_text: str, gold: str, answer_type: str, cfg: GraderConfig = DEFAULT) -> Grade:
-    """Grade the text after the end of thinking against the gold answer."""
-    if not answer_text or not answer_text.strip():
-        return Grade(False, None, "no_answer", GRADER_VERSION)
+@lru_cache(maxsize=16384)
+def _parse(text: str, cfg: GraderConfig) -> tuple[Any, ...]:
+    from math_verify import parse
+
+    return tuple(parse(text, _targets(cfg), parsing_timeout=max(1, int(cfg.timeout_s))))
+
+
+# what a parse must keep of a gold to account for all of it: digits, variable letters, commas,
+# brackets and the commands that carry value; unit text (with its exponent) and layout commands may go
+_UNIT_TEXT = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox)\s*\{[^{}]*\}(?:\^\{?\d+\}?)?")
+_VALUE_COMMANDS = {"pi", "infty", "sqrt", "frac", "sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "exp",
+                   "cup", "cap", "pm", "mp", "circ", "alpha", "beta", "gamma", "theta", "phi", "omega"}
+
+
+def _marks(s: str) -> Counter[str]:
+    t = _UNIT_TEXT.sub(" ", s).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    out = [m for m in re.findall(r"\\[a-zA-Z]+", t) if m[1:] in _VALUE_COMMANDS]
+    out += re.findall(r"[0-9a-zA-Z,()\[\]]", re.sub(r"\\[a-zA-Z]+", " ", t))
+    return Counter(out)
+
+
+def covers(gold: str, extracted: str) -> bool:
+    """Does a parse whose matched text is ``extracted`` (math-verify's normalised LaTeX) account for the
+    whole gold? Every digit, variable, comma, bracket and value command of the gold (outside unit text)
+    must still be there: ``3\\sqrt{13}`` parsed as ``3``, ``6 - 5i`` as ``5``, ``1,-2`` as ``1`` or
+    ``-2.1``, ``\\frac 59`` as ``59``, ``(-\\infty, 0]`` as ``0`` are fragments and fail."""
+    return not (_marks(gold) - _marks(extracted))
+
+
+@lru_cache(maxsize=16384)
+def _parse_with(text: str, kinds: tuple[str, ...], cfg: GraderConfig) -> tuple[Any, ...]:
+    from math_verify import parse
+
+    return tuple(parse(text, _targets(GraderConfig(match_types=kinds, boxed_match_priority=cfg.boxed_match_priority)),
+                       parsing_timeout=max(1, int(cfg.timeout_s))))
+
+
+@lru_cache(maxsize=16384)
+def parse_gold(gold: str, cfg: GraderConfig) -> tuple[Any, ...]:
+    """A gold answer as stored in a task (``\\frac{14}{3}``, ``204``, ``$9$``): the body of a LaTeX
+    answer, parsed as inline math; with ``expr`` among the match types (explicit settings, as some
+    Math-Verify tests use), a gold that is no LaTeX is parsed as a plain expression. A parse is kept
+    only if it :func:`covers` the whole gold; otherwise the result is empty (never a fragment).
+
+    With ``cfg.gold_format == "text"`` the gold is text to extract from (as Math-Verify's tests parse
+    their golds): parsed as it stands with the match types, then as inline LaTeX if nothing was found."""
+    if cfg.gold_format == "text":
+        g = _parse(gold, cfg)
+        if not g and not gold.strip().startswith("$"):
+            g = _parse(f"${gold.strip()}$", cfg)
+        return g
+    body = gold.strip()
+    if len(body) > 1 and body.startswith("$") and body.endswith("$"):
+        body = body.strip("$").strip()
+    if not body:
+        return ()
+    for kind in ("latex", "expr"):
+        if kind not in cfg.match_types:
+            continue
+        g = _parse_with(f"${body}$" if kind == "latex" else body, (kind,), cfg)
+        if len(g) >= 2 and covers(body, str(g[1])):
+            return g
+    return ()
+
+
+def gold_problem(gold: str, answer_type: str, cfg: GraderConfig | None = None) -> str | None:
+    """Why a gold cannot be graded against (None: it parses cleanly). Multiple-choice golds must be a
+    letter; math and integer golds must parse whole (:func:`parse_gold`); integer golds must be 0-999."""
+    cfg = cfg or GraderConfig()
     if answer_type == "mc":
-        letter, reason = extract_choice(answer_text)
-        if letter is None:
-            return Grade(False, None, reason, GRADER_VERSION)
-        ok = letter == gold.strip().upper()
-        return Grade(ok, letter, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
-    return grade_math(answer_text, gold, cfg, integer=answer_type == "integer")
+        return None if re.fullmatch(r"\s*[A-Ea-e]\s*", gold) else "not a choice letter A-E"
+    g = parse_gold(gold, cfg)
+    if not g:
+        return "does not parse as a whole (math-verify, inline LaTeX)"
+    if answer_type == "integer":
+        try:
+            ok = int(g[0]) == g[0] and 0 <= int(g[0]) <= 999
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            return f"not an integer 0-999 (parsed {g[0]})"
+    return None
 
 
-def grade_response(
-    response: str,
-    gold: str,
-    answer_type: str,
-    *,
-    think_end: str | None = None,
-    unclosed_thinking: str = "no_answer",
-    cfg: GraderConfig = DEFAULT,
-) -> Grade:
-    """Grade a whole response: only the text after the last ``think_end`` counts. If the delimiter
-    is absent the thinking is unclosed: no answer (reason ``unclosed_thinking``), or the whole text
-    with ``unclosed_thinking="use_all"``."""
-    if think_end:
-        pos = response.rfind(think_end)
-        if pos < 0:
-            if unclosed_thinking == "no_answer":
-                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
-            answer = response
-        else:
-            answer = response[pos + len(think_end) :]
-    else:
-        answer = response
-    return grade_answer(answer, gold, answer_type, cfg)
+# --- evalkit's normalisation (applied to extracted strings when math-verify says "not equal") -------
+
+_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox|textit)\{([^{}]*)\}")
+_UNITS = re.compile(r"\s*(?:\\,|\\;|\\!|~)?\s*(?:units?|cm|m|km|mm|inches|inch|in|feet|ft|meters?|miles?|"
+                    r"degrees?|dollars?|cents?|hours?|minutes?|seconds?|days?|sq\.?\s*units?)\b(?:\^\s*\{?[23]\}?)?\.?\s*$",
+                    re.I)
 
 
-def _normal_letter_or_int(x: str) -> str:
-    t = x.strip().strip("$").strip()
-    try:
-        return str(int(t))
-    except ValueError:
-        return t.upper()
+def normalize_answer(s: str) -> str:
+    t = s.strip().strip("$").strip()
+    t = re.sub(r"^\\boxed\{(.*)\}$", r"\1", t, flags=re.S)
+    t = t.replace("\\!", "").replace("{,}", ",").replace("\\left", "").replace("\\right", "")
+    t = t.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    t = re.sub(r"\^\s*\{?\\circ\}?", "", t)  # degrees
+    t = t.replace("°", "")
+    t = re.sub(r"\\%|%", "", t)  # percent: the number itself
+    for _ in range(3):
+        t = _TEXT.sub(lambda m: m.group(1), t)
+    t = _UNITS.sub("", t)
+    t = re.sub(r"(?<=\d),(?=\d{3}(?:\D|$))", "", t)  # thousands separators
+    if t.count("=") == 1:
+        t = re.sub(r"^([a-zA-Z]\w*)\s*=\s*", "", t)  # x = 5 -> 5 (not inside lists of equations)
+    return t.strip()
 
 
-def equivalent(a: str, b: str, answer_type: str) -> bool:
-    """Are two extracted answers the same answer (the grader's equivalence, symmetric use)?"""
-    if answer_type in ("mc", "integer"):
-        return _normal_letter_or_int(a) == _normal_letter_or_int(b)
-    if a.strip() == b.strip():
-        return True
+_BASE = re.compile(r"^([0-9A-Fa-f]+)(?:_\{?(\d+)\}?)?$")
+
+
+def _base_digits(s: str) -> tuple[str, int | None] | None:
+    """A numeral with an optional base subscript: ("40", 9) for ``40_9``, ("40", None) for ``40``.
+    Only the written digits count: ``36`` (the decimal value of ``40_9``) is not ``40_9``, since a
+    question that asks for base 9 is answered by base-9 digits."""
+    m = _BASE.match(s.replace(" ", "").replace("{", "").replace("}", "") if "_" not in s else s.replace(" ", ""))
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)) if m.group(2) else None
+
+
+def _expand_pm(s: str) -> list[str] | None:
+    if "\\pm" not in s or s.count("\\pm") != 1:
+        return None
+    return [s.replace("\\pm", "+"), s.replace("\\pm", "-")]
+
+
+_AND = re.compile(r"\s*(?:\\quad|\\qquad|\\,|\\;|~)*\s*(?:\\text\{\s*and\s*\}|\band\b|;)\s*"
+                  r"(?:\\quad|\\qquad|\\,|\\;|~)*\s*")
+
+
+def _split_list(s: str) -> list[str] | None:
+    """An unordered answer list: "1, 2", or solutions joined by ";" / "and" ("p=5,q=2; p=7,q=2");
+    not a tuple or an interval."""
+    t = s.strip()
+    if _AND.search(t):
+        parts = [p.strip() for p in _AND.split(t)]
+        return parts if len(parts) > 1 and all(parts) else None
+    if t[:1] in "([{" or "," not in t:
+        return None
+    parts = [p.strip() for p in re.split(r",(?![^{(\[]*[})\]])", t)]
+    return parts if len(parts) > 1 and all(parts) else None
+
+
+def _mv_equal(a: str, b: str, cfg: GraderConfig) -> bool:
     from math_verify import verify
 
+    pa, pb = _parse(f"${a}$", cfg), _parse(f"${b}$", cfg)
+    if not pa or not pb:
+        return a.replace(" ", "") == b.replace(" ", "")
+    return bool(verify(list(pa), list(pb), float_rounding=cfg.precision, strict=cfg.strict,
+                       allow_set_relation_comp=cfg.allow_set_relation_comp, timeout_seconds=max(1, int(cfg.timeout_s))))
+
+
+def normalized_equal(gold: str, cand: str, cfg: GraderConfig) -> str | None:
+    """Reason code if the normalised answers are equal, else None."""
+    g, c = normalize_answer(gold), normalize_answer(cand)
+    if not g or not c:
+        return None
+    if g.replace(" ", "") == c.replace(" ", ""):
+        return "normalized_string"
+    gd, cd = _base_digits(g), _base_digits(c)
+    if gd is not None and gd[1] is not None:  # a gold in base b ("40_9"): the same digits, base b or unstated
+        if cd is not None and cd[0].upper() == gd[0].upper() and cd[1] in (None, gd[1]):
+            return "base_subscript"
+    for a, b in ((g, c), (c, g)):
+        exp = _expand_pm(a)
+        other = _split_list(b)
+        if exp and other and len(other) == 2:
+            if (_mv_equal(exp[0], other[0], cfg) and _mv_equal(exp[1], other[1], cfg)) or (
+                    _mv_equal(exp[0], other[1], cfg) and _mv_equal(exp[1], other[0], cfg)):
+                return "pm_expansion"
+    gl, cl = _split_list(g), _split_list(c)
+    if gl and cl and len(gl) == len(cl):
+        remaining = list(cl)
+        for x in gl:
+            hit = next((y for y in remaining if _mv_equal(x, y, cfg)), None)
+            if hit is None:
+                break
+            remaining.remove(hit)
+        else:
+            return "unordered_list"
+    if _mv_equal(g, c, cfg):
+        return "normalized_equivalent"
+    return None
+
+
+# answer anchors of other languages (math-verify knows the English ones): the text after the last one
+# is parsed first, so "Réponse : 220 $ ... 12 mois" gives 220, not the last number
+_ANCHORS = re.compile(r"(?:réponse|respuesta|resposta|antwort|risposta|ответ|答案|结论|答|الإجابة|الجواب|उत्तर)"
+                      r"\s*\**\s*[:：]?", re.I)
+_SCRIPT_DIGIT = re.compile(r"(?<=[^\x00-\x7f\s])(?=[\d$\\-])|(?<=[\d}])(?=[^\x00-\x7f\s])")
+
+
+def anchored_text(text: str) -> str | None:
+    last = None
+    for m in _ANCHORS.finditer(text):
+        last = m
+    if last is None:
+        return None
+    return _SCRIPT_DIGIT.sub(" ", text[last.end():])
+
+
+def _factored(expr: Any) -> bool:  # noqa: ANN401 - a sympy expression (or anything else: False)
+    """A factorisation: a product of two or more factors with variables, one of them a sum
+    ((a+5)(b+2), x(x+3)), or a power of a sum ((x+1)^2, 2(x-1)^3). Not a constant times a sum ((x+2)/7)."""
     try:
-        return bool(verify(list(parse_gold(a, DEFAULT)), list(parse_gold(b, DEFAULT))))
+        import sympy
+
+        if not isinstance(expr, sympy.Expr) or not expr.free_symbols:
+            return False
+        factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
+        with_vars = [f for f in factors if f.free_symbols]
+
+        def is_sum(f: Any) -> bool:  # noqa: ANN401
+            return isinstance(f, sympy.Add)
+
+        powered = any(isinstance(f, sympy.Pow) and is_sum(f.base) and f.exp.is_Integer and f.exp >= 2 for f in with_vars)
+        sums = any(is_sum(f.base if isinstance(f, sympy.Pow) else f) for f in with_vars)
+        return powered or (len(with_vars) >= 2 and sums)
     except Exception:  # noqa: BLE001
         return False
 
 
-def answer_classes(extracted: list[str | None], answer_type: str) -> list[int | None]:
-    """Cluster answers into equivalence classes (first member is the representative); None stays None.
-    Majority votes count classes, not strings: ``1/2`` and ``0.5`` vote together."""
-    reps: list[str] = []
-    labels: list[int | None] = []
-    for x in extracted:
-        if x is None:
-            labels.append(None)
-            continue
-        for i, r in enumerate(reps):
-            if equivalent(r, x, answer_type):
-                labels.append(i)
-                break
-        else:
-            reps.append(x)
-            labels.append(len(reps) - 1)
-    return labels
+def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool = False) -> Grade:
+    from math_verify import verify
+
+    g = parse_gold(gold, cfg)
+    if not g:
+        return Grade(False, None, "gold_unparsable", GRADER_VERSION)
+    a: tuple[Any, ...] = ()
+    if cfg.normalize:
+        anchored = anchored_text(answer_text)
+        if anchored:
+            a = _parse(anchored, cfg)
+    if not a:
+        a = _parse(answer_text, cfg)
+    if not a and cfg.normalize and _SCRIPT_DIGIT.search(answer_text):
+        a = _parse(_SCRIPT_DIGIT.sub(" ", answer_text), cfg)  # numbers glued to CJK / Arabic text
+    if not a:
+        return Grade(False, None, "no_answer", GRADER_VERSION)
+    extracted = str(a[-1]) if len(a) > 1 else str(a[0])
+    if integer:
+        value = a[0]
+        try:
+            ok_int = int(value) == value and 0 <= int(value) <= 999
+        except (TypeError, ValueError):
+            ok_int = False
+        if not ok_int:
+            return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
+    ok = bool(verify(list(g), list(a), float_rounding=cfg.precision, strict=cfg.strict,
+                     allow_set_relation_comp=cfg.allow_set_relation_comp, timeout_seconds=max(1, int(cfg.timeout_s))))
+    if ok and cfg.normalize and _factored(g[0]) and not _factored(a[0]):
+        # a gold written as a product of sums is a factorisation: the expanded polynomial equals it but
+        # does not answer "factor ..." (real output: "ab + 5b + 2a + 10" for gold (a+5)(b+2))
+        return Grade(False, extracted, "form_mismatch", GRADER_VERSION)
+    if ok:
+        return Grade(True, extracted, "equivalent", GRADER_VERSION)
+    if cfg.normalize and len(g) > 1 and len(a) > 1:
+        why = normalized_equal(str(g[-1]), str(a[-1]), cfg)
+        if why:
+            return Grade(True, extracted, why, GRADER_VERSION)
+    return Grade(False, extracted, "not_equivalent", GRADER_VERSION)

@@ -8,19 +8,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from evalkit.grade.config import GraderConfig
+from evalkit.grade.config import GraderConfig, Item
 from evalkit.records import Grade
-
-
-@dataclass(frozen=True)
-class Item:
-    response: str
-    gold: str
-    answer_type: str  # integer | math | mc
-    think_end: str | None = None
 
 
 def _limit_memory(max_bytes: int | None) -> None:
@@ -48,7 +39,7 @@ def _fault(kind: str) -> None:
 
 def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[str, str] | None = None) -> None:  # noqa: ANN401
     _limit_memory(max_bytes)
-    from evalkit.grade.api import grade_item_inprocess
+    from evalkit.grade.response import grade_item_inprocess
 
     while True:
         try:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from evalkit.analyze import MatchedComparison, maj_at_k, matched_compute
 from evalkit.records import cap_label
-from evalkit.report.tables import _ks
+from evalkit.report.tables import vote_sizes
 
 X_CHOICES = ("flops_prefix_cached", "flops_naive", "flops_kv_read", "tokens")
 
@@ -56,7 +56,7 @@ def family_arrays(df: pd.DataFrame, x: str = "flops_prefix_cached") -> dict:
         units = {key: rows for key, rows in g.groupby(["problem_id", "seed"]) if key[0] in pidx and key[1] in sidx}
         if len(units) != shape[0] * shape[1]:
             continue
-        for k in _ks(n):
+        for k in vote_sizes(n):
             acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
             for (pid, s), rows in units.items():
                 labels = [None if pd.isna(v) else int(v) for v in rows["answer_class"]]

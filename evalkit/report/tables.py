@@ -168,7 +168,8 @@ class VoteRow:
     best_k: float = float("nan")  # best-of-k by the verifier's score (nan without a verifier)
 
 
-def _ks(n: int) -> list[int]:
+def vote_sizes(n: int) -> list[int]:
+    """The k of maj@k reported for n samples: powers of two below n, and n."""
     ks, k = [], 1
     while k < n:
         ks.append(k)
@@ -189,7 +190,7 @@ def vote_table(df: pd.DataFrame) -> list[VoteRow]:
         groups = list(g.groupby(["problem_id", "seed"], sort=True))
         problems = sorted({p for (p, _), _ in groups})
         seeds = sorted({s for (_, s), _ in groups})
-        for k in _ks(n):
+        for k in vote_sizes(n):
             maj = np.full((len(problems), len(seeds)), np.nan)
             pk = np.full_like(maj, np.nan)
             bk = np.full_like(maj, np.nan)

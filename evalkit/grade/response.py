@@ -1,0 +1,99 @@
+"""Grading one response: the answer after the end of thinking, dispatched by answer type (math and
+integer answers to :mod:`evalkit.grade.mathverify`, multiple-choice letters to the extractor here).
+Every decision carries a reason code (:class:`evalkit.records.GradeReason`)."""
+
+from __future__ import annotations
+
+import re
+
+from evalkit.grade.config import GRADER_VERSION, GraderConfig, Item
+from evalkit.grade.mathverify import grade_math
+from evalkit.records import Grade
+
+DEFAULT = GraderConfig()
+
+_MC_PATTERNS = [
+    re.compile(r"(?i:answer)\s*(?:is|:)?\s*[:\s]*\**\s*\(?\$?\\?(?:boxed\{|text\{)?\s*([A-Ea-e])\b"),
+    re.compile(r"\\boxed\{\s*\(?([A-Ea-e])\)?\s*\}"),
+    re.compile(r"\(([A-E])\)"),
+]
+
+
+_STATEMENT = re.compile(r"(?i)(?:final\s+answer|answer|choice|option)\s*(?:is|:)?[^\n]*$", re.M)
+
+
+def extract_choice(text: str) -> tuple[str | None, str]:
+    """The final stated letter choice, or (None, reason). The last answer statement wins (after
+    self-corrections); two different letters in that statement -> (None, "ambiguous")."""
+    statements = list(_STATEMENT.finditer(text))
+    if statements:
+        last = statements[-1].group(0)
+        letters = {m.upper() for m in re.findall(r"(?<![A-Za-z])\(?([A-Ea-e])\)?(?![A-Za-z])",
+                                                  re.sub(r"(?i)^(?:final\s+answer|answer|choice|option)", "", last))}
+        if len(letters) > 1:
+            return None, "ambiguous"
+    found: tuple[int, str] | None = None
+    for pat in _MC_PATTERNS:
+        for m in pat.finditer(text):
+            if found is None or m.start() > found[0]:
+                found = (m.start(), m.group(1).upper())
+        if found is not None:
+            break
+    if found is None:
+        return None, "no_answer"
+    return found[1], "extracted"
+
+
+def grade_answer(answer_text: str, gold: str, answer_type: str, cfg: GraderConfig = DEFAULT) -> Grade:
+    """Grade the text after the end of thinking against the gold answer."""
+    if not answer_text or not answer_text.strip():
+        return Grade(False, None, "no_answer", GRADER_VERSION)
+    if answer_type == "mc":
+        letter, reason = extract_choice(answer_text)
+        if letter is None:
+            return Grade(False, None, reason, GRADER_VERSION)
+        ok = letter == gold.strip().upper()
+        return Grade(ok, letter, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
+    return grade_math(answer_text, gold, cfg, integer=answer_type == "integer")
+
+
+def grade_response(
+    response: str,
+    gold: str,
+    answer_type: str,
+    *,
+    think_end: str | None = None,
+    unclosed_thinking: str = "no_answer",
+    cfg: GraderConfig = DEFAULT,
+) -> Grade:
+    """Grade a whole response: only the text after the last ``think_end`` counts. If the delimiter
+    is absent the thinking is unclosed: no answer (reason ``unclosed_thinking``), or the whole text
+    with ``unclosed_thinking="use_all"``."""
+    if think_end:
+        pos = response.rfind(think_end)
+        if pos < 0:
+            if unclosed_thinking == "no_answer":
+                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
+            answer = response
+        else:
+            answer = response[pos + len(think_end) :]
+    else:
+        answer = response
+    return grade_answer(answer, gold, answer_type, cfg)
+
+
+def grade_item_inprocess(item: Item, cfg: GraderConfig) -> Grade:
+    """One item in this process (what a sandbox worker runs); ``cfg.reference``: plain math-verify."""
+    if cfg.reference:
+        from evalkit.grade.baseline import plain_verdict
+
+        text = item.response
+        if item.think_end:
+            pos = text.rfind(item.think_end)
+            if pos < 0 and cfg.unclosed_thinking == "no_answer":
+                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
+            text = text if pos < 0 else text[pos + len(item.think_end):]
+        ok = plain_verdict(text, item.gold, item.answer_type)
+        return Grade(ok, None, "equivalent" if ok else "not_equivalent", f"reference+{GRADER_VERSION}")
+    return grade_response(item.response, item.gold, item.answer_type, think_end=item.think_end,
+                          unclosed_thinking=cfg.unclosed_thinking, cfg=cfg)

@@ -1,0 +1,171 @@
+"""The package's shape: no import cycles, no stage importing a later one, analyze free of I/O
+libraries, no function over 80 lines, and the library usable without the command line."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "evalkit"
+
+# Each top-level part of evalkit and its rank: a module may import modules of its own rank or below.
+RANK = {"errors": 0, "records": 0, "spec": 1, "store": 1, "generate": 2, "grade": 3, "analyze": 4, "contamination": 4,
+        "report": 5, "runner": 6, "cli": 7}
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for f in ROOT.rglob("*.py"):
+        parts = f.relative_to(ROOT.parent).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the evalkit modules it imports (at module level or inside functions). ``from pkg
+    import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg``."""
+    mods = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        is_pkg = path.name == "__init__.py"
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("evalkit")}
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:  # relative import
+                    base = name.split(".") if is_pkg else name.split(".")[:-1]
+                    base = base[: len(base) - node.level + 1]
+                    mod = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    mod = node.module or ""
+                if not mod.startswith("evalkit"):
+                    continue
+                for a in node.names:
+                    deps.add(f"{mod}.{a.name}" if f"{mod}.{a.name}" in mods else mod)
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def _part(mod: str) -> str:
+    return mod.split(".")[1] if mod.count(".") else ""
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every back edge of a depth-first walk, as the cycle it closes."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == 1:
+                cycles.append(stack[stack.index(d):] + [d])
+            elif d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    cycles = find_cycles(import_graph())
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_stage_imports_a_later_one() -> None:
+    bad = []
+    for m, deps in import_graph().items():
+        if m == "evalkit":
+            continue  # the package's lazy public API
+        for d in deps:
+            if d != "evalkit" and RANK[_part(d)] > RANK[_part(m)]:
+                bad.append(f"{m} imports {d}")
+    assert not bad, "\n".join(sorted(bad))
+    assert set(RANK) >= {_part(m) for m in import_graph() if m != "evalkit"}, "a new part needs a rank here"
+
+
+def test_analyze_is_pure_numpy_scipy() -> None:
+    allowed = {"numpy", "scipy", "math", "itertools", "warnings", "fractions", "dataclasses", "collections",
+               "typing", "__future__", "evalkit"}
+    bad = []
+    for f in (ROOT / "analyze").glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{f.name}: {n}" for n in names if n.split(".")[0] not in allowed]
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+                bad.append(f"{f.name}: open()")
+    assert not bad, bad
+
+
+def test_no_function_over_80_lines() -> None:
+    long = []
+    for f in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+                n = node.end_lineno - start + 1
+                if n > 80:
+                    long.append(f"{f.relative_to(ROOT.parent)}:{node.lineno} {node.name}: {n} lines")
+    assert not long, "\n".join(long)
+
+
+def test_the_graph_sees_lazy_imports() -> None:
+    """The checker itself: a function-level import counts, and a cycle is found."""
+    graph = import_graph()
+    assert "evalkit.runner" in graph["evalkit.cli.main"]  # imported inside a command
+    assert "evalkit.runner.lm_eval_io" in graph["evalkit.cli.lm_eval_cmd"]
+    assert "evalkit.store.row" in graph["evalkit.store"]
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+    assert find_cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_run_sweep_as_a_library(tmp_path: Path) -> None:
+    """``from evalkit import run_sweep`` runs a sweep end to end without typer, and report.build and
+    regrade work on its results."""
+    import sys
+
+    from evalkit import regrade, report, run_sweep
+
+    spec = tmp_path / "lib.yaml"
+    spec.write_text("name: lib\nmodel: {id: scripted-model}\ntasks:\n  - name: math500\n    limit: 4\nseeds: [0, 1]\n"
+                    "sampling: {temperature: 0.7, answer_max_tokens: 30}\nsequential:\n  caps: [30, 60]\n")
+    msgs: list[str] = []
+    res = run_sweep(spec, tmp_path / "results", engine="scripted", log=msgs.append)
+    assert res.samples == 4 * 2 * 2 and not res.failed_batches and msgs
+    rep = report.build(res.out_dir)
+    assert "| math500 | 30 |" in rep.markdown and (res.out_dir / "report.md").read_text() == rep.markdown
+    rows = report.load_results(res.out_dir)
+    assert len(rows) == 16
+    r = regrade(res.out_dir)
+    assert r.rows == 16 and r.changed == 0
+    assert "typer" not in {m.split(".")[0] for m in sys.modules if m.startswith("evalkit")}
+
+
+def test_errors_share_one_root() -> None:
+    from evalkit.errors import EvalkitError
+    from evalkit.generate.forcing import BudgetError
+    from evalkit.generate.packs import PackError
+    from evalkit.generate.s1_kwargs import GenKwargsError
+    from evalkit.runner.lm_eval_io import LmEvalIOError
+    from evalkit.spec import SpecError, TaskError
+    from evalkit.spec.exclude import ExcludeError
+    from evalkit.store import ResultsError
+    from evalkit.store.lm_eval_samples import SamplesError
+
+    for cls in (BudgetError, PackError, GenKwargsError, LmEvalIOError, SpecError, TaskError, ExcludeError,
+                ResultsError, SamplesError):
+        assert issubclass(cls, EvalkitError), cls
+        assert cls.exit_code in (1, 2)
+    assert PackError.exit_code == 1  # the environment, not the input
+    with pytest.raises(ValueError):  # the old bases still catch them
+        raise SpecError(["x: bad"])

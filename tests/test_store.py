@@ -1,0 +1,72 @@
+"""The stored row: one record, its schema, and results directories written before it existed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from evalkit.store import FIELDS, ROW_SCHEMA, ResultsError, ResultStore, SampleRow, open_results
+
+OLD = Path(__file__).parent / "data" / "results_v2" / "v2_fixture"
+
+
+def test_schema_is_derived_from_the_record() -> None:
+    assert [f.name for f in ROW_SCHEMA] == list(FIELDS) == [f.name for f in dataclasses.fields(SampleRow)]
+    types = {f.name: str(f.type) for f in ROW_SCHEMA}
+    assert types["seed"] == "int64" and types["correct"] == "bool" and types["wall_s"] == "double"
+    assert types["response"] == "string" and types["cap"] == "int64"
+
+
+def test_old_results_directory_reads_exactly(tmp_path: Path) -> None:
+    store = open_results(OLD)
+    for f in store.shard_files():
+        assert pq.read_schema(f).remove_metadata().equals(ROW_SCHEMA)  # written before the record existed
+        raw = pq.read_table(f).to_pylist()
+        assert [r.to_dict() for r in store.read_part(f)] == raw
+    recs = store.read_records()
+    df = store.read_rows()
+    assert len(recs) == len(df) == 24
+    assert [r.to_dict() for r in recs] == df.astype(object).where(df.notna(), None).to_dict("records")
+    assert {r.method for r in recs} == {"sequential", "parallel"}
+
+
+def test_reports_and_regrade_on_an_old_directory(tmp_path: Path) -> None:
+    from evalkit import regrade, report
+
+    d = tmp_path / "v2_fixture"
+    shutil.copytree(OLD, d)
+    before = ResultStore(d).read_records()
+    rep = report.build(d)
+    assert "math500" in rep.markdown and "Parallel sampling" in rep.markdown
+    r = regrade(d)
+    assert r.rows == 24 and r.changed == 0
+    after = ResultStore(d).read_records()
+    assert after == before  # same grader version: nothing changes
+    journal = [json.loads(x) for x in (d / "journal" / "regrade.jsonl").read_text().splitlines()]
+    assert len(journal) == len(ResultStore(d).shard_files()) and {e["event"] for e in journal} == {"regrade"}
+
+
+def test_write_part_refuses_rows_of_another_unit(tmp_path: Path) -> None:
+    rows = open_results(OLD).read_records()
+    store = ResultStore(tmp_path / "x")
+    r = rows[0]
+    with pytest.raises(ValueError, match="a row of cell"):
+        store.write_part(r.cell_id, r.seed + 1, "p", [r])
+    path = store.write_part(r.cell_id, r.seed, "p", [r])
+    assert store.read_part(path) == [r]
+    with pytest.raises(ValueError, match="must keep the part's samples"):
+        store.rewrite_part(path, [r.replace(sample=5)])
+    store.rewrite_part(path, [r.replace(correct=not r.correct)])
+    assert store.read_part(path)[0].correct is (not r.correct)
+
+
+def test_unknown_columns_and_missing_directories_are_named(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="not a column of the results schema: colour"):
+        SampleRow.from_dict({**open_results(OLD).read_records()[0].to_dict(), "colour": "red"})
+    with pytest.raises(ResultsError, match="not a results directory"):
+        open_results(tmp_path)
