@@ -209,3 +209,6 @@ class Grade:
     extracted: str | None
     reason: str  # a GradeReason value, or "error:<exception>" for a grader crash
     grader_version: str
+
+    def __post_init__(self) -> None:
+        self.reason = str(self.reason)  # a GradeReason is stored as its plain value

@@ -11,6 +11,7 @@ from typing import Any
 
 from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.records import Grade
+from evalkit.records import GradeReason as R
 
 
 def _targets(cfg: GraderConfig) -> list[Any]:
@@ -184,18 +185,18 @@ def normalized_equal(gold: str, cand: str, cfg: GraderConfig) -> str | None:
     if not g or not c:
         return None
     if g.replace(" ", "") == c.replace(" ", ""):
-        return "normalized_string"
+        return R.NORMALIZED_STRING
     gd, cd = _base_digits(g), _base_digits(c)
     if gd is not None and gd[1] is not None:  # a gold in base b ("40_9"): the same digits, base b or unstated
         if cd is not None and cd[0].upper() == gd[0].upper() and cd[1] in (None, gd[1]):
-            return "base_subscript"
+            return R.BASE_SUBSCRIPT
     for a, b in ((g, c), (c, g)):
         exp = _expand_pm(a)
         other = _split_list(b)
         if exp and other and len(other) == 2:
             if (_mv_equal(exp[0], other[0], cfg) and _mv_equal(exp[1], other[1], cfg)) or (
                     _mv_equal(exp[0], other[1], cfg) and _mv_equal(exp[1], other[0], cfg)):
-                return "pm_expansion"
+                return R.PM_EXPANSION
     gl, cl = _split_list(g), _split_list(c)
     if gl and cl and len(gl) == len(cl):
         remaining = list(cl)
@@ -205,9 +206,9 @@ def normalized_equal(gold: str, cand: str, cfg: GraderConfig) -> str | None:
                 break
             remaining.remove(hit)
         else:
-            return "unordered_list"
+            return R.UNORDERED_LIST
     if _mv_equal(g, c, cfg):
-        return "normalized_equivalent"
+        return R.NORMALIZED_EQUIVALENT
     return None
 
 
@@ -253,7 +254,7 @@ def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool 
 
     g = parse_gold(gold, cfg)
     if not g:
-        return Grade(False, None, "gold_unparsable", GRADER_VERSION)
+        return Grade(False, None, R.GOLD_UNPARSABLE, GRADER_VERSION)
     a: tuple[Any, ...] = ()
     if cfg.normalize:
         anchored = anchored_text(answer_text)
@@ -264,7 +265,7 @@ def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool 
     if not a and cfg.normalize and _SCRIPT_DIGIT.search(answer_text):
         a = _parse(_SCRIPT_DIGIT.sub(" ", answer_text), cfg)  # numbers glued to CJK / Arabic text
     if not a:
-        return Grade(False, None, "no_answer", GRADER_VERSION)
+        return Grade(False, None, R.NO_ANSWER, GRADER_VERSION)
     extracted = str(a[-1]) if len(a) > 1 else str(a[0])
     if integer:
         value = a[0]
@@ -273,17 +274,17 @@ def grade_math(answer_text: str, gold: str, cfg: GraderConfig, *, integer: bool 
         except (TypeError, ValueError):
             ok_int = False
         if not ok_int:
-            return Grade(False, extracted, "not_integer_0_999", GRADER_VERSION)
+            return Grade(False, extracted, R.NOT_INTEGER, GRADER_VERSION)
     ok = bool(verify(list(g), list(a), float_rounding=cfg.precision, strict=cfg.strict,
                      allow_set_relation_comp=cfg.allow_set_relation_comp, timeout_seconds=max(1, int(cfg.timeout_s))))
     if ok and cfg.normalize and _factored(g[0]) and not _factored(a[0]):
         # a gold written as a product of sums is a factorisation: the expanded polynomial equals it but
         # does not answer "factor ..." (real output: "ab + 5b + 2a + 10" for gold (a+5)(b+2))
-        return Grade(False, extracted, "form_mismatch", GRADER_VERSION)
+        return Grade(False, extracted, R.FORM_MISMATCH, GRADER_VERSION)
     if ok:
-        return Grade(True, extracted, "equivalent", GRADER_VERSION)
+        return Grade(True, extracted, R.EQUIVALENT, GRADER_VERSION)
     if cfg.normalize and len(g) > 1 and len(a) > 1:
         why = normalized_equal(str(g[-1]), str(a[-1]), cfg)
         if why:
             return Grade(True, extracted, why, GRADER_VERSION)
-    return Grade(False, extracted, "not_equivalent", GRADER_VERSION)
+    return Grade(False, extracted, R.NOT_EQUIVALENT, GRADER_VERSION)

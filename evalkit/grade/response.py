@@ -9,6 +9,7 @@ import re
 from evalkit.grade.config import GRADER_VERSION, GraderConfig, Item
 from evalkit.grade.mathverify import grade_math
 from evalkit.records import Grade
+from evalkit.records import GradeReason as R
 
 DEFAULT = GraderConfig()
 
@@ -31,7 +32,7 @@ def extract_choice(text: str) -> tuple[str | None, str]:
         letters = {m.upper() for m in re.findall(r"(?<![A-Za-z])\(?([A-Ea-e])\)?(?![A-Za-z])",
                                                   re.sub(r"(?i)^(?:final\s+answer|answer|choice|option)", "", last))}
         if len(letters) > 1:
-            return None, "ambiguous"
+            return None, R.AMBIGUOUS
     found: tuple[int, str] | None = None
     for pat in _MC_PATTERNS:
         for m in pat.finditer(text):
@@ -40,20 +41,20 @@ def extract_choice(text: str) -> tuple[str | None, str]:
         if found is not None:
             break
     if found is None:
-        return None, "no_answer"
-    return found[1], "extracted"
+        return None, R.NO_ANSWER
+    return found[1], R.EXTRACTED
 
 
 def grade_answer(answer_text: str, gold: str, answer_type: str, cfg: GraderConfig = DEFAULT) -> Grade:
     """Grade the text after the end of thinking against the gold answer."""
     if not answer_text or not answer_text.strip():
-        return Grade(False, None, "no_answer", GRADER_VERSION)
+        return Grade(False, None, R.NO_ANSWER, GRADER_VERSION)
     if answer_type == "mc":
         letter, reason = extract_choice(answer_text)
         if letter is None:
             return Grade(False, None, reason, GRADER_VERSION)
         ok = letter == gold.strip().upper()
-        return Grade(ok, letter, "equivalent" if ok else "not_equivalent", GRADER_VERSION)
+        return Grade(ok, letter, R.EQUIVALENT if ok else R.NOT_EQUIVALENT, GRADER_VERSION)
     return grade_math(answer_text, gold, cfg, integer=answer_type == "integer")
 
 
@@ -73,7 +74,7 @@ def grade_response(
         pos = response.rfind(think_end)
         if pos < 0:
             if unclosed_thinking == "no_answer":
-                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
+                return Grade(False, None, R.UNCLOSED_THINKING, GRADER_VERSION)
             answer = response
         else:
             answer = response[pos + len(think_end) :]
@@ -91,9 +92,9 @@ def grade_item_inprocess(item: Item, cfg: GraderConfig) -> Grade:
         if item.think_end:
             pos = text.rfind(item.think_end)
             if pos < 0 and cfg.unclosed_thinking == "no_answer":
-                return Grade(False, None, "unclosed_thinking", GRADER_VERSION)
+                return Grade(False, None, R.UNCLOSED_THINKING, GRADER_VERSION)
             text = text if pos < 0 else text[pos + len(item.think_end):]
         ok = plain_verdict(text, item.gold, item.answer_type)
-        return Grade(ok, None, "equivalent" if ok else "not_equivalent", f"reference+{GRADER_VERSION}")
+        return Grade(ok, None, R.EQUIVALENT if ok else R.NOT_EQUIVALENT, f"reference+{GRADER_VERSION}")
     return grade_response(item.response, item.gold, item.answer_type, think_end=item.think_end,
                           unclosed_thinking=cfg.unclosed_thinking, cfg=cfg)

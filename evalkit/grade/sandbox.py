@@ -12,6 +12,7 @@ from typing import Any
 
 from evalkit.grade.config import GraderConfig, Item
 from evalkit.records import Grade
+from evalkit.records import GradeReason as R
 
 
 def _limit_memory(max_bytes: int | None) -> None:
@@ -54,7 +55,7 @@ def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[st
                     _fault(faults[item.response])
                 g = grade_item_inprocess(item, cfg)
             except MemoryError:
-                g = Grade(False, None, "memory_limit", "")
+                g = Grade(False, None, R.MEMORY_LIMIT, "")
             except Exception as e:  # noqa: BLE001 - a grader bug must not kill the sweep
                 g = Grade(False, None, f"error:{type(e).__name__}", "")
             conn.send((idx, g))
@@ -150,7 +151,7 @@ class SandboxGrader:
                     try:
                         idx, g = s.conn.recv()
                     except (EOFError, OSError):  # the worker died (memory limit, segfault)
-                        out[s.queue[0]] = Grade(False, None, "worker_died", "")
+                        out[s.queue[0]] = Grade(False, None, R.WORKER_DIED, "")
                         rest = s.queue[1:]
                         self._restart(s)
                         todo.extend(reversed(rest))
@@ -159,7 +160,7 @@ class SandboxGrader:
                     s.queue.remove(idx)
                     s.deadline = time.monotonic() + self.timeout
                 elif time.monotonic() >= s.deadline:
-                    out[s.queue[0]] = Grade(False, None, "timeout", "")
+                    out[s.queue[0]] = Grade(False, None, R.TIMEOUT, "")
                     rest = s.queue[1:]
                     self._restart(s)
                     todo.extend(reversed(rest))
