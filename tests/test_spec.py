@@ -83,6 +83,48 @@ def test_cli_every_malformed_spec_exits_2_and_creates_nothing(tmp_path: Path, te
     assert not (tmp_path / "results").exists()
 
 
+SEQ = "sequential:\n  caps: [32, 64]\n  ignores: [0, 1]\n"
+# specs that parse but cannot be meant: caught by the plan and the checks against what is on disk
+PLAN_BAD = [
+    (GOOD.replace("name: t", "name: ../../etc"), 1, "name", "not a safe name"),
+    (GOOD.replace("name: t", "name: a/b"), 1, "name", "not a safe name"),
+    (GOOD.replace("name: t", "name: .."), 1, "name", "not a safe name"),
+    (GOOD.replace("where: {level: [1]}", "where: {level: [9]}"), 5, "tasks[0].where", "selects no problem"),
+    (GOOD.replace("model: smollm2-135m", "model: {id: smollm2-135m, engine: {max_model_len: 2048}}")
+     .replace("caps: [32, 64]", "caps: [32, 100000000]"), 9, "sequential.caps[1]", "cannot fit the context"),
+    (GOOD.replace("caps: [32, 64]", "caps: [" + ", ".join(str(i + 1) for i in range(5001)) + "]"), 9,
+     "sequential.caps", "more than 10,000"),
+    (GOOD.replace("seeds: [0, 1]", "seeds: [" + ", ".join(map(str, range(10_001))) + "]"), 7, "seeds",
+     "more than 10,000"),
+    (GOOD.replace("  - name: math500\n    where: {level: [1]}\n    limit: 3\n", "  - gpqa_diamond\n"), 4,
+     "tasks[0]", "EVALKIT_GPQA_CSV"),
+    (GOOD.replace("    limit: 3\n", "    limit: 3\n  - math500\n"), 7, "tasks[1]", "listed twice"),
+]
+
+
+@pytest.mark.parametrize("text,line,key,msg", PLAN_BAD)
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_specs_that_cannot_be_meant_exit_2_and_write_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             text: str, line: int, key: str, msg: str,
+                                                             dry_run: bool) -> None:
+    monkeypatch.delenv("EVALKIT_GPQA_CSV", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "bad.yaml").write_text(text)
+    monkeypatch.chdir(work)
+    res = CliRunner().invoke(app, ["sweep", "bad.yaml", "--engine", "scripted", *(["--dry-run"] if dry_run else [])])
+    assert res.exit_code == 2, res.output
+    assert f"bad.yaml:{line}: {key}" in res.output and msg in res.output, res.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["bad.yaml", "work"]  # nothing written anywhere
+
+
+def test_a_spec_named_after_an_unsafe_file_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "my sweep.yaml"
+    spec.write_text(GOOD.replace("name: t\n", ""))
+    res = CliRunner().invoke(app, ["sweep", str(spec), "--dry-run", "--results", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "give `name:`" in res.output and not (tmp_path / "r").exists()
+
+
 def test_cli_malformed_spec_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text(GOOD.replace("limit: 3", "limit: 3\n    colour: red"))

@@ -30,14 +30,15 @@ def sweep(
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
     from evalkit.report import build
     from evalkit.report.build import read_exclude_list
-    from evalkit.runner import ENGINES, EXECUTOR_KINDS, check_golds, run_sweep
+    from evalkit.runner import ENGINES, EXECUTOR_KINDS, check_plan, results_dir, run_sweep
     from evalkit.spec import build_plan, load_spec
 
     with failing():
         plan = build_plan(load_spec(spec))
         if exclude is not None:  # checked before any generation
             read_exclude_list(exclude, None, say)
-        check_golds(plan)
+        check_plan(plan)
+        results_dir(results, str(plan.spec.name))
     if dry_run:
         from evalkit.cli.plan import print_plan
 

@@ -6,6 +6,7 @@ is a thin layer over these functions.
 """
 
 from evalkit.runner.batches import Batch, plan_batches
+from evalkit.runner.checks import check_context, check_golds, check_plan
 from evalkit.runner.context import SweepContext, SweepResult, assign_classes
 from evalkit.runner.executors import EXECUTOR_KINDS, Executor, LocalExecutor, SubmititExecutor, get_executor
 from evalkit.runner.grade_file import GradeFileError, GradeFileResult, grade_file
@@ -18,7 +19,7 @@ from evalkit.runner.models import (
     vllm_factory,
 )
 from evalkit.runner.regrade import RegradeResult, regrade
-from evalkit.runner.sweep import check_golds, run_sweep
+from evalkit.runner.sweep import results_dir, run_sweep
 
 __all__ = [
     "ENGINES",
@@ -34,12 +35,15 @@ __all__ = [
     "SweepContext",
     "SweepResult",
     "assign_classes",
+    "check_context",
     "check_golds",
+    "check_plan",
     "get_executor",
     "grade_file",
     "load_model_config",
     "plan_batches",
     "regrade",
+    "results_dir",
     "run_sweep",
     "scripted_factory",
     "scripted_resolve",

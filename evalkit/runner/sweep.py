@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evalkit.runner.batches import plan_batches
+from evalkit.runner.checks import check_plan
 from evalkit.runner.context import SweepResult
 from evalkit.runner.executors import get_executor
 from evalkit.runner.models import ENGINES, EngineFactory, Resolver, default_resolve
@@ -15,21 +16,13 @@ from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_
 from evalkit.store import ResultStore
 
 
-def check_golds(plan: Plan) -> None:
-    """Every gold of the plan's problems parses whole (never a fragment at grading time), before
-    anything is generated: a SpecError naming task, problem id and gold otherwise."""
-    from evalkit.grade import gold_problem
-
-    bad = []
-    for name, sel in plan.selections.items():
-        if name in plan.unavailable:
-            continue
-        for p in sel.problems(plan.seeds[0]):
-            why = gold_problem(p.gold, p.answer_type)
-            if why:
-                bad.append(f"tasks: {name}: problem {p.problem_id}: gold {p.gold!r}: {why}")
-    if bad:
-        raise SpecError(bad)
+def results_dir(results_root: str | Path, name: str) -> Path:
+    """``results_root/name``, refused unless it resolves inside the results root."""
+    root = Path(results_root).resolve()
+    out = (root / name).resolve()
+    if root not in out.parents:
+        raise SpecError([f"name: {name!r}: results would be written to {out}, outside the results root {root}"])
+    return Path(results_root) / name
 
 
 def as_plan(sweep: Plan | SweepSpec | str | Path) -> Plan:
@@ -106,12 +99,10 @@ def run_sweep(
     same, by its older name). ``executor`` overrides the spec's (local | slurm | submitit-local)."""
     plan = as_plan(sweep)
     spec = plan.spec
-    if plan.unavailable:
-        raise SpecError([f"tasks: {name}: {why}" for name, why in plan.unavailable.items()])
-    check_golds(plan)
+    check_plan(plan)
     factory, resolve = _engine(engine_factory or engine, resolve)
     run_on = get_executor(executor or spec.executor.kind)
-    store = ResultStore(Path(results_root) / str(spec.name))
+    store = ResultStore(results_dir(results_root, str(spec.name)))
     done = set() if force else (store.completed() if store.root.exists() else set())
     batches = plan_batches(plan, done, force=force)
     units = {(c.cell_id, s) for c in plan.cells for s in plan.seeds}

@@ -31,7 +31,7 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     if dups:
         raise SpecError([f"{source}:{line}: {key}: duplicate key" for key, line in dups])
     try:
-        return SweepSpec.model_validate(data)
+        spec = SweepSpec.model_validate(data)
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -39,13 +39,15 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
             # pydantic reports union members (e.g. ``str``, ``TaskEntry``) in loc; drop those names
             loc = tuple(p for p in loc if p not in ("str", "TaskEntry", "ModelEntry", "int", "list[str]"))
             line = index.line(loc)
-            msg = err["msg"]
+            msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
             elif err["type"] == "missing":
                 msg = "required key is missing"
             problems.append(f"{source}:{line if line else '?'}: {format_loc(loc)}: {msg}")
         raise SpecError(sorted(set(problems), key=problems.index)) from None
+    spec._locate = lambda loc: f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}"
+    return spec
 
 
 def load_spec(path: str | Path) -> SweepSpec:
@@ -54,7 +56,15 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SpecError([f"{p}: no such spec file"])
     spec = parse_spec(p.read_text(), source=str(p))
     if spec.name is None:
+        from evalkit.spec.schema import check_name
+
+        try:
+            check_name(p.stem)
+        except ValueError as e:
+            raise SpecError([f"{p}:1: name: the sweep is named after its file, and {e}; give `name:`"]) from None
+        locate = spec._locate
         spec = spec.model_copy(update={"name": p.stem})
+        spec._locate = locate
     return spec
 
 
@@ -131,7 +141,7 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
     selections: dict[str, TaskSelection] = {}
     for e in spec.task_entries():
         if e.name in selections:
-            raise SpecError([f"tasks: task {e.name!r} is listed twice"])
+            raise SpecError([f"{spec.where('tasks', len(selections))}: task {e.name!r} is listed twice"])
         selections[e.name] = TaskSelection(e)
     sampling = SamplingConfig(
         temperature=spec.sampling.temperature,
@@ -162,12 +172,38 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
     if rej is not None:
         cells += _unforced_cells(spec, selections, rej.caps, sampling, method="rejection",
                                  max_attempts=rej.max_attempts)
+    _check_size(spec, cells)
     plan = Plan(spec=spec, cells=cells, selections=selections)
     if load_data:
-        for name, sel in selections.items():
+        empty = []
+        for i, (name, sel) in enumerate(selections.items()):
             try:
-                plan.problem_counts[name] = len(sel.problems(spec.seeds[0]))
+                plan.problem_counts[name] = n = len(sel.problems(spec.seeds[0]))
             except TaskError as e:
                 plan.problem_counts[name] = None
-                plan.unavailable[name] = str(e)
+                plan.unavailable[name] = f"{spec.where('tasks', i)}: {e}"
+                continue
+            if n == 0:
+                key = ("tasks", i, "where") if sel.entry.where else ("tasks", i)
+                empty.append(f"{spec.where(*key)}: selects no problem of {name} (where {sel.entry.where})")
+        if empty:
+            raise SpecError(empty)
     return plan
+
+
+def _check_size(spec: SweepSpec, cells: list[Cell]) -> None:
+    """More cells than :data:`MAX_CELLS` is a typo (a range written out), not a sweep."""
+    from evalkit.spec.schema import MAX_CELLS
+
+    if len(cells) <= MAX_CELLS:
+        return
+    sizes = {}
+    for fam in ("sequential", "parallel", "rejection"):
+        f = getattr(spec, fam)
+        if f is not None:
+            for key in ("caps", "ignores", "controls", "min_tokens"):
+                if key in type(f).model_fields:
+                    sizes[(fam, key)] = len(getattr(f, key))
+    fam, key = max(sizes, key=sizes.get) if sizes else ("tasks",)
+    raise SpecError([f"{spec.where(fam, key)}: {len(cells):,} cells: more than {MAX_CELLS:,} is not meant "
+                     f"(this list has {sizes.get((fam, key), 0):,} entries)"])

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Cap = Annotated[int, Field(ge=1)]  # a thinking-token cap
+
+# A sweep's name is a directory under the results root: a slug, never a path.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+MAX_CELLS = 10_000  # more cells (or seeds) than this is a typo, not a sweep
+
+
+def check_name(v: str) -> str:
+    if not SAFE_NAME.match(v) or ".." in v:
+        raise ValueError(f"{v!r} is not a safe name: letters, digits, '.', '_' and '-' only (at most 100, "
+                         "no '..'), so results stay inside the results root")
+    return v
 
 
 class _Strict(BaseModel):
@@ -179,6 +192,25 @@ class SweepSpec(_Strict):
     grader: Grader = Field(default_factory=Grader)
     executor: Executor = Field(default_factory=Executor)
     reuse: bool = True
+    _locate: Callable[[tuple], str] | None = PrivateAttr(default=None)  # key path -> "file:line: key"
+
+    def where(self, *loc: Any) -> str:  # noqa: ANN401
+        """``file:line: key`` of a key path in the YAML this spec came from (just the key otherwise)."""
+        from evalkit.spec.errors import format_loc
+
+        return self._locate(loc) if self._locate is not None else format_loc(loc)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, v: str | None) -> str | None:
+        return None if v is None else check_name(v)
+
+    @field_validator("seeds")
+    @classmethod
+    def _not_too_many_seeds(cls, v: list[int]) -> list[int]:
+        if len(v) > MAX_CELLS:
+            raise ValueError(f"{len(v):,} seeds: more than {MAX_CELLS:,} is not meant (a range written out?)")
+        return v
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -2,8 +2,8 @@
 
 A task YAML names its data file (vendored under ``tasks/data`` with its sha256, verified on every
 load), the prompt template, the answer type and grader settings. GPQA-Diamond is gated: it is never
-vendored and is read from a user-supplied CSV (``data_path`` in the spec or ``EVALKIT_GPQA_CSV``), or
-from the hub when a token and network are available.
+vendored and is read only from a user-supplied CSV (``data_path`` in the spec or ``EVALKIT_GPQA_CSV``):
+evalkit never downloads it.
 """
 
 from __future__ import annotations
@@ -182,16 +182,11 @@ def _gpqa_csv_path(data_path: str | None) -> Path:
         if not path.exists():
             raise TaskError(f"gpqa_diamond: CSV {path} does not exist")
         return path
-    try:  # the hub, when online and the user has accepted the dataset's terms
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download("Idavidrein/gpqa", "gpqa_diamond.csv", repo_type="dataset"))
-    except Exception as e:  # noqa: BLE001 - any failure means "not available here"
-        raise TaskError(
-            "gpqa_diamond: no data. GPQA is gated and never stored in this repository; pass the "
-            f"official gpqa_diamond.csv as `data_path:` in the spec or set {GPQA_ENV} "
-            f"(hub download failed: {type(e).__name__})"
-        ) from None
+    raise TaskError(
+        "gpqa_diamond: no data. GPQA is gated and never stored (nor downloaded) by evalkit; pass the "
+        f"official gpqa_diamond.csv as `data_path:` under the task in the spec, or set {GPQA_ENV}=/path/to/"
+        "gpqa_diamond.csv (format: the dataset's CSV with Question, Correct Answer, Incorrect Answer 1-3, Record ID)"
+    )
 
 
 def load_gpqa_rows(path: Path) -> list[dict[str, str]]:

@@ -1,0 +1,76 @@
+"""Checks of a plan against what is on disk, before anything is generated or written: data that can
+be loaded, golds that parse whole, caps that fit the model's context."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evalkit.spec import Plan, SpecError
+
+
+def check_golds(plan: Plan) -> None:
+    """Every gold of the plan's problems parses whole (never a fragment at grading time): a SpecError
+    naming task, problem id and gold otherwise."""
+    from evalkit.grade import gold_problem
+
+    bad = []
+    for i, (name, sel) in enumerate(plan.selections.items()):
+        if name in plan.unavailable:
+            continue
+        for p in sel.problems(plan.seeds[0]):
+            why = gold_problem(p.gold, p.answer_type)
+            if why:
+                bad.append(f"{plan.spec.where('tasks', i)}: {name}: problem {p.problem_id}: gold {p.gold!r}: {why}")
+    if bad:
+        raise SpecError(bad)
+
+
+def model_context(model_id: str, engine_args: dict) -> tuple[int, str] | None:
+    """The context length a model will run with, when it is known without loading it: the spec's
+    ``max_model_len``, else ``max_position_embeddings`` of an installed pack's or a local directory's
+    config.json; with where the number comes from. None for hub ids and packs not installed yet."""
+    if engine_args.get("max_model_len"):
+        return int(engine_args["max_model_len"]), "engine.max_model_len"
+    from evalkit.generate.packs import PACKS, installed, pack_dir
+
+    cfg = None
+    if model_id in PACKS and installed(model_id):
+        cfg = pack_dir(model_id) / "config.json"
+    elif Path(model_id).expanduser().is_dir():
+        cfg = Path(model_id).expanduser() / "config.json"
+    if cfg is None or not cfg.is_file():
+        return None
+    n = json.loads(cfg.read_text()).get("max_position_embeddings")
+    return (int(n), "its config.json (max_position_embeddings)") if n else None
+
+
+def check_context(plan: Plan) -> None:
+    """Every cap, with the answer budget and at least one prompt token, fits the context of its model
+    (when that is known: see :func:`model_context`)."""
+    spec = plan.spec
+    bad: dict[str, None] = {}
+    for entry in spec.model_entries():
+        ctx = model_context(entry.id, dict(entry.engine))
+        if ctx is None:
+            continue
+        n, source = ctx
+        for c in plan.cells:
+            cap = c.forcing.cap
+            if c.model != entry.id or cap is None or cap + c.sampling.answer_max_tokens + 1 <= n:
+                continue
+            fam = c.method
+            caps = getattr(spec, fam).caps
+            where = spec.where(fam, "caps", caps.index(cap)) if cap in caps else spec.where(fam, "caps")
+            bad[f"{where}: cap {cap:,} + answer_max_tokens {c.sampling.answer_max_tokens:,} + the prompt cannot fit "
+                f"the context of {entry.id} ({n:,} tokens, from {source})"] = None
+    if bad:
+        raise SpecError(list(bad))
+
+
+def check_plan(plan: Plan) -> None:
+    """What ``evalkit sweep`` (and its dry run) refuse before anything is written."""
+    if plan.unavailable:
+        raise SpecError(list(plan.unavailable.values()))
+    check_golds(plan)
+    check_context(plan)
