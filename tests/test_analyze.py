@@ -284,3 +284,153 @@ def test_best_of_k_brute_force(seed: int) -> None:
             total += np.mean([correct[i] for i in winners])
         assert best_of_k(scores, correct, k) == pytest.approx(total / len(subsets), abs=1e-12)
     assert best_of_k(scores, correct, 1) == pytest.approx(correct.mean())
+
+
+# --- the one resampling engine ------------------------------------------------------------------------
+
+
+def naive_two_level(v: np.ndarray, B: int, rng: np.random.Generator) -> np.ndarray:
+    """The two-level bootstrap by index draws: P problems with replacement, then each drawn problem's
+    observed seeds with replacement (one seed draw serves every column). (B, k) column means."""
+    P, S, _ = v.shape
+    ok = ~np.isnan(v).all(axis=2)
+    n = ok.sum(axis=1)
+    compact = np.take_along_axis(v, np.argsort(~ok, axis=1, kind="stable")[:, :, None], axis=1)  # observed first
+    idx = rng.integers(0, P, (B, P))
+    nn = n[idx][..., None]  # (B, P, 1)
+    seeds = np.floor(rng.random((B, P, S)) * nn).astype(int)
+    vals = compact[idx[..., None], seeds]  # (B, P, S, k)
+    used = (np.arange(S) < nn)[..., None]
+    return (np.where(used, vals, 0.0).sum(axis=2) / nn).mean(axis=1)
+
+
+def assert_same_distribution(a: np.ndarray, b: np.ndarray) -> None:
+    # rounded: on a lattice the two algorithms' float sums of one value may differ in the last bit, and
+    # KS on a discrete distribution would count such an atom as a jump in only one sample
+    assert stats.ks_2samp(np.round(a, 10), np.round(b, 10)).pvalue > 0.001
+    se_mean = a.std(ddof=1) * np.sqrt(1 / len(a) + 1 / len(b))
+    assert abs(a.mean() - b.mean()) < 4 * se_mean
+    assert b.std(ddof=1) == pytest.approx(a.std(ddof=1), rel=4 * np.sqrt(1 / (2 * len(a)) + 1 / (2 * len(b))))
+
+
+@pytest.mark.parametrize("design", ["complete", "ragged", "two values"])
+def test_two_level_binary_engine_equals_naive_in_distribution(design: str) -> None:
+    """0/1 outcomes through sufficient statistics (the exact convolution with equal seed counts, one
+    multinomial over the mixture's values with ragged ones) = index resampling of problems then seeds."""
+    from evalkit.analyze import resample
+
+    rng = np.random.default_rng(21)
+    c = simulate(rng, P=60, S=8).astype(float)
+    if design == "ragged":
+        c[rng.random(c.shape) < 0.2] = np.nan
+        c[:, 0] = rng.random(60) < 0.5  # every problem keeps a seed
+    if design == "two values":
+        c = 0.25 + 0.5 * c  # outcomes 0.25 / 0.75
+    r = resample(c, levels=2, n_resamples=20_000, rng=1)
+    ref = naive_two_level(c[:, :, None], 20_000, rng)[:, 0]
+    assert_same_distribution(ref, r.distribution[:, 0])
+    assert r.estimate[0] == pytest.approx(np.mean(np.nanmean(c, axis=1)))
+    assert r.method == "two-level bootstrap (percentile)" and r.details["levels"] == 2
+    # legacy wrappers use the same engine and carry its distribution
+    iv = two_level_bootstrap(c, n_boot=2_000, seed=3)
+    assert iv.distribution is not None and iv.distribution.shape == (2_000,)
+    assert iv.low == pytest.approx(np.quantile(iv.distribution, 0.025)) and "distribution" not in iv.to_dict()
+
+
+def test_two_level_continuous_paired_and_unpaired() -> None:
+    """Continuous seed values in two correlated columns: paired=True keeps one draw of problems and seeds
+    for both (the difference of the columns has the naive paired distribution); paired=False resamples
+    each column on its own (each column's distribution unchanged, the difference much wider)."""
+    from evalkit.analyze import resample
+
+    rng = np.random.default_rng(5)
+    P, S = 30, 5
+    base = rng.normal(size=(P, 1)) + rng.normal(scale=0.5, size=(P, S))
+    v = np.stack([base, base + 0.3 + rng.normal(scale=0.2, size=(P, S))], axis=2)  # (P, S, 2)
+    v[0, 3:] = np.nan  # missing seeds (in both columns)
+    B = 20_000
+    ref = naive_two_level(v, B, rng)
+    diff = lambda m: m[:, 1] - m[:, 0]  # noqa: E731
+    paired = resample(v, lambda m: np.c_[m, diff(m)], levels=2, n_resamples=B, rng=2)
+    for j in range(2):
+        assert_same_distribution(ref[:, j], paired.distribution[:, j])
+    assert_same_distribution(diff(ref), paired.distribution[:, 2])
+    unpaired = resample(v, diff, levels=2, paired=False, n_resamples=B, rng=3)
+    ind = naive_two_level(v[:, :, [1]], B, rng)[:, 0] - naive_two_level(v[:, :, [0]], B, rng)[:, 0]
+    assert_same_distribution(ind, unpaired.distribution[:, 0])
+    assert unpaired.se[0] > 3 * paired.se[2]
+    with pytest.raises(ValueError, match="paired=False"):
+        bad = v.copy()
+        bad[1, 0, 0] = np.nan  # a seed missing in one column only
+        resample(bad, levels=2, n_resamples=10)
+
+
+def test_one_level_paired_and_unpaired_columns() -> None:
+    """levels=1: paired columns give the SD of the difference of problem means / sqrt(P) (times the
+    bootstrap's sqrt((P - 1) / P)); unpaired ones the SD of two independent means."""
+    from evalkit.analyze import resample
+
+    rng = np.random.default_rng(7)
+    P = 200
+    a = rng.normal(size=P)
+    v = np.c_[a, a + rng.normal(scale=0.3, size=P)]
+    diff = lambda m: m[:, 1] - m[:, 0]  # noqa: E731
+    shrink = np.sqrt((P - 1) / P)
+    p = resample(v, diff, n_resamples=20_000, rng=1)
+    assert p.se[0] == pytest.approx(np.std(v[:, 1] - v[:, 0], ddof=1) / np.sqrt(P) * shrink, rel=0.03)
+    u = resample(v, diff, paired=False, n_resamples=20_000, rng=1)
+    both = np.sqrt(v[:, 0].var(ddof=1) + v[:, 1].var(ddof=1)) / np.sqrt(P) * shrink
+    assert u.se[0] == pytest.approx(both, rel=0.03)
+    assert p.details["paired"] and not u.details["paired"]
+
+
+def test_interval_helper_percentile_t_and_bca() -> None:
+    """One helper for every interval: percentile = quantiles of the distribution; t = estimate +-
+    t_{P-1} x SE x sqrt(P / (P - 1)); BCa's acceleration from the grouped jackknife equals the textbook
+    per-problem jackknife. Every interval is available again from the result without resampling."""
+    from evalkit.analyze import resample
+
+    rng = np.random.default_rng(3)
+    P = 40
+    pm = rng.integers(0, 6, P) / 5  # ties: 6 groups of problems
+    r = resample(pm, lambda m: np.c_[m[:, 0], m[:, 0] ** 2], n_resamples=5_000, rng=4, method="bca",
+                 confidence=0.9)
+    d = r.distribution
+    lo, hi = r.interval("percentile")
+    assert np.array_equal(lo, np.quantile(d, 0.05, axis=0)) and np.array_equal(hi, np.quantile(d, 0.95, axis=0))
+    lo_t, hi_t = r.interval("t")
+    q = stats.t.isf(0.05, P - 1) * np.sqrt(P / (P - 1)) * d.std(axis=0, ddof=1)
+    assert lo_t == pytest.approx(r.estimate - q) and hi_t == pytest.approx(r.estimate + q)
+    for j, f in enumerate((lambda x: x.mean(), lambda x: x.mean() ** 2)):
+        theta = f(pm)
+        jack = np.array([f(np.delete(pm, i)) for i in range(P)])
+        dev = jack.mean() - jack
+        a = np.sum(dev ** 3) / (6 * np.sum(dev ** 2) ** 1.5)
+        z0 = stats.norm.ppf(np.mean(d[:, j] < theta) + 0.5 * np.mean(d[:, j] == theta))
+        z = stats.norm.ppf([0.05, 0.95])
+        expect = np.quantile(d[:, j], stats.norm.cdf(z0 + (z0 + z) / (1 - a * (z0 + z))))
+        assert r.details["acceleration"][j] == pytest.approx(a)
+        assert (r.low[j], r.high[j]) == pytest.approx(tuple(expect))
+    again = resample(pm, lambda m: np.c_[m[:, 0], m[:, 0] ** 2], n_resamples=5_000, rng=4, method="percentile",
+                     confidence=0.9)
+    assert np.array_equal(again.distribution, d) and np.array_equal(again.low, lo)
+    with pytest.raises(ValueError, match="jackknife"):
+        again.interval("bca")
+    with pytest.raises(ValueError, match="method"):
+        resample(pm, method="normal")  # type: ignore[arg-type]
+
+
+def test_bootstrap_results_carry_their_distributions() -> None:
+    """Callers reuse the paired replicates instead of resampling: the multi-seed intervals share one
+    distribution, and a scaling curve's Intervals are columns of its one bootstrap."""
+    from evalkit.analyze import scaling_curve
+
+    rng = np.random.default_rng(9)
+    c = simulate(rng)
+    r = multi_seed_accuracy(c, n_boot=1_000)
+    assert r.percentile.distribution is r.bca.distribution and r.bca.distribution.shape == (1_000,)
+    correct = [rng.random((20, 4)) < p for p in (0.3, 0.5, 0.6)]
+    tokens = [np.full((20, 4), x) for x in (100.0, 200.0, 400.0)]
+    s = scaling_curve(correct, tokens, n_boot=300)
+    assert np.array_equal(s.scaling.distribution, s.bootstrap.distribution[:, 7])
+    assert np.array_equal(s.points[1].accuracy.distribution, s.bootstrap.distribution[:, 4])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,9 @@ from scipy import stats
 
 @dataclass(frozen=True)
 class Interval:
-    """An estimate with a confidence interval, in the spirit of scipy.stats' result objects."""
+    """An estimate with a confidence interval, in the spirit of scipy.stats' result objects.
+    ``distribution``: the bootstrap replicates of the estimate where a bootstrap produced them (reuse
+    them instead of resampling again: they are paired with the other replicates of the same call)."""
 
     estimate: float
     low: float
@@ -21,6 +23,7 @@ class Interval:
     method: str
     n: int
     details: dict[str, Any] = field(default_factory=dict)
+    distribution: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __str__(self) -> str:
         return (f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}] "
@@ -31,7 +34,10 @@ class Interval:
         return (self.high - self.low) / 2
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as plain data (without the bootstrap distribution)."""
+        d = asdict(replace(self, distribution=None))
+        del d["distribution"]
+        return d
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ second time within problems (that counted seed noise twice and made the comparis
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from evalkit.analyze.intervals import Interval
+from evalkit.analyze.resample import Resampled, Statistic, resample
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class MatchedComparison:
     par_points: np.ndarray
     n_problems: int
     n_seeds: int
+    # the one paired bootstrap behind every band and interval: columns sequential curve (g), parallel
+    # curve (g), difference (g), area; reuse its distribution instead of resampling
+    bootstrap: Resampled | None = field(default=None, repr=False, compare=False)
 
 
 def _stack(arrs: Sequence[np.ndarray], what: str) -> np.ndarray:
@@ -47,6 +51,23 @@ def _stack(arrs: Sequence[np.ndarray], what: str) -> np.ndarray:
 def _curve(xs: np.ndarray, ys: np.ndarray, log_grid: np.ndarray) -> np.ndarray:
     order = np.argsort(xs)
     return np.interp(log_grid, np.log10(xs[order]), ys[order])
+
+
+def _curves_statistic(C1: int, C2: int, log_grid: np.ndarray) -> Statistic:
+    """Column means (sequential accuracy, compute; parallel accuracy, compute) -> both interpolated
+    curves on the grid, their difference and its signed area: (B, 3 g + 1)."""
+    g = len(log_grid)
+
+    def stat(m: np.ndarray) -> np.ndarray:
+        out = np.empty((len(m), 3 * g + 1))
+        for b in range(len(m)):
+            sc = _curve(m[b, C1:2 * C1], m[b, :C1], log_grid)
+            pc = _curve(m[b, 2 * C1 + C2:], m[b, 2 * C1:2 * C1 + C2], log_grid)
+            out[b, :g], out[b, g:2 * g] = sc, pc
+            out[b, 2 * g:3 * g] = sc - pc
+            out[b, -1] = np.trapezoid(sc - pc, log_grid)
+        return out
+    return stat
 
 
 def matched_compute(
@@ -86,26 +107,14 @@ def matched_compute(
     C1, C2 = sa.shape[0], pa.shape[0]
     per = np.concatenate([sa.mean(axis=2), sx.mean(axis=2), pa.mean(axis=2), px.mean(axis=2)]).T  # (P, 2 C1 + 2 C2)
 
-    def stat(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        m = w @ rows / w.sum(axis=1, keepdims=True)
-        out = np.empty((len(w), 3 * grid_points + 1))
-        for b in range(len(w)):
-            sc = _curve(m[b, C1:2 * C1], m[b, :C1], log_grid)
-            pc = _curve(m[b, 2 * C1 + C2:], m[b, 2 * C1:2 * C1 + C2], log_grid)
-            out[b, :grid_points], out[b, grid_points:2 * grid_points] = sc, pc
-            out[b, 2 * grid_points:3 * grid_points] = sc - pc
-            out[b, -1] = np.trapezoid(sc - pc, log_grid)
-        return out
-
-    from evalkit.analyze.resample import resample
-
-    r = resample(per, stat, n_resamples=n_boot, rng=seed, confidence=confidence, method="t")
+    r = resample(per, _curves_statistic(C1, C2, log_grid), n_resamples=n_boot, rng=seed, confidence=confidence,
+                 method="t")
     g = grid_points
     method = "problem bootstrap (t)"
     det = {"n_boot": n_boot, "n_seeds": S, "estimand": "population of problems"}
     diffs = tuple(
         Interval(float(diff[i]), float(r.low[2 * g + i]), float(r.high[2 * g + i]), confidence, method, P,
-                 {**det, "compute": float(10 ** log_grid[i])})
+                 {**det, "compute": float(10 ** log_grid[i])}, r.distribution[:, 2 * g + i])
         for i in range(g)
     )
     a_lo, a_hi = float(r.low[-1]), float(r.high[-1])
@@ -116,11 +125,12 @@ def matched_compute(
         seq_band=(r.low[:g], r.high[:g]),
         par_band=(r.low[g:2 * g], r.high[g:2 * g]),
         difference=diffs,
-        area=Interval(area, float(a_lo), float(a_hi), confidence, method, P, det),
+        area=Interval(area, float(a_lo), float(a_hi), confidence, method, P, det, r.distribution[:, -1]),
         mean_difference=Interval(area / width, float(a_lo / width), float(a_hi / width), confidence, method, P,
-                                 {**det, "decades": float(width)}),
+                                 {**det, "decades": float(width)}, r.distribution[:, -1] / width),
         seq_points=s_pts,
         par_points=p_pts,
         n_problems=P,
         n_seeds=S,
+        bootstrap=r,
     )

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from evalkit.analyze.clustered import accuracy_interval
 from evalkit.analyze.intervals import Interval
+from evalkit.analyze.resample import Resampled, resample
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class ScalingResult:
     performance: Interval
     n_problems: int
     n_seeds: int
+    # the one paired bootstrap behind every interval: columns x (C), accuracy (C), control, scaling,
+    # performance; reuse its distribution instead of resampling
+    bootstrap: Resampled | None = field(default=None, repr=False, compare=False)
 
 
 def _metrics(acc: np.ndarray, xs: np.ndarray) -> tuple[float, float]:
@@ -96,13 +101,10 @@ def scaling_curve(
         per = np.concatenate([np.nanmean(acc, axis=2), np.nanmean(x, axis=2), np.nanmean(within, axis=2)]).T  # (P, 3C)
     missing = [c for c in range(C) if np.all(np.isnan(acc[c]))]
 
-    def stat(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        means = w @ rows / w.sum(axis=1, keepdims=True)  # (B, 3C)
+    def stat(means: np.ndarray) -> np.ndarray:  # (B, 3C) cell means -> x, accuracy, control, metrics
         a, xs, wi = means[:, :C], means[:, C:2 * C], means[:, 2 * C:]
         mets = _metrics_batch(a, xs)
         return np.concatenate([xs, a, wi.mean(axis=1, keepdims=True), mets], axis=1)
-
-    from evalkit.analyze.resample import resample
 
     r = resample(per, stat, n_resamples=n_boot, rng=seed, confidence=confidence, method="t")
     det = {"n_boot": n_boot, "n_seeds": S, "missing": missing, "estimand": "population of problems"}
@@ -111,18 +113,18 @@ def scaling_curve(
     def iv(j: int) -> Interval:
         est = float(r.estimate[j])
         if not np.isfinite(est):
-            return Interval(float("nan"), float("nan"), float("nan"), confidence, m, P, det)
-        return Interval(est, float(r.low[j]), float(r.high[j]), confidence, m, P, det)
+            return Interval(float("nan"), float("nan"), float("nan"), confidence, m, P, det, r.distribution[:, j])
+        return Interval(est, float(r.low[j]), float(r.high[j]), confidence, m, P, det, r.distribution[:, j])
 
     def point_accuracy(c: int) -> Interval:
         # a point's accuracy alone: the problem-clustered score interval (a t interval on skewed problem
         # means covered 0.92 for AIME-like data); the bootstrap keeps the points paired for the metrics
+        # (its replicates of the point's accuracy ride along as the Interval's distribution)
         if c in missing:
             return iv(C + c)
-        from evalkit.analyze.clustered import accuracy_interval
-
         a = accuracy_interval(acc[c], confidence)
-        return Interval(a.estimate, a.low, a.high, confidence, a.method, P, {**det, **a.details})
+        return Interval(a.estimate, a.low, a.high, confidence, a.method, P, {**det, **a.details},
+                        r.distribution[:, C + c])
 
     points = tuple(CurvePoint(iv(c), point_accuracy(c)) for c in range(C))
-    return ScalingResult(points, iv(2 * C), iv(2 * C + 1), iv(2 * C + 2), P, S)
+    return ScalingResult(points, iv(2 * C), iv(2 * C + 1), iv(2 * C + 2), P, S, r)

@@ -235,7 +235,7 @@ def c8(df: pd.DataFrame, alpha: float) -> Verdict:
     keys = per.index.to_numpy()
     vt = d.groupby("problem_id").apply(lambda g: float((g["t_c"] ** 2).sum()), include_groups=False).loc[keys].to_numpy()
     pv = per.loc[keys].to_numpy()
-    r = resample(np.c_[pv, vt], lambda w, rows: (w @ rows[:, 0]) / (w @ rows[:, 1]), n_resamples=4000, rng=0,
+    r = resample(np.c_[pv, vt], lambda m: m[:, 0] / m[:, 1], n_resamples=4000, rng=0,
                  confidence=1 - alpha, method="t")
     lo, hi = float(r.low[0]), float(r.high[0])
     return Verdict("C8", CLAIMS["C8"], "supported" if (lo > 0 or hi < 0) else "inconclusive",
