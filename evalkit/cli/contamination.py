@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli.common import console, err
+from evalkit.cli.common import err, show
 from evalkit.cli.common import fail as _fail
 
 DEFAULT_BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond")
@@ -126,7 +126,7 @@ def _print(res, rows: int) -> None:  # noqa: ANN001 - AuditResult
         t.add_row(c.task, str(c.problems), str(c.flagged_problems), str(c.pairs),
                   *[str(c.by_method.get(m, 0)) for m in res.thresholds], str(c.traces_checked),
                   "-" if not c.traces_checked else f"{c.leaked} ({100 * c.leak_fraction:.0f}%)")
-    console.print(t)
+    show(t)
     if not res.flags:
         return
     f = Table(title=f"flagged pairs (first {min(rows, len(res.flags))} of {len(res.flags)})")
@@ -136,4 +136,4 @@ def _print(res, rows: int) -> None:  # noqa: ANN001 - AuditResult
         ng = ", ".join(f"{n}:{fl.ngram_shared[n]}" for n in fl.ngram_shared)
         f.add_row(f"{fl.task}/{fl.problem_id}", str(fl.train_line), "+".join(fl.methods),
                   "-" if fl.similarity is None else f"{fl.similarity:.3f}", ng, fl.leaked_answer or "-")
-    console.print(f)
+    show(f)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli.common import app, console, fail, failing, say, show
+from evalkit.cli.common import app, console, err, fail, failing, say, show
 
 models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
@@ -26,6 +26,7 @@ def sweep(
     throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU, for GPU-hours")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
     exclude: Annotated[Path | None, typer.Option(help="exclude list: the report is also computed on the clean subset (report-clean.md)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the engine's own output (else it goes to results/<sweep>/logs/engine.log)")] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
     from evalkit.report import build
@@ -48,8 +49,11 @@ def sweep(
         fail(f"--engine must be vllm or scripted, got {engine!r}")
     if executor not in (None, *EXECUTOR_KINDS):
         fail(f"--executor must be local, slurm or submitit-local, got {executor!r}")
+    from evalkit.runner.progress import RichProgress
+
     with failing():
-        res = run_sweep(plan, results, engine=engine, force=force, log=say, executor=executor)
+        res = run_sweep(plan, results, engine=engine, force=force, log=say, executor=executor, engine_log=not verbose,
+                        progress=RichProgress(err) if err.is_terminal else None)
     say(f"{res.out_dir}: wrote {res.generated_shards} parts ({res.samples} samples); "
         f"{res.skipped_shards} (cell, seed) pairs were already complete")
     if report and (res.out_dir / "manifest.json").exists():
@@ -57,9 +61,16 @@ def sweep(
             build(res.out_dir, show=show, say=say)
             if exclude is not None:
                 build(res.out_dir, exclude=exclude, show=show, say=say)
+        _next_steps(res.out_dir)
     if res.failed_batches:
         fail(f"{len(res.failed_batches)} batches failed: {', '.join(res.failed_batches[:5])}"
              + (" ..." if len(res.failed_batches) > 5 else "") + "; rerun to retry", 1)
+
+
+def _next_steps(out_dir: Path) -> None:
+    say(f"next: the report is {out_dir / 'report.md'} (and report.html); paper figures: "
+        f"evalkit figures {out_dir}; verdicts on the published claims: evalkit claims {out_dir} "
+        "--reported paper_figs/s1_reported.yaml")
 
 
 @app.command()
@@ -88,7 +99,7 @@ def tasks() -> None:
     for name, td in sorted(registry().items()):
         status, n = data_status(td)
         t.add_row(name, td.answer_type, "-" if n is None else str(n), status, td.description)
-    console.print(t)
+    show(t)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from evalkit.cli.common import console, fail
+from evalkit.cli.common import console, fail, show
 from evalkit.spec import Plan
 
 
@@ -88,7 +88,7 @@ def print_flops(model: str, prompt: int, think: int, answer: int, samples: int) 
         total += f
         t.add_row(name, f"{n:,}", f"{f:.4g}", f"{attn / f:.1%}" if f else "-")
     t.add_row("total", f"{prompt + think + answer:,}", f"{total:.4g}", "")
-    console.print(t)
+    show(t)
     modes = sample_flops(shape, prompt, think + answer, 1.0 / samples)
     kv = float(span_kv_reads(shape, prompt, think + answer))
     for m, v in modes.items():

@@ -11,7 +11,6 @@ Thresholds are the calibrated constants below (see :mod:`evalkit.contamination.c
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from evalkit.contamination.ngrams import NgramIndex, Vocab
 from evalkit.contamination.normalize import embedding_text, words
 from evalkit.errors import EvalkitError
 from evalkit.spec.tasks import QuestionText
+from evalkit.store.jsonl import json_objects
 
 # Calibrated on the vendored benchmarks (calibration.py; 568 positives + 266 negatives in the
 # selection split, 581 + 278 held out). Each is the lowest score whose false-positive rate on the
@@ -57,20 +57,7 @@ def read_training(path: Path, field: str, trace_field: str | None = None) -> lis
     if not path.exists():
         raise TrainingDataError(f"{path}: no such file")
     out = []
-    with open(path, encoding="utf-8", errors="strict") as f:
-        try:
-            lines = list(f)
-        except UnicodeDecodeError as e:
-            raise TrainingDataError(f"{path}: not UTF-8 ({e.reason})") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise TrainingDataError(f"{path}:{n}: not JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise TrainingDataError(f"{path}:{n}: a record must be a JSON object")
+    for n, rec in json_objects(Path(path), TrainingDataError):
         if field not in rec:
             raise TrainingDataError(f"{path}:{n}: missing field {field!r}")
         if not isinstance(rec[field], str):

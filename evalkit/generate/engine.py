@@ -188,6 +188,8 @@ class VLLMEngine:
         # appended to ``result_log`` if it is a list. For exactness checks (evalkit.generate.exactness).
         self.logprobs = 0
         self.result_log: list[tuple[GenRequest, GenResult]] | None = None
+        self.on_step: Callable[[], None] | None = None  # called after every engine step (progress displays)
+        self.inflight_tokens = 0  # estimate of tokens sampled by requests still running (one per step each)
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
         """One batch; results in request order."""
@@ -253,13 +255,14 @@ class VLLMEngine:
 
         eng = self.llm.llm_engine
         live: dict[str, GenRequest] = {}
+        since: dict[str, int] = {}  # request id -> the step it was added at
 
         def submit(reqs: Iterable[GenRequest]) -> None:
             for r in reqs:
                 self._next_id += 1
                 rid = f"ek{self._next_id}"  # outputs and aborts use this (external) id
                 eng.add_request(rid, TokensPrompt(prompt_token_ids=list(r.prompt_ids)), self._params(r))
-                live[rid] = r
+                live[rid], since[rid] = r, self.steps
 
         try:
             submit(initial)
@@ -271,13 +274,19 @@ class VLLMEngine:
                     if not o.finished or o.request_id not in live:
                         continue
                     r = live.pop(o.request_id)
+                    since.pop(o.request_id)
                     self.prompt_tokens += len(r.prompt_ids)
                     self.cached_prompt_tokens += int(o.num_cached_tokens or 0)
                     submit(on_done(r, self._result(r, o.outputs[0])))
+                self.inflight_tokens = sum(min(self.steps - s, live[rid].max_tokens) for rid, s in since.items())
+                if self.on_step is not None:
+                    self.on_step()
         except BaseException:
             if live:
                 eng.abort_request(list(live))
             raise
+        finally:
+            self.inflight_tokens = 0
 
     def close(self) -> None:
         """Stop vLLM's engine processes now (rather than at interpreter exit)."""

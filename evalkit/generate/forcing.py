@@ -70,6 +70,19 @@ def derive_seed(seed: int, task: str, problem_id: str, phase: str, sample: int =
 
 
 @dataclass(frozen=True)
+class TreeStatus:
+    """Where a run of :class:`TreeScheduler` stands (for progress displays)."""
+
+    trajectories_done: int
+    trajectories: int
+    answers_done: int
+    answers: int  # one per job
+    tokens: int  # generated so far (finished requests, plus an estimate of those in flight)
+    budget: int  # upper bound on the run's generated tokens: every tree's cap plus every answer budget
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
 class Job:
     cell: Cell
     problem: Problem
@@ -293,10 +306,13 @@ class TreeScheduler:
         *,
         reuse: bool = True,
         progress: Callable[[str], None] | None = None,
+        status: Callable[[TreeStatus], None] | None = None,
     ) -> None:
         self.engine, self.tok, self.jobs = engine, engine.tokenizer, jobs
         self.attempts_max = list(attempts_max)
-        self.reuse, self.progress = reuse, progress
+        self.reuse, self.progress, self.status = reuse, progress, status
+        self.last_status = 0.0
+        self.tokens_before = 0
         self.prep: dict[str, _Prepared] = {}  # think format name -> its token ids
         self.prompt_cache: dict[tuple[str, str], tuple[int, ...]] = {}
         self.eff_cap: list[int] = []  # per job: the cap its tree must reach
@@ -321,9 +337,19 @@ class TreeScheduler:
         # answer as soon as the trajectory determines the branch (while the trajectory grows on), so the
         # engine's batch never waits for the slowest request of a "round".
         self.started = self.last_report = time.perf_counter()
+        self.tokens_before = getattr(self.engine, "generated_tokens", 0)
         for t in first:
             self.grow(t)
-        stream(self.engine, self.disp.take(), self.disp.finish)
+        hooked = self.status is not None and hasattr(self.engine, "on_step")
+        if hooked:  # a status at least every engine step (throttled), also before any request finishes
+            self.engine.on_step = self.tick
+        self.tick(force=True)
+        try:
+            stream(self.engine, self.disp.take(), self._finish)
+        finally:
+            if hooked:
+                self.engine.on_step = None
+        self.tick(force=True)
         missing = [i for i in range(len(self.jobs)) if i not in self.answers]
         if missing:  # a bug, not a model behaviour: every branch is determined once its trajectory is done
             raise RuntimeError(f"budget forcing: {len(missing)} jobs got no answer (first: job {missing[0]})")
@@ -332,6 +358,25 @@ class TreeScheduler:
             self.progress(f"{len(self.trajs)} trajectories and {len(set(self.answer_reqs.values()))} distinct "
                           f"answers in {total_wall:.1f}s")
         return [self.to_generation(i) for i in range(len(self.jobs))]
+
+    def _finish(self, req: GenRequest, res: GenResult) -> list[GenRequest]:
+        out = self.disp.finish(req, res)
+        self.tick()
+        return out
+
+    def tick(self, force: bool = False) -> None:
+        """Report a :class:`TreeStatus` (at most every 0.5 s unless ``force``)."""
+        if self.status is None:
+            return
+        now = time.perf_counter()
+        if not force and now - self.last_status < 0.5:
+            return
+        self.last_status = now
+        eng = self.engine
+        tokens = getattr(eng, "generated_tokens", 0) - self.tokens_before + getattr(eng, "inflight_tokens", 0)
+        budget = sum(t.cap for t in self.trajs) + sum(j.cell.sampling.answer_max_tokens for j in self.jobs)
+        self.status(TreeStatus(sum(t.done for t in self.trajs), len(self.trajs), len(self.answers), len(self.jobs),
+                               tokens, budget, now - self.started))
 
     def prompt_ids(self, j: Job) -> tuple[int, ...]:
         """The job's prompt (chat template and the format's start), encoded once per (format, prompt)."""
@@ -580,6 +625,7 @@ def run_trees(
     max_attempts: Sequence[int] | None = None,
     reuse: bool = True,
     progress: Callable[[str], None] | None = None,
+    status: Callable[[TreeStatus], None] | None = None,
 ) -> list[Generation]:
     """Budget forcing and rejection sampling in one event-driven run; one :class:`Generation` per job.
 
@@ -596,7 +642,7 @@ def run_trees(
         attempts_max = list(max_attempts)
     if len(attempts_max) != len(jobs):
         raise ValueError(f"max_attempts has {len(attempts_max)} entries for {len(jobs)} jobs")
-    return TreeScheduler(engine, jobs, attempts_max, reuse=reuse, progress=progress).run()
+    return TreeScheduler(engine, jobs, attempts_max, reuse=reuse, progress=progress, status=status).run()
 
 
 def run_rejection(

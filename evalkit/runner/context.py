@@ -3,7 +3,6 @@ loaded once per process)."""
 
 from __future__ import annotations
 
-import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -67,14 +66,22 @@ class SweepContext:
     """What a worker needs to run batches: the plan, the store, an engine per model (loaded once)."""
 
     def __init__(self, plan: Plan, store: ResultStore, engine_factory: EngineFactory, resolve: Resolver,
-                 say: Callable[[str], None], writer: str = "local"):
+                 say: Callable[[str], None], writer: str = "local", engine_log: Path | None = None,
+                 progress: Any = None):  # noqa: ANN401 - a ProgressSink (evalkit.runner.progress)
         self.plan, self.store, self.engine_factory, self.resolve, self.say = plan, store, engine_factory, resolve, say
         self.writer = writer
+        self.engine_log = engine_log  # where the engine's own output goes (None: the terminal)
+        if progress is None:
+            from evalkit.runner.progress import LineProgress
+
+            progress = LineProgress(say)
+        self.progress = progress
         self.cells = {c.cell_id: c for c in plan.cells}
         self.engines: dict[str, Any] = {}
         self.shapes: dict[str, Any] = {}
         self.models_info: dict[str, Any] = {}
         self.problems: dict[tuple[str, int], list[Problem]] = {}
+        self.k = 0  # the running batch's index
         self.verifier = None
         spec = plan.spec
         if spec.parallel is not None and spec.parallel.verifier:
@@ -114,7 +121,9 @@ class SweepContext:
         t0 = time.perf_counter()
         before = getattr(engine, "generated_tokens", 0)
         attempts = [j.cell.max_attempts if j.cell.method == "rejection" else 0 for j in jobs]
-        gens = run_trees(engine, jobs, max_attempts=attempts, reuse=self.plan.spec.reuse, progress=self.say)
+        self.progress.batch(self.k, batch.batch_id, len(jobs))
+        gens = run_trees(engine, jobs, max_attempts=attempts, reuse=self.plan.spec.reuse, progress=self.say,
+                         status=self.progress.update)
         result.generate_s += time.perf_counter() - t0
         result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
         return jobs, gens
@@ -149,28 +158,36 @@ class SweepContext:
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
         others go on."""
-        from tqdm import tqdm
+        self.progress.start(len(batches))
+        try:
+            for k, b in enumerate(batches):
+                self.k = k
+                before = result.samples
+                ok = self._run_with_retries(b, result, retries)
+                self.progress.batch_done(result.samples - before, not ok)
+                self.say(f"[{k + 1}/{len(batches)} batches] {result.samples} samples written, "
+                         f"{result.generated_tokens} tokens generated")
+        finally:
+            self.progress.close()
 
-        bar = tqdm(total=len(batches), unit="batch", desc=str(self.plan.spec.name), file=sys.stderr,
-                   disable=not sys.stderr.isatty())
-        for k, b in enumerate(batches):
-            for attempt in range(retries + 1):
-                try:
-                    self.run_batch(b, result)
-                    self.store.clear_failures(b.batch_id)
-                    break
-                except Exception:  # noqa: BLE001 - isolate the failure, record it, go on
-                    tb = traceback.format_exc()
-                    self.store.record_failure(b.batch_id, attempt, tb, writer=self.writer)
-                    self.say(f"batch {b.batch_id} failed (try {attempt + 1} of {retries + 1}): "
-                             f"{tb.strip().splitlines()[-1]}")
-            else:
-                result.failed_batches.append(b.batch_id)
-            self.say(f"[{k + 1}/{len(batches)} batches] {result.samples} samples written, "
-                     f"{result.generated_tokens} tokens generated")
-            bar.update(1)
-            bar.set_postfix(samples=result.samples, failed=len(result.failed_batches))
-        bar.close()
+    def _run_with_retries(self, b: Batch, result: SweepResult, retries: int) -> bool:
+        for attempt in range(retries + 1):
+            try:
+                self.run_batch(b, result)
+                self.store.clear_failures(b.batch_id)
+                return True
+            except Exception:  # noqa: BLE001 - isolate the failure, record it, go on
+                tb = traceback.format_exc()
+                self.store.record_failure(b.batch_id, attempt, tb, writer=self.writer)
+                self.say(f"batch {b.batch_id} failed (try {attempt + 1} of {retries + 1}): "
+                         f"{tb.strip().splitlines()[-1]}")
+        result.failed_batches.append(b.batch_id)
+        if self.engine_log is not None:
+            from evalkit.runner.quiet import tail
+
+            last = tail(self.engine_log)
+            self.say(f"engine log {self.engine_log}" + (f", its last lines:\n{last}" if last else ""))
+        return False
 
     def close(self) -> None:
         for eng in self.engines.values():

@@ -33,10 +33,16 @@ class Executor(Protocol):
 class LocalExecutor:
     kind = "local"
 
+    def __init__(self, progress: Any = None) -> None:  # noqa: ANN401 - a ProgressSink, or None: lines
+        self.progress = progress
+
     def run(self, plan: Plan, store: ResultStore, batches: list[Batch], result: SweepResult,
             models: dict[str, Any], *, engine_factory: EngineFactory, resolve: Resolver,
             say: Callable[[str], None]) -> None:
-        ctx = SweepContext(plan, store, engine_factory, resolve, say)
+        from evalkit.runner.quiet import _TERMINAL
+
+        ctx = SweepContext(plan, store, engine_factory, resolve, say,
+                           engine_log=store.logs_dir / "engine.log" if _TERMINAL else None, progress=self.progress)
         try:
             ctx.run_batches(batches, result, plan.spec.executor.retries)
         finally:
@@ -47,16 +53,19 @@ class LocalExecutor:
 def _task(spec_json: str, root: str, batches: list[Batch], engine_factory: EngineFactory, resolve: Resolver,
           writer: str, retries: int) -> dict[str, Any]:
     """One array task (runs in the job's own process)."""
+    from evalkit.runner.quiet import engine_output, terminal
     from evalkit.spec import SweepSpec, build_plan
 
     plan = build_plan(SweepSpec.model_validate_json(spec_json))
     store = ResultStore(root)
     result = SweepResult(store.root, 0, 0, 0)
-    ctx = SweepContext(plan, store, engine_factory, resolve, say=lambda m: print(m, flush=True), writer=writer)
-    try:
-        ctx.run_batches(batches, result, retries)
-    finally:
-        ctx.close()
+    with engine_output(store.logs_dir / f"engine-{writer}.log") as log_path:
+        ctx = SweepContext(plan, store, engine_factory, resolve, say=lambda m: print(m, file=terminal(), flush=True),
+                           writer=writer, engine_log=log_path)
+        try:
+            ctx.run_batches(batches, result, retries)
+        finally:
+            ctx.close()
     return {"parts": result.generated_shards, "samples": result.samples, "failed": result.failed_batches,
             "tokens": result.generated_tokens, "generate_s": result.generate_s, "models": ctx.models_info}
 
@@ -117,9 +126,9 @@ class SubmititExecutor:
             models.update(out.get("models") or {})
 
 
-def get_executor(kind: str) -> Executor:
+def get_executor(kind: str, progress: Any = None) -> Executor:  # noqa: ANN401
     if kind == "local":
-        return LocalExecutor()
+        return LocalExecutor(progress)
     if kind in ("slurm", "submitit-local"):
         return SubmititExecutor(kind)
     raise ValueError(f"executor must be one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.store import atomic_write_bytes
+from evalkit.store.jsonl import json_objects
 
 
 class GradeFileError(EvalkitError, ValueError):
@@ -33,15 +34,7 @@ def read_responses(infile: Path) -> tuple[list[dict[str, Any]], list]:
     if not infile.exists():
         raise GradeFileError(f"{infile}: no such file")
     records, items = [], []
-    for n, line in enumerate(infile.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise GradeFileError(f"{infile}:{n}: not JSON ({e.msg})") from None
-        if not isinstance(rec, dict):
-            raise GradeFileError(f"{infile}:{n}: a record must be a JSON object")
+    for n, rec in json_objects(infile, GradeFileError):
         for key in ("task", "gold", "response"):
             if key not in rec:
                 raise GradeFileError(f"{infile}:{n}: missing key {key!r}")

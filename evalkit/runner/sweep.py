@@ -12,6 +12,7 @@ from evalkit.runner.context import SweepResult
 from evalkit.runner.executors import get_executor
 from evalkit.runner.models import ENGINES, EngineFactory, Resolver, default_resolve
 from evalkit.runner.provenance import git_commit, hardware, now, versions
+from evalkit.runner.quiet import engine_output, terminal
 from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
 from evalkit.store import ResultStore
 
@@ -63,6 +64,10 @@ def write_manifest(store: ResultStore, plan: Plan, manifest: dict[str, Any], run
     })
 
 
+def _print_to_terminal(msg: str) -> None:
+    print(msg, file=terminal(), flush=True)
+
+
 class _RunLog:
     """Messages of one run: to the caller's log and to ``logs/run-<start>.log``."""
 
@@ -87,21 +92,27 @@ def run_sweep(
     engine: str | EngineFactory = "vllm",
     resolve: Resolver | None = None,
     force: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     executor: str | None = None,
     engine_factory: EngineFactory | None = None,
+    engine_log: bool = True,
+    progress: Any = None,  # noqa: ANN401 - a ProgressSink (evalkit.runner.progress); None: plain lines to ``log``
 ) -> SweepResult:
     """Run (or resume) a sweep: every sample unit missing from ``results_root/<sweep>`` is generated,
     graded and stored, batch by batch.
 
     ``sweep``: a plan, a spec, or a sweep YAML's path. ``engine``: ``vllm``, ``scripted`` (the test
     double) or a factory ``(model id, path, engine args, plan) -> engine`` (``engine_factory`` is the
-    same, by its older name). ``executor`` overrides the spec's (local | slurm | submitit-local)."""
+    same, by its older name). ``executor`` overrides the spec's (local | slurm | submitit-local).
+    ``engine_log``: the engine's own output (vLLM, torch, transformers, their worker processes) goes
+    to ``logs/engine.log`` while it runs; ``log`` receives evalkit's messages (default: printed to the
+    terminal's stderr, see :func:`evalkit.runner.quiet.terminal`)."""
+    log = log or _print_to_terminal
     plan = as_plan(sweep)
     spec = plan.spec
     check_plan(plan)
     factory, resolve = _engine(engine_factory or engine, resolve)
-    run_on = get_executor(executor or spec.executor.kind)
+    run_on = get_executor(executor or spec.executor.kind, progress)
     store = ResultStore(results_dir(results_root, str(spec.name)))
     done = set() if force else (store.completed() if store.root.exists() else set())
     batches = plan_batches(plan, done, force=force)
@@ -118,7 +129,8 @@ def run_sweep(
         f"(cell, seed) pairs already complete")
     models = manifest.get("models", {})
     try:
-        run_on.run(plan, store, batches, result, models, engine_factory=factory, resolve=resolve, say=say)
+        with engine_output(store.logs_dir / "engine.log" if engine_log and run_on.kind == "local" else None):
+            run_on.run(plan, store, batches, result, models, engine_factory=factory, resolve=resolve, say=say)
         if result.generate_s:
             say(f"{result.samples} samples in {result.generated_shards} parts; {result.generated_tokens} generated "
                 f"tokens in {result.generate_s:.1f}s ({result.generated_tokens / result.generate_s:.1f} tok/s)")
