@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
-	$(PY) -m pip install --quiet --no-deps -e .
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps -e .
 
 quickstart: install
 	$(EVALKIT) models install qwen2.5-coder-0.5b
@@ -27,7 +27,7 @@ quickstart: install
 
 test: install
 	$(EVALKIT) models install smollm2-135m
-	EVALKIT_REQUIRE_ENGINE=1 $(PY) -m pytest
+	EVALKIT_REQUIRE_ENGINE=1 EVALKIT_REQUIRE_BROWSER=1 $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check evalkit tests benchmarks

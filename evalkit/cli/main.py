@@ -68,9 +68,9 @@ def sweep(
 
 
 def _next_steps(out_dir: Path) -> None:
-    say(f"next: the report is {out_dir / 'report.md'} (and report.html); paper figures: "
-        f"evalkit figures {out_dir}; verdicts on the published claims: evalkit claims {out_dir} "
-        "--reported paper_figs/s1_reported.yaml")
+    say(f"next: the report is {out_dir / 'report.md'} (and report.html); browse the samples: evalkit view "
+        f"{out_dir}; paper figures: evalkit figures {out_dir}; verdicts on the published claims: evalkit claims "
+        f"{out_dir} --reported paper_figs/s1_reported.yaml")
 
 
 @app.command()
@@ -197,6 +197,31 @@ def regrade(
         r = run_regrade(results_dir, workers=workers)
     say(f"regraded {r.rows} rows in {r.seconds:.2f}s ({r.cached} cached); {r.changed} verdicts changed; "
         f"grader {r.grader_version}")
+
+
+@app.command()
+def view(
+    results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
+    port: Annotated[int, typer.Option(help="port (0: any free one)")] = 8765,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    export: Annotated[Path | None, typer.Option(help="write a static copy to this folder (opens from disk) and exit")] = None,
+) -> None:
+    """Browse a sweep in the browser: cells, problems x cells, trajectory trees, samples, paired view."""
+    import time
+
+    from evalkit.view import export as write_export
+    from evalkit.view import serve
+
+    with failing():
+        if export is not None:
+            write_export(results_dir, export, say=say)
+            return
+        httpd = serve(results_dir, port=port, host=host, ready=lambda url: say(f"evalkit view: {url} (Ctrl-C stops)"))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        httpd.shutdown()
 
 
 @models_app.command("install")

@@ -490,7 +490,8 @@ class TreeScheduler:
         _absorb(t, res, self.prep[t.think_format], self.engine, self.control_ids)
         self.grow(t)
         now = time.perf_counter()
-        if self.progress and (t.done and now - self.last_report > 15 or all(x.done for x in self.trajs)):
+        if self.progress and self.status is None and (t.done and now - self.last_report > 15
+                                                      or all(x.done for x in self.trajs)):
             self.last_report = now
             self.progress(f"{sum(x.done for x in self.trajs)}/{len(self.trajs)} trajectories done, "
                           f"{len(self.answers)}/{len(self.jobs)} answers, {now - self.started:.1f}s")
@@ -602,8 +603,24 @@ class TreeScheduler:
                 **({"attempts": self.attempt[i], "accepted_sample": self.attempt[i] - 1}
                    if self.attempts_max[i] else {}),
                 **({"rejection_exhausted": True} if i in self.exhausted else {}),
+                **({"controls": spans} if (spans := self.control_spans(i)) else {}),
             },
         )
+
+    def control_spans(self, i: int) -> list[list[int]]:
+        """Where job ``i``'s branch injected its control strings: ``[token start, token end, char
+        start, char end]`` in its thinking (what a viewer marks)."""
+        t, b = self.traj_of[i], self.branches[i]
+        if not b.n_ignored:
+            return []
+        think = t.thinking[: b.length]
+        out = []
+        for a in t.attempts:
+            if len(out) == b.n_ignored or a.control_len is None or a.at >= b.length:
+                break
+            s, e = a.at, a.at + a.control_len
+            out.append([s, e, len(self.tok.decode(think[:s])), len(self.tok.decode(think[:e]))])
+        return out
 
 
 def run_sequential(

@@ -99,7 +99,8 @@ def _iv(lo: float, hi: float) -> str:
     return "-" if np.isnan(lo) else f"[{100 * lo:.1f}, {100 * hi:.1f}]"
 
 
-def _cells(r: CellRow) -> list[str]:
+def cell_strings(r: CellRow) -> list[str]:
+    """The printed columns of one cell (HEADERS): what the report, the terminal and the viewer show."""
     sd = "-" if np.isnan(r.seed_sd) else f"{100 * r.seed_sd:.1f}"
     return [r.task, r.cap, str(r.n_ignore), r.control, str(r.n_problems), str(r.n_seeds), str(r.n),
             f"{100 * r.accuracy:.1f}%", _iv(r.ci_low, r.ci_high), _iv(r.fixed_low, r.fixed_high), sd,
@@ -118,13 +119,13 @@ def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] |
     models = sorted({r.model for r in rows})
     for m in models:
         lines += [f"## {m}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-        lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows if r.model == m]
+        lines += ["| " + " | ".join(cell_strings(r)) + " |" for r in rows if r.model == m]
         lines.append("")
     lines += [NOTE, ""]
     if votes:
         lines += ["## Parallel sampling: majority vote", "", "| " + " | ".join(VOTE_HEADERS) + " |",
                   "|" + "---|" * len(VOTE_HEADERS)]
-        lines += ["| " + " | ".join(_vote_cells(v)) + " |" for v in votes]
+        lines += ["| " + " | ".join(vote_strings(v)) + " |" for v in votes]
         lines += ["", VOTE_NOTE, ""]
     return "\n".join(lines)
 
@@ -136,7 +137,7 @@ def render_rich(rows: list[CellRow], title: str = ""):  # noqa: ANN201 - rich.ta
     for h in HEADERS:
         t.add_column(h, justify="left" if h in ("task", "control") else "right")
     for r in rows:
-        t.add_row(*_cells(r))
+        t.add_row(*cell_strings(r))
     return t
 
 
@@ -147,7 +148,7 @@ def render_votes_rich(votes: list[VoteRow]):  # noqa: ANN201
     for h in VOTE_HEADERS:
         t.add_column(h, justify="left" if h == "task" else "right")
     for v in votes:
-        t.add_row(*_vote_cells(v))
+        t.add_row(*vote_strings(v))
     return t
 
 
@@ -219,7 +220,7 @@ VOTE_HEADERS = ["task", "cap", "n", "k", "problems", "seeds", "maj@k", "95% CI (
                 "best-of-k"]
 
 
-def _vote_cells(r: VoteRow) -> list[str]:
+def vote_strings(r: VoteRow) -> list[str]:
     return [r.task, r.cap, str(r.n_samples), str(r.k), str(r.n_problems), str(r.n_seeds), f"{100 * r.maj:.1f}%",
             f"[{100 * r.maj_low:.1f}, {100 * r.maj_high:.1f}]", f"{100 * r.pass_k:.1f}%",
             "-" if np.isnan(r.best_k) else f"{100 * r.best_k:.1f}%"]

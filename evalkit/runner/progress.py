@@ -36,7 +36,7 @@ def status_line(st: TreeStatus) -> str:
 class LineProgress:
     """Plain lines (logs, CI, pipes): one at the start of generation, then every ``every`` seconds."""
 
-    def __init__(self, say: Callable[[str], None], every: float = 10.0) -> None:
+    def __init__(self, say: Callable[[str], None], every: float = 30.0) -> None:
         self.say, self.every = say, every
         self.n = 0
         self.k = 0

@@ -1,0 +1,203 @@
+// evalkit view: a static page over the JSON of evalkit.view.data (served by `evalkit view`, or files of
+// an export opened from disk). No framework: routes are URL hashes, pages are template strings.
+"use strict";
+const STATIC = !!window.EVALKIT_STATIC;
+const cache = new Map();
+const $ = (s) => document.querySelector(s);
+const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+const hex = (s) => Array.from(new TextEncoder().encode(s)).map((b) => b.toString(16).padStart(2, "0")).join("");
+const enc = encodeURIComponent;
+
+function load(kind, arg) {
+  const name = arg === undefined ? kind : `${kind}-${hex(arg)}`;
+  if (cache.has(name)) return cache.get(name);
+  let p;
+  if (STATIC) {
+    p = new Promise((resolve, reject) => {
+      window.EVALKIT_DATA = window.EVALKIT_DATA || {};
+      const s = document.createElement("script");
+      s.src = `data/${name}.js`;
+      s.onload = () => resolve(window.EVALKIT_DATA[name]);
+      s.onerror = () => reject(new Error(`not in this export: ${kind} ${arg ?? ""}`));
+      document.head.appendChild(s);
+    });
+  } else {
+    p = fetch(`api/${kind}` + (arg === undefined ? "" : `?arg=${enc(arg)}`)).then(async (r) => {
+      if (!r.ok) throw new Error(await r.text());
+      return r.json();
+    });
+  }
+  cache.set(name, p);
+  return p;
+}
+
+const verdict = (c) => (c ? '<span class="ok">correct</span>' : '<span class="bad">incorrect</span>');
+const sampleLink = (key, text) => `<a href="#/sample/${enc(key)}">${esc(text)}</a>`;
+const problemLink = (task, pid, text) => `<a href="#/problem/${enc(task)}/${enc(pid)}">${esc(text ?? pid)}</a>`;
+
+function table(headers, rows, leftCols = [0]) {
+  const th = headers.map((h, i) => `<th class="${leftCols.includes(i) ? "l" : ""}">${esc(h)}</th>`).join("");
+  const tr = rows.map((r) => "<tr>" + r.map((c, i) => `<td class="${leftCols.includes(i) ? "l" : ""}">${c}</td>`).join("") + "</tr>");
+  return `<table><thead><tr>${th}</tr></thead><tbody>${tr.join("")}</tbody></table>`;
+}
+
+async function overview() {
+  const o = await load("overview");
+  $("#sweep").textContent = o.sweep;
+  const models = Object.entries(o.models || {}).map(([k, v]) => `${esc(k)} (${esc(v.kind ?? "")})`).join(", ");
+  const vers = Object.entries(o.versions || {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(", ");
+  const cellRows = o.table.rows.map(([cid, ...cells]) => [`<a href="#/samples?cell=${cid}">${esc(cells[0])}</a>`, ...cells.slice(1).map(esc)]);
+  let html = `<h1>${esc(o.sweep)}</h1><div class="meta">
+    <b>models</b><span>${models}</span><b>grader</b><span>${esc(o.grader_version)}</span>
+    <b>versions</b><span>${esc(vers)}</span><b>samples</b><span id="n-samples">${o.samples}</span>
+    <b>updated</b><span>${esc(o.updated)}</span></div>
+    <h2>Cells</h2><div id="cells">${table(o.table.headers, cellRows, [0, 3])}</div><p class="note">${esc(o.table.note)}</p>`;
+  if (o.votes.rows.length) html += `<h2>Majority vote</h2>` + table(o.votes.headers, o.votes.rows.map(([, ...c]) => c.map(esc)));
+  if (o.figures.length) html += `<h2>Figures</h2>` + o.figures.map((f) => `<img class="fig" alt="${esc(f)}" src="figures/${esc(f)}">`).join("");
+  html += `<h2>Problems × cells <small>(per-problem accuracy over seeds; hardest first)</small></h2>
+    <p><label><input type="checkbox" id="byid"> sort by problem id</label></p><div id="grid"></div>
+    <details><summary>spec</summary><pre class="text">${esc(JSON.stringify(o.spec, null, 2))}</pre></details>`;
+  $("#main").innerHTML = html;
+  const draw = () => {
+    const g = o.grid;
+    let order = g.problems.map((_, i) => i);
+    if ($("#byid").checked) order.sort((a, b) => (g.problems[a].join("/") < g.problems[b].join("/") ? -1 : 1));
+    const head = `<tr><th></th>${g.cells.map(([, lab]) => `<th title="${esc(lab)}">${esc(lab)}</th>`).join("")}</tr>`;
+    const body = order.map((i) => {
+      const [task, pid] = g.problems[i];
+      const tds = g.acc[i].map((a) => {
+        const col = a === null ? "#eee" : `hsl(${Math.round(120 * a)},65%,${Math.round(78 - 25 * a)}%)`;
+        return `<td title="${a === null ? "-" : (100 * a).toFixed(0) + "%"}" style="background:${col}" data-p="${i}"></td>`;
+      }).join("");
+      return `<tr><td class="name" data-p="${i}">${esc(task)}/${esc(pid)}</td>${tds}</tr>`;
+    }).join("");
+    $("#grid").innerHTML = `<table class="grid">${head}${body}</table>`;
+    $("#grid").onclick = (e) => {
+      const i = e.target.dataset.p;
+      if (i !== undefined) location.hash = `#/problem/${enc(g.problems[i][0])}/${enc(g.problems[i][1])}`;
+    };
+  };
+  $("#byid").onchange = draw;
+  draw();
+}
+
+async function samples(params) {
+  const ix = await load("index");
+  const d = ix.data, n = d.cell_id.length;
+  const f = Object.fromEntries(params);
+  const opts = (vals, cur) => ['<option value="">any</option>', ...vals.map((v) => `<option ${String(v) === cur ? "selected" : ""} value="${esc(v)}">${esc(ix.labels[v] ?? v)}</option>`)].join("");
+  const uniq = (c) => [...new Set(d[c])].filter((v) => v !== null).sort();
+  $("#main").innerHTML = `<h1>Samples</h1><div class="filters">
+    cell <select id="f-cell">${opts(uniq("cell_id"), f.cell)}</select>
+    seed <select id="f-seed">${opts(uniq("seed"), f.seed)}</select>
+    verdict <select id="f-correct"><option value="">any</option><option ${f.correct === "1" ? "selected" : ""} value="1">correct</option><option ${f.correct === "0" ? "selected" : ""} value="0">incorrect</option></select>
+    reason <select id="f-reason">${opts(uniq("grade_reason"), f.reason)}</select>
+    end <select id="f-end"><option value="">any</option><option ${f.end === "forced" ? "selected" : ""} value="forced">forced by the cap</option><option ${f.end === "natural" ? "selected" : ""} value="natural">ended by the model</option></select>
+    search <input id="f-q" value="${esc(f.q ?? "")}" placeholder="${STATIC ? "extracted answer" : "text or answer"}">
+    <button id="f-go">filter</button></div><div id="list">…</div>`;
+  $("#f-go").onclick = () => {
+    const p = new URLSearchParams();
+    for (const k of ["cell", "seed", "correct", "reason", "end", "q"]) { const v = $("#f-" + k).value; if (v) p.set(k, v); }
+    location.hash = "#/samples?" + p.toString();
+  };
+  let keep = null;
+  if (f.q && !STATIC) keep = new Set((await load("search", f.q)).keys);
+  const rows = [];
+  for (let i = 0; i < n; i++) {
+    if (f.cell && d.cell_id[i] !== f.cell) continue;
+    if (f.seed && String(d.seed[i]) !== f.seed) continue;
+    if (f.correct && (d.correct[i] ? "1" : "0") !== f.correct) continue;
+    if (f.reason && d.grade_reason[i] !== f.reason) continue;
+    if (f.end && (d.forced_end[i] ? "forced" : "natural") !== f.end) continue;
+    const key = `${d.cell_id[i]}~${d.seed[i]}~${d.problem_id[i]}~${d.sample[i]}`;
+    if (keep && !keep.has(key)) continue;
+    if (f.q && STATIC && !String(d.extracted[i] ?? "").includes(f.q)) continue;
+    rows.push([problemLink(d.task[i], d.problem_id[i], `${d.task[i]}/${d.problem_id[i]}`), esc(ix.labels[d.cell_id[i]] ?? d.cell_id[i]),
+      d.seed[i], d.sample[i], d.thinking_tokens[i], esc(d.thinking_end[i]), d.n_ignored[i], esc(d.extracted[i] ?? "-"),
+      verdict(d.correct[i]), esc(d.grade_reason[i]), sampleLink(key, "open")]);
+  }
+  $("#list").innerHTML = `<p id="count">${rows.length} of ${n} samples</p>` +
+    table(["problem", "cell", "seed", "sample", "thinking tok", "thinking end", "ignored", "extracted", "verdict", "reason", ""], rows.slice(0, 500), [0, 1, 7, 9]) +
+    (rows.length > 500 ? `<p>first 500 shown; narrow the filters</p>` : "");
+}
+
+function segs(segments, upto = null) {
+  let pos = 0, out = "";
+  for (const s of segments) {
+    let t = s.text;
+    if (upto !== null && pos <= upto && upto < pos + t.length) {
+      const k = upto - pos;
+      out += `<span class="seg-${s.kind}">${esc(t.slice(0, k))}</span><span class="diverge" id="diverge">${esc(t[k])}</span><span class="seg-${s.kind}">${esc(t.slice(k + 1))}</span>`;
+    } else out += `<span class="seg-${s.kind}" ${s.kind === "control" ? `title="injected control${s.exact === false ? " (position inferred)" : ""}"` : ""}>${esc(t)}</span>`;
+    pos += t.length;
+  }
+  return out;
+}
+
+async function problem(task, pid) {
+  const p = await load("problem", `${task}~${pid}`);
+  const trees = p.trees.map((t) => {
+    const marks = t.marks.map((m) => `<div class="mark" style="left:${(100 * m) / t.length}%" title="control injected at token ${m}"></div>`).join("");
+    const cuts = t.branches.map((b) => `<div class="cut" style="left:${(100 * b.tokens) / t.length}%" title="cap ${b.cap ?? "none"}, ignore ${b.n_ignore}: ${b.tokens} tokens"><span>${b.cap ?? "∞"}/${b.n_ignore}</span></div>`).join("");
+    const rows = t.branches.map((b) => [b.cap ?? "none", b.n_ignore, b.tokens, esc(b.end), esc(b.extracted ?? "-"), verdict(b.correct), sampleLink(b.key, "open")]);
+    return `<div class="tree"><h3>seed ${t.seed}${t.controls.length ? `, controls ${esc(t.controls.join(" | "))}` : ""}: trajectory of ${t.length} thinking tokens (ended: ${esc(t.end)})</h3>
+      <div class="bar">${marks}${cuts}</div><br>${table(["cap", "ignore", "thinking tok", "end", "extracted", "verdict", ""], rows, [3, 4])}</div>`;
+  }).join("");
+  const others = p.samples.filter((s) => s.method !== "sequential").map((s) => [esc(p.labels[s.cell_id] ?? s.cell_id), s.seed, s.sample, esc(s.extracted ?? "-"), verdict(s.correct), sampleLink(s.key, "open")]);
+  $("#main").innerHTML = `<h1>${esc(task)} / ${esc(pid)}</h1><p>gold: <b>${esc(p.gold)}</b></p>
+    <div class="text">${esc(p.text ?? "(problem text unavailable)")}</div>
+    <h2>Trajectory trees</h2><p class="legend"><span class="seg-control">control injected</span> <span>| cut: cap/ignores</span></p>${trees || "<p>no sequential samples</p>"}
+    ${others.length ? "<h2>Other samples</h2>" + table(["cell", "seed", "sample", "extracted", "verdict", ""], others, [0, 3]) : ""}`;
+}
+
+async function sample(key) {
+  const s = await load("sample", key);
+  const ix = await load("index");
+  const d = ix.data;
+  const mates = [];
+  for (let i = 0; i < d.cell_id.length; i++) {
+    if (d.problem_id[i] === s.problem_id && d.seed[i] === s.seed && d.cell_id[i] !== s.cell_id && d.sample[i] === 0)
+      mates.push(`<option value="${esc(`${d.cell_id[i]}~${d.seed[i]}~${d.problem_id[i]}~0`)}">${esc(ix.labels[d.cell_id[i]] ?? d.cell_id[i])}</option>`);
+  }
+  const ref = s.reference === undefined || s.reference === null || s.reference === s.correct ? "" :
+    `<b>plain math-verify</b><span id="reference">${verdict(s.reference)} (differs from evalkit)</span>`;
+  $("#main").innerHTML = `<h1>${esc(s.label)}</h1><p>${problemLink(s.task, s.problem_id, `${s.task}/${s.problem_id}`)}, seed ${s.seed}, sample ${s.sample}</p>
+    <div class="meta"><b>verdict</b><span id="verdict">${verdict(s.correct)} (${esc(s.grade_reason)}; grader ${esc(s.grader_version)})</span>
+    <b>extracted</b><span>${esc(s.extracted ?? "-")}</span><b>gold</b><span>${esc(s.gold)}</span>${ref}
+    <b>tokens</b><span>prompt ${s.prompt_tokens ?? "?"}, thinking ${s.thinking_tokens ?? "?"} (controls ${s.control_tokens ?? "?"}), forced ${s.forced_tokens ?? "?"}, answer ${s.answer_tokens ?? "?"}</span>
+    <b>thinking end</b><span>${esc(s.thinking_end)}${s.forced_end ? " (forced by the cap)" : ""}; ignored ${s.n_ignored ?? "?"} end attempts</span>
+    <b>answer finish</b><span>${esc(s.answer_finish)}</span></div>
+    ${mates.length ? `<p>compare with <select id="mate">${mates.join("")}</select> <button id="pair">paired view</button></p>` : ""}
+    <p class="legend"><span class="seg-thinking">thinking</span><span class="seg-control">injected control</span><span class="seg-forced">forced delimiter + prefix</span><span class="seg-answer">answer</span></p>
+    <div class="text" id="text">${segs(s.segments)}</div>`;
+  if (mates.length) $("#pair").onclick = () => (location.hash = `#/pair/${enc(key)}/${enc($("#mate").value)}`);
+}
+
+async function pair(a, b) {
+  const [sa, sb] = await Promise.all([load("sample", a), load("sample", b)]);
+  let n = 0;
+  while (n < sa.response.length && n < sb.response.length && sa.response[n] === sb.response[n]) n++;
+  const col = (s) => `<div><h3>${esc(s.label)}</h3><p>${verdict(s.correct)}: ${esc(s.extracted ?? "-")}; ${s.thinking_tokens} thinking tokens</p><div class="text">${segs(s.segments, n)}</div></div>`;
+  $("#main").innerHTML = `<h1>Paired: ${esc(sa.task)}/${esc(sa.problem_id)}, seed ${sa.seed}</h1>
+    <p id="common">identical for the first ${n} characters; the first difference is marked</p><div class="cols">${col(sa)}${col(sb)}</div>`;
+}
+
+async function route() {
+  const h = location.hash.replace(/^#\/?/, "");
+  const [path, query] = h.split("?");
+  const parts = path.split("/").map(decodeURIComponent);
+  try {
+    if (parts[0] === "samples") await samples(new URLSearchParams(query ?? ""));
+    else if (parts[0] === "problem") await problem(parts[1], parts.slice(2).join("/"));
+    else if (parts[0] === "sample") await sample(parts.slice(1).join("/"));
+    else if (parts[0] === "pair") await pair(parts[1], parts[2]);
+    else await overview();
+    window.scrollTo(0, 0);
+  } catch (e) {
+    $("#main").innerHTML = `<p class="bad">${esc(e.message)}</p>`;
+  }
+  document.body.dataset.ready = h || "overview";
+}
+window.addEventListener("hashchange", route);
+load("overview").then((o) => ($("#sweep").textContent = o.sweep)).catch(() => {});
+route();
