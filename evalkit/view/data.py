@@ -53,20 +53,20 @@ class SweepData:
 
     @cached_property
     def index(self) -> pd.DataFrame:
-        df = self.dataset.to_table(columns=list(META)).to_pandas()
+        df = self.dataset.to_table(columns=[*META, "provenance"]).to_pandas()  # texts are read per sample
         return df.sort_values(["task", "problem_id", "cell_id", "seed", "sample"], kind="stable", ignore_index=True)
 
     @cached_property
     def cells(self) -> dict[str, Any]:
         return self.store.read_cells()
 
-    def _rows(self, **eq: Any) -> pd.DataFrame:  # noqa: ANN401
-        """Whole rows (texts included) matching the equalities, read from the parts."""
+    def _rows(self, columns: list[str] | None = None, **eq: Any) -> pd.DataFrame:  # noqa: ANN401
+        """Rows matching the equalities (all columns, texts included, unless ``columns``)."""
         cond = None
         for k, v in eq.items():
             c = ds.field(k) == v
             cond = c if cond is None else cond & c
-        df = self.dataset.to_table(filter=cond).to_pandas()
+        df = self.dataset.to_table(columns=columns, filter=cond).to_pandas()
         return df.sort_values(["cell_id", "seed", "sample"], kind="stable", ignore_index=True)
 
     def overview(self) -> dict[str, Any]:
@@ -112,12 +112,11 @@ class SweepData:
                 "labels": {cid: c.get("label", cid) for cid, c in self.cells.items()}}
 
     def problem(self, task: str, pid: str) -> dict[str, Any]:
-        df = self._rows(task=task, problem_id=pid)
+        idx = self.index
+        df = idx[(idx["task"] == task) & (idx["problem_id"] == pid)]  # no texts: the page lists and draws trees
         if df.empty:
             raise KeyError(f"no samples of problem {task}/{pid}")
-        rows = [dict(r, key=sample_key(r), segments=segments(r)) for r in _records(df)]
-        for r in rows:
-            r.pop("response"), r.pop("thinking_text"), r.pop("answer_text")
+        rows = [dict(r, key=sample_key(r)) for r in _records(df)]
         return {"task": task, "problem_id": pid, "gold": rows[0]["gold"], "text": self._problem_text(task, pid),
                 "labels": {cid: c.get("label", cid) for cid, c in self.cells.items()}, "samples": rows,
                 "trees": trees(rows)}

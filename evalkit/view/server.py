@@ -132,7 +132,7 @@ def export(results_dir: Path, out: Path, say: Callable[[str], None] = print) -> 
     idx = data.index
     for task, pid in idx[["task", "problem_id"]].drop_duplicates().itertuples(index=False):
         n += _write_js(tmp, "problem-" + f"{task}~{pid}".encode().hex(), data.problem(task, pid))
-        df = data._rows(task=task, problem_id=pid)  # noqa: SLF001
+        df = data._rows(["cell_id", "seed", "problem_id", "sample"], task=task, problem_id=pid)  # noqa: SLF001
         samples = [data.sample(sample_key(r)) for r in df[["cell_id", "seed", "problem_id", "sample"]].to_dict("records")]
         for s, ref in zip(samples, reference_verdicts(samples), strict=True):
             n += _write_js(tmp, "sample-" + s["key"].encode().hex(), {**s, "reference": ref})
