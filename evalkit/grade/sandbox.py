@@ -21,8 +21,23 @@ def _limit_memory(max_bytes: int | None) -> None:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    cap = max_bytes if hard == resource.RLIM_INFINITY else min(max_bytes, hard)
+    # the budget is on top of what the process maps already: a worker forked from a process holding
+    # pyarrow, numpy and their thread arenas starts with more than 2 GB of address space, and an
+    # absolute cap below that made its first allocation fail (the "worker_died" crashes seen in tests)
+    cap = max_bytes + _mapped_bytes()
+    cap = cap if hard == resource.RLIM_INFINITY else min(cap, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
+def _mapped_bytes() -> int:
+    """This process's virtual memory size (Linux; 0 where unknown)."""
+    import os
+
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _fault(kind: str) -> None:

@@ -52,12 +52,16 @@ class ViewData(SweepData):
 def reference_verdicts(samples: list[dict[str, Any]]) -> list[bool | None]:
     """Plain math-verify's verdict on each sample's answer (sandboxed), to show where evalkit differs."""
     from evalkit.grade import GraderConfig, Item, grade_many
+    from evalkit.records import GradeReason
 
     items = [Item(s["answer_text"] or "", s["gold"], s["answer_type"]) for s in samples]
     try:
-        return [g.correct for g in grade_many(items, GraderConfig(reference=True), workers=1, timeout_s=5.0)]
+        grades = grade_many(items, GraderConfig(reference=True), workers=1, timeout_s=5.0)
     except Exception:  # noqa: BLE001 - the page still works without the comparison
         return [None] * len(samples)
+    failed = {GradeReason.TIMEOUT, GradeReason.WORKER_DIED, GradeReason.MEMORY_LIMIT}
+    # a grading process that failed says nothing about the answer: no verdict rather than "incorrect"
+    return [None if g.reason in failed or g.reason.startswith("error:") else g.correct for g in grades]
 
 
 def _handler(data: ViewData) -> type[BaseHTTPRequestHandler]:
