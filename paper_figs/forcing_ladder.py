@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from evalkit.analyze import wilson_rate  # noqa: E402
-from evalkit.report.claims import load_reported  # noqa: E402
+from evalkit.report.reported import load_reported  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,20 +26,20 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "out")
     a = ap.parse_args()
     rep = load_reported(a.reported)
-    ladders = rep["forcing_ladder"]
+    ladders = rep.forcing_ladder
     fig, axes = plt.subplots(1, len(ladders), figsize=(4.2 * len(ladders), 3.6))
     for ax, lad in zip(axes, ladders, strict=True):
-        n = int(rep["benchmarks"][lad["benchmark"]]["n"])
-        ks = [s["ignores"] for s in lad["steps"]]
-        ps = [s["accuracy"] / 100 for s in lad["steps"]]
+        n = rep.benchmarks[lad.benchmark].n
+        ks = [0 if s.ignores == "auto" else s.ignores for s in lad.steps]
+        ps = [s.accuracy / 100 for s in lad.steps]
         cis = [wilson_rate(p, n) for p in ps]
         ax.errorbar(ks, [100 * p for p in ps], yerr=[[100 * (p - c.low) for p, c in zip(ps, cis, strict=True)],
                                                       [100 * (c.high - p) for p, c in zip(ps, cis, strict=True)]],
                     fmt="o-", capsize=3)
-        ax.set_xticks(ks)
-        ax.set_xlabel(f'times "{lad["control"]}" replaced the end of thinking')
+        ax.set_xticks(ks, [str(s.ignores) for s in lad.steps])
+        ax.set_xlabel(f'times "{lad.control}" replaced the end of thinking')
         ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"{lad['system']} on {lad['benchmark']} (n = {n} problems, 1 run)\n"
+        ax.set_title(f"{lad.system} on {lad.benchmark} (n = {n} problems, 1 run; {rep.cite(lad.source)})\n"
                      "reported numbers; bars: Wilson 95%", fontsize=8)
     fig.tight_layout()
     a.out.mkdir(parents=True, exist_ok=True)

@@ -130,21 +130,19 @@ def claims(
     exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): the sweeps' claims "
                                                       "are decided on the clean subset")] = None,
 ) -> None:
-    """Decide the team's claims C1-C8 from reported numbers and/or sweep results (Markdown + HTML)."""
+    """Decide the team's claims C1-C9 from reported numbers (single runs, published multi-seed results,
+    forcing ladders) and/or sweep results (Markdown + HTML)."""
     from evalkit.report import load_results
-    from evalkit.report.claims import decide, load_reported, render_markdown
+    from evalkit.report.claims import decide, render_markdown
     from evalkit.report.html import markdown_to_html
+    from evalkit.report.reported import load_reported
     from evalkit.store import atomic_write_bytes
 
     rep = None
     sources: list[str] = []
     if reported is not None:
-        if not reported.exists():
-            fail(f"{reported}: no such file")
-        try:
+        with failing():
             rep = load_reported(reported)
-        except (ValueError, KeyError) as e:
-            fail(str(e))
         sources.append(str(reported))
     frames = []
     with failing():
@@ -156,7 +154,7 @@ def claims(
     if exclude is not None and not frames:
         fail("--exclude applies to results directories; none given")
     verdicts = decide(rep, frames, alpha)
-    md = render_markdown(verdicts, alpha, sources)
+    md = render_markdown(verdicts, alpha, sources, rep.sources if rep is not None else None)
     console.print(md, highlight=False, markup=False)
     atomic_write_bytes(out / "claims.md", md.encode())
     atomic_write_bytes(out / "claims.html", markdown_to_html(md, "claims").encode())

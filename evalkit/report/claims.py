@@ -1,19 +1,17 @@
-"""Verdicts on the team's claims C1-C8 about s1, from reported numbers and/or sweep results.
+"""Verdicts on the team's claims C1-C9 about s1, from reported numbers (single runs, published
+multi-seed results, budget-forcing ladders) and/or sweep results.
 
-Each verdict states the statistic, its interval, n, the method, and a power analysis that says what
-data would settle an inconclusive claim.
+Each verdict states the statistic, its interval, n, k (runs or seeds), the method, its data source,
+and a power analysis that says what data would settle an inconclusive claim.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy import stats
 
 from evalkit.analyze import (
@@ -28,6 +26,7 @@ from evalkit.analyze import (
     two_proportion_z,
     wilson_rate,
 )
+from evalkit.report.reported import Reported
 
 CLAIMS = {
     "C1": "s1-32B (56.7%) beats o1-preview (44.6%) on AIME24 (n = 30)",
@@ -38,6 +37,7 @@ CLAIMS = {
     "C6": "budget forcing extrapolates beyond the training trace lengths",
     "C7": "Conjecture 1: sequential revision without a verifier is dominated by the pass@k oracle at the base budget",
     "C8": "trace-length confound: accuracy against realised thinking length",
+    "C9": "the AIME24 budget-forcing ladder (accuracy by number of 'Wait's) is within noise (n = 30)",
 }
 
 
@@ -51,6 +51,8 @@ class Verdict:
     n: str = ""
     method: str = ""
     power: str = ""
+    k: str = ""  # runs or seeds behind each number
+    source: str = ""  # reported | published multi-seed | sweep, with the citation
     details: list[str] = field(default_factory=list)
 
 
@@ -65,22 +67,12 @@ def _n_for_difference(p1: float, p2: float, alpha: float, power: float = 0.8) ->
     return math.ceil(z * z * 2 * pbar * (1 - pbar) / (p1 - p2) ** 2)
 
 
-def load_reported(path: str | Path) -> dict[str, Any]:
-    data = yaml.safe_load(Path(path).read_text())
-    if not isinstance(data, dict) or "results" not in data or "benchmarks" not in data:
-        raise ValueError(f"{path}: expected keys 'benchmarks' and 'results'")
-    return data
+def _acc(rep: Reported, bench: str, system: str) -> float:
+    return rep.result(bench, system).center
 
 
-def _acc(rep: dict, bench: str, system: str) -> float:
-    for r in rep["results"]:
-        if r["benchmark"] == bench and r["system"] == system:
-            return float(r["accuracy"]) / 100
-    raise KeyError(f"no reported accuracy for {system} on {bench}")
-
-
-def c1(rep: dict, alpha: float) -> Verdict:
-    n = int(rep["benchmarks"]["aime24"]["n"])
+def c1(rep: Reported, alpha: float) -> Verdict:
+    n = rep.benchmarks["aime24"].n
     p1, p2 = _acc(rep, "aime24", "s1-32B"), _acc(rep, "aime24", "o1-preview")
     conf = 1 - alpha
     w1, w2 = wilson_rate(p1, n, conf), wilson_rate(p2, n, conf)
@@ -101,13 +93,47 @@ def c1(rep: dict, alpha: float) -> Verdict:
                f"{100 * mdd.mdd:.0f} points; detecting {100 * (p1 - p2):.1f} points unpaired needs ~{need} problems "
                f"per system. A paired test on the same problems with per-problem results over >= 10 seeds "
                f"(paired t over problems) is the data that would settle it."),
+        k="1 run each", source=f"reported single runs ({rep.cite(rep.result('aime24', 's1-32B').source)})",
+        details=c1_seeds(rep, alpha),
     )
 
 
-def c5(rep: dict, alpha: float) -> Verdict:
-    n = int(rep["benchmarks"]["math500"]["n"])
-    ladder = next(x for x in rep["forcing_ladder"] if x["benchmark"] == "math500")
-    acc = {s["ignores"]: s["accuracy"] / 100 for s in ladder["steps"]}
+def c1_seeds(rep: Reported, alpha: float) -> list[str]:
+    """C1 with published seeds: s1.1-32B's multi-seed mean against o1-preview, for both estimands."""
+    from evalkit.report.published import seed_spread
+
+    ms = rep.find("aime24", "s1.1-32B", multi_seed=True)
+    o1 = rep.find("aime24", "o1-preview")
+    if ms is None or o1 is None or ms.seed_sd is None:
+        return []
+    n, k, m, sd, q = rep.benchmarks["aime24"].n, ms.k, ms.center, ms.seed_sd, o1.center
+    sp = seed_spread(m, sd, n, k)
+    t = float(stats.t.isf(alpha / 2, k - 1))
+    z = float(stats.norm.isf(alpha / 2))
+    lo_f, hi_f = m - q - t * sp.se_fixed, m - q + t * sp.se_fixed
+    se_o1 = math.sqrt(q * (1 - q) / n)  # its samples' own spread is unpublished: the one-sample bound
+    se_pop = math.sqrt(sp.se_population ** 2 + se_o1 ** 2)
+    lo_p, hi_p = m - q - z * se_pop, m - q + z * se_pop
+    return [
+        f"With published seeds ({rep.cite(ms.source)}): s1.1-32B (a later model than the claim's s1-32B) "
+        f"{_pct(m)} +- {100 * sd:.1f} (mean +- SD over {k} seeds, {ms.sampling.decoding} decoding) against "
+        f"o1-preview's {_pct(q)}: difference {100 * (m - q):+.1f} points.",
+        f"For these {n} problems (seed noise only: SE = SD / sqrt(k) = {100 * sp.se_fixed:.1f}, t on {k - 1} df, "
+        f"o1-preview's average taken as fixed): [{100 * lo_f:+.1f}, {100 * hi_f:+.1f}] -> "
+        + ("s1.1-32B is ahead on this problem set." if lo_f > 0 else "not separated even on this problem set."),
+        f"For the population of problems AIME24 stands for (problem sampling does not shrink with seeds: "
+        f"SE {100 * sp.se_population:.1f} from the problems' spread SD(p_i) = {sp.problem_sd:.2f} implied by the "
+        f"seed SD, and {100 * se_o1:.1f} for o1-preview; unpaired normal, per-problem results being unpublished): "
+        f"[{100 * lo_p:+.1f}, {100 * hi_p:+.1f}] -> "
+        + ("supported." if lo_p > 0 else "inconclusive: 30 problems cannot separate them as evidence about "
+                                         "competition mathematics in general."),
+    ]
+
+
+def c5(rep: Reported, alpha: float) -> Verdict:
+    n = rep.benchmarks["math500"].n
+    ladder = next(x for x in rep.forcing_ladder if x.benchmark == "math500")
+    acc = {s.ignores: s.accuracy / 100 for s in ladder.steps}
     p_hi, p_lo = acc[2], acc[4]
     conf = 1 - alpha
     d = newcombe_difference(p_lo, n, p_hi, n, conf)
@@ -130,6 +156,7 @@ def c5(rep: dict, alpha: float) -> Verdict:
         power=(f"at n = {n} the minimum detectable unpaired difference (alpha {alpha}, power 0.8) is "
                f"{100 * mdd.mdd:.1f} points; a paired test needs per-problem outcomes, and seeds to separate "
                "the forcing effect from sampling noise"),
+        k="1 run per budget", source=f"reported ladder ({rep.cite(ladder.source)})",
     )
 
 
@@ -137,15 +164,20 @@ def _rows(results: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(results, ignore_index=True) if results else pd.DataFrame()
 
 
-def c2(df: pd.DataFrame, alpha: float) -> Verdict:
+def c2(df: pd.DataFrame, alpha: float, rep: Reported | None = None) -> Verdict:
     seq = df[(df["task"] == "aime24") & (df["method"] == "sequential")] if not df.empty else df
     best = None
     for cid, g in (seq.groupby("cell_id") if not seq.empty else []):
         if g["seed"].nunique() >= 10 and (best is None or g["seed"].nunique() > best[1]["seed"].nunique()):
             best = (cid, g)
     if best is None:
+        if rep is not None:
+            v = c2_published(rep, alpha)
+            if v is not None:
+                return v
         return Verdict("C2", CLAIMS["C2"], "needs generations",
-                       power="run sweeps/aime_budget.yaml (AIME24, 10 seeds) and pass its results directory")
+                       power="run sweeps/aime_budget.yaml (AIME24, 10 seeds) and pass its results directory, or "
+                             "give published multi-seed results (seeds, mean, sd) in the reported file")
     _, g = best
     mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean").to_numpy(float)
     seed_acc = np.nanmean(mat, axis=0)
@@ -158,8 +190,53 @@ def c2(df: pd.DataFrame, alpha: float) -> Verdict:
                    interval=(f"SD [{100 * sd.low:.1f}, {100 * sd.high:.1f}] points (chi-square, {sd.n - 1} df; these "
                              f"problems); mean {_pct(ci.estimate)} [{_pct(ci.low)}, {_pct(ci.high)}] for the population "
                              f"of problems, [{_pct(fixed.low)}, {_pct(fixed.high)}] for these problems (seed noise only)"),
-                   n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds",
-                   method="chi-square interval for an SD; problem-clustered score interval; pooled within-problem variance")
+                   n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds", k=f"{mat.shape[1]} seeds",
+                   method="chi-square interval for an SD; problem-clustered score interval; pooled within-problem variance",
+                   source="sweep results")
+
+
+def c2_published(rep: Reported, alpha: float) -> Verdict | None:
+    """C2 from a published multi-seed result on AIME24 (the one with the most seeds)."""
+    from evalkit.report.published import max_seed_sd, sd_interval, seed_spread, single_run_range
+
+    cands = [r for r in rep.results if r.benchmark == "aime24" and r.multi_seed and r.seed_sd is not None]
+    if not cands:
+        return None
+    r = max(cands, key=lambda x: x.k)
+    n, k, m, sd = rep.benchmarks["aime24"].n, r.k, r.center, r.seed_sd
+    lo, hi = sd_interval(sd, k, 1 - alpha)
+    cap, cap_m = max_seed_sd(n), max_seed_sd(n, m)
+    sp, sp_lo, sp_hi = seed_spread(m, sd, n, k), seed_spread(m, hi, n, k), seed_spread(m, lo, n, k)
+    lines = [f"The largest seed SD {n} problems allow is {100 * cap:.1f} points (every problem a fair coin), "
+             f"{100 * cap_m:.1f} at a mean of {_pct(m)}; {100 * sd:.1f} is {sd / cap_m:.0%} of it, so the problems' "
+             f"accuracies spread with SD(p_i) = {sp.problem_sd:.2f} (between-problem share of the variance "
+             f"{sp.share_between:.2f}, [{sp_lo.share_between:.2f}, {sp_hi.share_between:.2f}] from the SD's interval)."]
+    for y in (y for y in rep.seed_sd_yardstick if y.benchmark == "aime24"):
+        sds = np.asarray(y.sds, dtype=float)
+        rank = float(np.mean(sds <= 100 * sd + 1e-9))
+        lines.append(f"Yardstick ({rep.cite(y.source)}): {len(sds)} systems' {y.seeds}-seed SDs on AIME24 have median "
+                     f"{np.median(sds):.1f} and maximum {sds.max():.1f} points; {100 * sd:.1f} is at the "
+                     f"{100 * rank:.0f}th percentile.")
+    single = rep.find("aime24", r.system)
+    if single is not None:
+        a, b = single_run_range(m, sd, k, 1 - alpha)
+        lines.append(
+            f"The single reported run of {r.system} ({_pct(single.center)}, {single.sampling.decoding} decoding; "
+            f"{rep.cite(single.source)}) sits {(single.center - m) / sd:+.2f} seed SDs from the {k}-seed mean; one run "
+            f"at this SD falls in [{_pct(a)}, {_pct(b)}] ({100 * (1 - alpha):.0f}% prediction interval). The two "
+            f"differ in decoding ({single.sampling.decoding} vs {r.sampling.decoding}"
+            + (f" at temperature {r.sampling.temperature}" if r.sampling.temperature is not None else "")
+            + "), so this bounds how much seed luck a single run can carry; it does not measure it.")
+    return Verdict(
+        "C2", CLAIMS["C2"], "supported" if k >= 10 else "inconclusive",
+        statistic=f"{r.system}: seed SD of AIME24 accuracy {100 * sd:.1f} points (mean {_pct(m)})",
+        interval=f"SD [{100 * lo:.1f}, {100 * hi:.1f}] points ({100 * (1 - alpha):.0f}% chi-square on {k - 1} df; "
+                 "these problems, seed noise)",
+        n=f"{n} problems", k=f"{k} seeds", method="chi-square interval for the SD of k per-seed accuracies (exact "
+        "for normal per-seed accuracies); maximum SD sqrt(p(1 - p)/n); t prediction interval for one more run",
+        source=f"published multi-seed ({rep.cite(r.source)})", details=lines,
+        power=f"an SD from k seeds has relative half-width about 1/sqrt(2(k - 1)): {1 / math.sqrt(2 * (k - 1)):.0%} "
+              f"at k = {k}, 16% at k = 20")
 
 
 def c3(results: list[pd.DataFrame], alpha: float) -> Verdict:
@@ -248,12 +325,57 @@ def c8(df: pd.DataFrame, alpha: float) -> Verdict:
                          "for budget-forcing curves); a controlled answer-at-fixed-length design isolates it")
 
 
-def decide(reported: dict | None, results: list[pd.DataFrame], alpha: float = 0.05) -> list[Verdict]:
+def c9(rep: Reported, alpha: float) -> Verdict:
+    """Every AIME24 budget-forcing ladder: a trend test, the most favourable paired case, and the
+    power to detect the slope the newsletter's ladder reports."""
+    from evalkit.report.published import ladder_trend, slope_power
+
+    ladders = [x for x in rep.forcing_ladder if x.benchmark == "aime24"]
+    if not ladders:
+        return Verdict("C9", CLAIMS["C9"], "needs generations", power="give an AIME24 forcing_ladder in the reported file")
+    n = rep.benchmarks["aime24"].n
+    z80 = float(stats.norm.isf(alpha / 2) + stats.norm.ppf(0.8))
+    lines, within, trends = [], True, []
+    for lad in ladders:
+        xs = [0 if st.ignores == "auto" else st.ignores for st in lad.steps]
+        tr = ladder_trend(xs, [st.accuracy / 100 for st in lad.steps], n)
+        trends.append((lad, tr))
+        within &= tr.p > alpha and tr.best_paired_p > alpha
+        steps = ", ".join(f"{st.ignores}: {k}/{n}" for st, k in zip(lad.steps, tr.counts, strict=True))
+        lines.append(f"{lad.system} ({rep.cite(lad.source)}; {lad.sampling.decoding} decoding): {steps}; slope "
+                     f"{100 * tr.slope:+.2f} points per '{lad.control}' (SE {100 * tr.se:.2f}), Cochran-Armitage "
+                     f"z = {tr.z:.2f}, p = {tr.p:.3f}; lowest vs highest step differ by {tr.discordant} problems, "
+                     f"so the most favourable pairing gives exact McNemar p = {tr.best_paired_p:.3f}")
+    lad, tr = max(trends, key=lambda lt: abs(lt[1].slope))  # the steepest reported slope
+    mdd = z80 * tr.se
+    need = math.ceil(n * (mdd / tr.slope) ** 2) if tr.slope else 0
+    pw = {rho: slope_power(tr.slope, tr.se * math.sqrt(1 - rho), alpha) for rho in (0.0, 0.5, 0.9)}
+    return Verdict(
+        "C9", CLAIMS["C9"], "supported" if within else "not supported",
+        statistic="; ".join(lines[:1]) if len(lines) == 1 else f"{len(ladders)} ladders, steepest slope "
+                  f"{100 * tr.slope:+.2f} points per '{lad.control}' ({lad.system}, {rep.cite(lad.source)})",
+        interval=f"slope [{100 * (tr.slope - stats.norm.isf(alpha / 2) * tr.se):+.2f}, "
+                 f"{100 * (tr.slope + stats.norm.isf(alpha / 2) * tr.se):+.2f}] points per ignore "
+                 f"({100 * (1 - alpha):.0f}%, steps as independent samples of {n})",
+        n=f"{n} problems per step", k="1 run per step",
+        method="Cochran-Armitage trend test over the steps (each step n problems; the steps share problems, so "
+               "per-problem outcomes would make a paired test sharper), and the most favourable paired case: "
+               "the fewest problems that must differ between the lowest and highest step, all in one direction, "
+               "give the smallest exact McNemar p-value any pairing allows",
+        power=(f"to detect a slope of {100 * tr.slope:+.2f} points per ignore at n = {n}: power {pw[0.0]:.2f} "
+               f"unpaired, {pw[0.5]:.2f} / {pw[0.9]:.2f} paired if the steps' outcomes correlate 0.5 / 0.9; the "
+               f"minimum detectable slope (power 0.8) is {100 * mdd:.1f} points per ignore; ~{need:,} problems "
+               "would be needed unpaired"),
+        source="reported ladders (" + "; ".join(dict.fromkeys(rep.cite(x.source) for x in ladders)) + ")",
+        details=lines)
+
+
+def decide(reported: Reported | None, results: list[pd.DataFrame], alpha: float = 0.05) -> list[Verdict]:
     out: list[Verdict] = []
     df = _rows(results)
     out.append(c1(reported, alpha) if reported else Verdict("C1", CLAIMS["C1"], "needs generations",
                                                             power="pass --reported paper_figs/s1_reported.yaml"))
-    out.append(c2(df, alpha))
+    out.append(c2(df, alpha, reported))
     out.append(c3(results, alpha))
     out.append(c4(df, alpha))
     out.append(c5(reported, alpha) if reported else Verdict("C5", CLAIMS["C5"], "needs generations",
@@ -265,17 +387,26 @@ def decide(reported: dict | None, results: list[pd.DataFrame], alpha: float = 0.
                        power="a sweep with a sequential family and a parallel family at the base budget: compare "
                              "the best forced cell with pass@k of the parallel samples (report: pass@k column)"))
     out.append(c8(df, alpha))
+    out.append(c9(reported, alpha) if reported else Verdict("C9", CLAIMS["C9"], "needs generations",
+                                                            power="pass --reported paper_figs/s1_reported.yaml"))
+    for v in out:  # what the sweep-based claims were decided from
+        if not v.source and v.verdict != "needs generations":
+            v.source = "sweep results"
     return out
 
 
-def render_markdown(verdicts: list[Verdict], alpha: float, sources: list[str]) -> str:
+def render_markdown(verdicts: list[Verdict], alpha: float, sources: list[str],
+                    citations: dict[str, str] | None = None) -> str:
     lines = ["# Claims about s1: verdicts", "",
              f"alpha = {alpha}; sources: {', '.join(sources) if sources else 'none'}", ""]
     for v in verdicts:
         lines += [f"## {v.claim}: {v.text}", "", f"**Verdict: {v.verdict}**", ""]
-        for label, val in (("Statistic", v.statistic), ("Interval", v.interval), ("n", v.n), ("Method", v.method),
-                           ("What would settle it / power", v.power)):
+        for label, val in (("Statistic", v.statistic), ("Interval", v.interval), ("n", v.n), ("k", v.k),
+                           ("Method", v.method), ("Source", v.source), ("What would settle it / power", v.power)):
             if val:
                 lines.append(f"- {label}: {val}")
+        lines += [f"  - {d}" for d in v.details] if v.details else []
         lines.append("")
+    if citations:
+        lines += ["## Sources", ""] + [f"- {k}: {t}" for k, t in citations.items()] + [""]
     return "\n".join(lines)
