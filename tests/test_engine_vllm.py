@@ -253,9 +253,10 @@ def test_first_run_is_quiet_and_shows_progress(tmp_path: Path) -> None:
             pytest.fail(f"EVALKIT_REQUIRE_ENGINE=1 but {why}")
         pytest.skip(why)
     spec = tmp_path / "first.yaml"
+    # a small KV cache: this module's engine fixtures may hold 0.4 of the memory each while it runs
     spec.write_text("""\
 name: first
-model: {id: smollm2-135m, engine: {max_model_len: 1024}}
+model: {id: smollm2-135m, engine: {max_model_len: 1024, gpu_memory_utilization: 0.1}}
 tasks: [{name: math500, where: {level: [1]}, limit: 4}]
 seeds: [0]
 sampling: {temperature: 0.7, answer_max_tokens: 24}
