@@ -41,10 +41,24 @@ def test_offline_verdicts_with_published_seeds(tmp_path: Path) -> None:
     c1 = _section(md, "C1")
     h = stats.t.isf(0.025, 9) * 6.9 / math.sqrt(10)
     assert f"[{16.7 - h:+.1f}, {16.7 + h:+.1f}]" in c1 and "ahead on this problem set" in c1
-    within = 30 * 0.069 ** 2
-    se = math.sqrt(((0.613 * 0.387 - within) + within / 10) / 30 + 0.446 * 0.554 / 30)
-    z = stats.norm.isf(0.025)
-    assert f"[{100 * (0.167 - z * se):+.1f}, {100 * (0.167 + z * se):+.1f}]" in c1 and "population of problems" in c1
+    # population of problems: Wilson on the Korn-Graubard effective n, the SE taken at the SD's lower bound,
+    # and MOVER against o1-preview's Wilson interval on 30 problems; recomputed here from scipy alone
+    z, t29 = stats.norm.isf(0.025), stats.t.isf(0.025, 29)
+    sd_lo = 0.069 * math.sqrt(9 / stats.chi2.isf(0.025, 9))
+    within = 30 * sd_lo ** 2
+    se = math.sqrt(((0.613 * 0.387 - within) + within / 10) / 30)
+
+    def wilson(p: float, n: float) -> tuple[float, float]:
+        d = 1 + z * z / n
+        c, h = (p + z * z / (2 * n)) / d, z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+        return c - h, c + h
+
+    l1, u1 = wilson(0.613, 0.613 * 0.387 / se ** 2 * (z / t29) ** 2)
+    l2, u2 = wilson(0.446, 30)
+    d = 0.613 - 0.446
+    lo, hi = d - math.hypot(0.613 - l1, u2 - 0.446), d + math.hypot(u1 - 0.613, 0.446 - l2)
+    assert f"difference [{100 * lo:+.1f}, {100 * hi:+.1f}] (MOVER" in c1 and "population of problems" in c1
+    assert "inconclusive: 30 problems cannot separate them" in c1
     # C9: trend tests over both AIME24 ladders and the most favourable paired case
     c9 = _section(md, "C9")
     assert "Verdict: supported" in c9 and "p = 0.605" in c9 and "p = 0.925" in c9 and "McNemar p = 0.500" in c9
