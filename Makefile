@@ -27,7 +27,7 @@ quickstart: install
 
 test: install
 	$(EVALKIT) models install smollm2-135m
-	EVALKIT_REQUIRE_ENGINE=1 EVALKIT_REQUIRE_BROWSER=1 $(PY) -m pytest
+	EVALKIT_REQUIRE_ENGINE=1 EVALKIT_REQUIRE_BROWSER=1 EVALKIT_REQUIRE_SLURM=1 $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check evalkit tests benchmarks

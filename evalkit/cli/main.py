@@ -27,6 +27,7 @@ def sweep(
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
     exclude: Annotated[Path | None, typer.Option(help="exclude list: the report is also computed on the clean subset (report-clean.md)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the engine's own output (else it goes to results/<sweep>/logs/engine.log)")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)")] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
     from evalkit.report import build
@@ -43,7 +44,7 @@ def sweep(
     if dry_run:
         from evalkit.cli.plan import print_plan
 
-        print_plan(plan, results, throughput)
+        print_plan(plan, results, throughput, executor)
         return
     if engine not in ENGINES:
         fail(f"--engine must be vllm or scripted, got {engine!r}")
@@ -53,7 +54,14 @@ def sweep(
 
     with failing():
         res = run_sweep(plan, results, engine=engine, force=force, log=say, executor=executor, engine_log=not verbose,
-                        progress=RichProgress(err) if err.is_terminal else None)
+                        progress=RichProgress(err) if err.is_terminal else None, wait=wait)
+    if res.held and not res.job_id:
+        say(f"{res.out_dir}: the rest is still in the Slurm queue; `evalkit status {res.out_dir}`")
+        return
+    if res.job_id and not wait:
+        say(f"{res.out_dir}: job {res.job_id} submitted; you can log out. Follow it with `evalkit status {res.out_dir}`; "
+            f"when it is done: `evalkit report {res.out_dir}` (or run this sweep again to submit what is missing)")
+        return
     say(f"{res.out_dir}: wrote {res.generated_shards} parts ({res.samples} samples); "
         f"{res.skipped_shards} (cell, seed) pairs were already complete")
     if report and (res.out_dir / "manifest.json").exists():
@@ -71,6 +79,29 @@ def _next_steps(out_dir: Path) -> None:
     say(f"next: the report is {out_dir / 'report.md'} (and report.html); browse the samples: evalkit view "
         f"{out_dir}; paper figures: evalkit figures {out_dir}; verdicts on the published claims: evalkit claims "
         f"{out_dir} --reported paper_figs/s1_reported.yaml")
+
+
+@app.command()
+def status(
+    results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
+) -> None:
+    """Where a sweep stands: cells x seeds done / running / pending / failed, samples, tokens, tok/s,
+    ETA, failures (from the results on disk and, for Slurm submissions, squeue)."""
+    from rich.table import Table
+
+    from evalkit.runner.status import render, sweep_status
+
+    with failing():
+        st = sweep_status(results_dir)
+    headers, rows, lines = render(st)
+    t = Table(title=f"{results_dir.name}: problems per (cell, seed)")
+    for h in headers:
+        t.add_column(h, justify="left")
+    for r in rows:
+        t.add_row(*r)
+    show(t)
+    for line in lines:
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command()

@@ -9,7 +9,7 @@ from evalkit.cli.common import console, fail, show
 from evalkit.spec import Plan
 
 
-def print_plan(plan: Plan, results: Path, throughput: float) -> None:
+def print_plan(plan: Plan, results: Path, throughput: float, executor: str | None = None) -> None:
     s = plan.spec
     console.print(f"sweep [bold]{s.name}[/]: {len(plan.cells)} cells x {len(plan.seeds)} seeds", highlight=False)
     for name, n in plan.problem_counts.items():
@@ -33,9 +33,16 @@ def print_plan(plan: Plan, results: Path, throughput: float) -> None:
     from evalkit.store import ResultStore
 
     store = ResultStore(results / str(s.name))
+    batches = plan_batches(plan, store.completed() if store.root.exists() else set())
     if store.root.exists():
-        batches = plan_batches(plan, store.completed())
         console.print(f"{store.root} exists: {len(batches)} batches still to run")
+    if (executor or s.executor.kind) == "slurm":
+        from evalkit.runner.slurm import sbatch_script
+
+        n = -(-len(batches) // s.executor.batches_per_task)
+        console.print(f"slurm: a job array of {n} tasks, {s.executor.batches_per_task} batch(es) each "
+                      f"({len(batches)} batches); the script sbatch receives:", highlight=False)
+        console.print(sbatch_script(plan, store, max(n, 1)), highlight=False, markup=False)
 
 
 def print_flops_bound(plan: Plan, max_model_len: int | None) -> None:

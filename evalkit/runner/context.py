@@ -27,6 +27,8 @@ class SweepResult:
     generate_s: float = 0.0
     failed_batches: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    job_id: str | None = None  # a Slurm submission's job id (the sweep runs on after this returns)
+    held: int = 0  # sample units not on disk but held by tasks still in the Slurm queue
 
 
 def assign_classes(rows: Sequence[SampleRow]) -> list[SampleRow]:

@@ -71,7 +71,9 @@ def _task(spec_json: str, root: str, batches: list[Batch], engine_factory: Engin
 
 
 class SubmititExecutor:
-    """A job array: ``slurm`` through submitit's AutoExecutor, or ``submitit-local`` (local processes)."""
+    """A job array through submitit, blocking until every task returns: ``submitit-local`` (local
+    processes, for tests and single machines). Slurm has its own, detached executor
+    (:mod:`evalkit.runner.slurm`)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -126,9 +128,13 @@ class SubmititExecutor:
             models.update(out.get("models") or {})
 
 
-def get_executor(kind: str, progress: Any = None) -> Executor:  # noqa: ANN401
+def get_executor(kind: str, progress: Any = None, wait: bool = False) -> Executor:  # noqa: ANN401
     if kind == "local":
         return LocalExecutor(progress)
-    if kind in ("slurm", "submitit-local"):
+    if kind == "slurm":
+        from evalkit.runner.slurm import SlurmExecutor
+
+        return SlurmExecutor(wait)
+    if kind == "submitit-local":
         return SubmititExecutor(kind)
     raise ValueError(f"executor must be one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")

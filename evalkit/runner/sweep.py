@@ -14,6 +14,7 @@ from evalkit.runner.models import ENGINES, EngineFactory, Resolver, default_reso
 from evalkit.runner.provenance import git_commit, hardware, now, versions
 from evalkit.runner.quiet import engine_output, terminal
 from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
+from evalkit.spec.plan import check_gpus
 from evalkit.store import ResultStore
 
 
@@ -97,6 +98,7 @@ def run_sweep(
     engine_factory: EngineFactory | None = None,
     engine_log: bool = True,
     progress: Any = None,  # noqa: ANN401 - a ProgressSink (evalkit.runner.progress); None: plain lines to ``log``
+    wait: bool = False,
 ) -> SweepResult:
     """Run (or resume) a sweep: every sample unit missing from ``results_root/<sweep>`` is generated,
     graded and stored, batch by batch.
@@ -106,21 +108,32 @@ def run_sweep(
     same, by its older name). ``executor`` overrides the spec's (local | slurm | submitit-local).
     ``engine_log``: the engine's own output (vLLM, torch, transformers, their worker processes) goes
     to ``logs/engine.log`` while it runs; ``log`` receives evalkit's messages (default: printed to the
-    terminal's stderr, see :func:`evalkit.runner.quiet.terminal`)."""
+    terminal's stderr, see :func:`evalkit.runner.quiet.terminal`). On Slurm the sweep is submitted
+    as a job array and this returns at once (``result.job_id``; follow it with ``evalkit status``)
+    unless ``wait``; units held by tasks still in the queue are never submitted again."""
     log = log or _print_to_terminal
     plan = as_plan(sweep)
     spec = plan.spec
     check_plan(plan)
     factory, resolve = _engine(engine_factory or engine, resolve)
-    run_on = get_executor(executor or spec.executor.kind, progress)
+    kind = executor or spec.executor.kind
+    check_gpus(spec, kind)
+    run_on = get_executor(kind, progress, wait)
     store = ResultStore(results_dir(results_root, str(spec.name)))
     done = set() if force else (store.completed() if store.root.exists() else set())
-    batches = plan_batches(plan, done, force=force)
+    held = set()
+    if kind == "slurm" and store.root.exists():
+        from evalkit.runner.slurm import live_units
+
+        held = live_units(store) - done  # never submit twice what a queued or running task will write
+    batches = plan_batches(plan, done | held, force=force)
     units = {(c.cell_id, s) for c in plan.cells for s in plan.seeds}
     pending = {(c, b.seed) for b in batches for c in b.cell_ids}
-    result = SweepResult(store.root, 0, len(units - pending), 0)
+    result = SweepResult(store.root, 0, len(units - pending), 0, held=len(held))
     if not batches:
-        log(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate")
+        log(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate" if not held else
+            f"{store.root}: nothing to submit: {len(held)} missing samples are held by tasks still in the Slurm "
+            f"queue (evalkit status {store.root})")
         return result
     manifest, started = store.read_manifest(), now()
     say = _RunLog(store, started, log)
@@ -138,7 +151,8 @@ def run_sweep(
             say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
                 "run the sweep again to retry them")
     finally:
-        run = {"start": started, "end": now(), "executor": run_on.kind, "parts_written": result.generated_shards,
+        run = {"start": started, "end": now(), "executor": run_on.kind, **({"job_id": result.job_id} if result.job_id else {}),
+               "parts_written": result.generated_shards,
                "samples": result.samples, "failed_batches": result.failed_batches,
                "generated_tokens": result.generated_tokens, "generate_s": round(result.generate_s, 3),
                "git_commit": git_commit(), "versions": versions(), "hardware": hardware()}

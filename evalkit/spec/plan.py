@@ -173,6 +173,7 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
         cells += _unforced_cells(spec, selections, rej.caps, sampling, method="rejection",
                                  max_attempts=rej.max_attempts)
     _check_size(spec, cells)
+    check_gpus(spec)
     plan = Plan(spec=spec, cells=cells, selections=selections)
     if load_data:
         empty = []
@@ -189,6 +190,22 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
         if empty:
             raise SpecError(empty)
     return plan
+
+
+def check_gpus(spec: SweepSpec, kind: str | None = None) -> None:
+    """On Slurm with GPUs, a task's GPUs must hold the engine: gpus_per_node >= tensor_parallel_size x
+    data_parallel_size of every model (``gpus_per_node: 0`` is a CPU engine)."""
+    if (kind or spec.executor.kind) != "slurm" or spec.executor.gpus_per_node == 0:
+        return
+    bad = []
+    for i, m in enumerate(spec.model_entries()):
+        need = int(m.engine.get("tensor_parallel_size", 1)) * int(m.engine.get("data_parallel_size", 1))
+        if need > spec.executor.gpus_per_node:
+            key = ("model", "engine") if spec.model is not None else ("models", i, "engine")
+            bad.append(f"{spec.where('executor', 'gpus_per_node')}: {spec.executor.gpus_per_node} GPUs per task, but "
+                       f"{spec.where(*key)}: tensor_parallel_size x data_parallel_size of {m.id} is {need}")
+    if bad:
+        raise SpecError(bad)
 
 
 def _check_size(spec: SweepSpec, cells: list[Cell]) -> None:

@@ -170,6 +170,20 @@ class Executor(_Strict):
     timeout_min: int = Field(default=240, ge=1)
     array_parallelism: int = Field(default=16, ge=1)
     batches_per_task: int = Field(default=1, ge=1)
+    qos: str | None = Field(default=None, min_length=1)
+    account: str | None = Field(default=None, min_length=1)
+    constraint: str | None = Field(default=None, min_length=1)
+    sbatch_lines: list[str] = Field(default_factory=list)  # extra "#SBATCH ..." directives, verbatim
+    requeue: bool = True  # a task that hits its time limit or is preempted is requeued and resumes from its parts
+    max_requeues: int = Field(default=3, ge=0)
+
+    @field_validator("sbatch_lines")
+    @classmethod
+    def _sbatch(cls, v: list[str]) -> list[str]:
+        for line in v:
+            if not line.startswith("#SBATCH --") or "\n" in line or len(line.split()) > 3:
+                raise ValueError(f"{line!r}: each entry must be one '#SBATCH --option=value' (or '--flag') line")
+        return v
 
 
 class Grader(_Strict):
