@@ -8,11 +8,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evalkit.errors import EvalkitError
-from evalkit.spec.errors import LineIndex, format_loc
+from evalkit.spec.errors import format_loc, validate_yaml
 
 Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 
@@ -169,28 +168,7 @@ def load_reported(path: str | Path) -> Reported:
     path = Path(path)
     if not path.exists():
         raise ReportedError([f"{path}: no such file"])
-    text = path.read_text()
-    try:
-        data = yaml.safe_load(text)
-        index = LineIndex(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise ReportedError([f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML"]) from None
-    if not isinstance(data, dict):
-        raise ReportedError([f"{path}:1: a reported-results file must be a YAML mapping"])
-    dups = index.duplicate_keys()
-    if dups:
-        raise ReportedError([f"{path}:{line}: {key}: duplicate key" for key, line in dups])
-    try:
-        rep = Reported.model_validate(data)
-    except ValidationError as e:
-        out = []
-        for err in e.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.endswith("]") or p in ("int", "str"))))
-            msg = "unknown key" if err["type"] == "extra_forbidden" else (
-                "required key is missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, "))
-            out.append(f"{path}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}")
-        raise ReportedError(list(dict.fromkeys(out))) from None
+    rep, index = validate_yaml(path.read_text(), str(path), Reported, ReportedError, "a reported-results file")
     bad = _references(rep)
     if bad:
         raise ReportedError([f"{path}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}" for loc, msg in bad])

@@ -72,3 +72,36 @@ class LineIndex:
 
         walk(self.root, "")
         return out
+
+
+UNION_NAMES = ("str", "int", "TaskEntry", "ModelEntry", "list[str]")  # pydantic's union members in a loc
+
+
+def validate_yaml(text: str, source: str, model: Any, error: type[Exception], what: str) -> tuple[Any, LineIndex]:  # noqa: ANN401
+    """Parse YAML text and validate it as the pydantic ``model``; every problem (YAML syntax, not a
+    mapping, duplicate keys, each validation error) becomes ``source:line: key: message`` in one
+    ``error([...])``. Returns the instance and the line index (for later checks that name lines)."""
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(text)
+        index = LineIndex(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise error([f"{source}{line}: not valid YAML: {getattr(e, 'problem', e)}"]) from None
+    if not isinstance(data, dict):
+        raise error([f"{source}:1: {what} must be a YAML mapping"])
+    dups = index.duplicate_keys()
+    if dups:
+        raise error([f"{source}:{line}: {key}: duplicate key" for key, line in dups])
+    try:
+        return model.model_validate(data), index
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.endswith("]") or p in UNION_NAMES)))
+            msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
+                err["type"], err["msg"].removeprefix("Value error, "))
+            problems.append(f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}")
+        raise error(list(dict.fromkeys(problems))) from None

@@ -7,45 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
-
 from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
-from evalkit.spec.errors import LineIndex, SpecError, format_loc
+from evalkit.spec.errors import SpecError, format_loc, validate_yaml
 from evalkit.spec.schema import SweepSpec, TaskEntry
 from evalkit.spec.tasks import TaskError, load_problems
 
 
 def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     """Validate YAML text; every problem is reported as ``source:line: key: message``."""
-    try:
-        data = yaml.safe_load(text)
-        index = LineIndex(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise SpecError([f"{source}{line}: not valid YAML: {getattr(e, 'problem', e)}"]) from None
-    if not isinstance(data, dict):
-        raise SpecError([f"{source}:1: a sweep spec must be a YAML mapping"])
-    dups = index.duplicate_keys()
-    if dups:
-        raise SpecError([f"{source}:{line}: {key}: duplicate key" for key, line in dups])
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as e:
-        problems = []
-        for err in e.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.endswith("]")))
-            # pydantic reports union members (e.g. ``str``, ``TaskEntry``) in loc; drop those names
-            loc = tuple(p for p in loc if p not in ("str", "TaskEntry", "ModelEntry", "int", "list[str]"))
-            line = index.line(loc)
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            problems.append(f"{source}:{line if line else '?'}: {format_loc(loc)}: {msg}")
-        raise SpecError(sorted(set(problems), key=problems.index)) from None
+    spec, index = validate_yaml(text, source, SweepSpec, SpecError, "a sweep spec")
     spec._locate = lambda loc: f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}"
     return spec
 
