@@ -1,4 +1,4 @@
-"""Sweeps on a real one-node Slurm cluster (`.ci/slurm-up`: Debian's slurmctld, slurmd and munge).
+"""Sweeps on a real one-node Slurm cluster (`tests/services/slurm-up`: Debian's slurmctld, slurmd and munge).
 Skipped when no cluster answers, unless EVALKIT_REQUIRE_SLURM=1 (as `make test` and CI set it)."""
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ def cluster() -> None:
     ok = shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
     if not ok:
         if REQUIRED:
-            pytest.fail("EVALKIT_REQUIRE_SLURM=1 but no Slurm cluster answers (run .ci/slurm-up)")
-        pytest.skip("no Slurm cluster (run .ci/slurm-up)")
+            pytest.fail("EVALKIT_REQUIRE_SLURM=1 but no Slurm cluster answers (run tests/services/up, or make test)")
+        pytest.skip("no Slurm cluster (run tests/services/up, or make test)")
 
 
 def _live(job: str) -> dict[str, str]:
