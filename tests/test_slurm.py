@@ -69,6 +69,12 @@ def _until(cond, timeout: float = 300, step: float = 1.0) -> None:  # noqa: ANN0
         time.sleep(step)
 
 
+def _task_units(sub: dict) -> dict[str, set[tuple[str, int, str]]]:
+    """Array task index -> the (cell, seed, problem) units its batches write, from a submission."""
+    return {i: {(c, b["seed"], p) for b in bs for c in b["cell_ids"] for p in b["problem_ids"]}
+            for i, bs in sub["tasks"].items()}
+
+
 def _table(d: Path) -> pd.DataFrame:
     df = ResultStore(d).read_rows().drop(columns=VOLATILE + ["sweep"])
     return df.sort_values(["cell_id", "seed", "problem_id", "sample"], ignore_index=True)
@@ -94,7 +100,19 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
     # the resubmissions get a roomier limit (not part of any cell: the same cells, the same samples)
     plan = build_plan(parse_spec(text.replace("timeout_min: 1", "timeout_min: 10")))
     again = run_sweep(plan, tmp_path / "slurm", engine="scripted", log=lambda m: None)
-    assert again.job_id is None or again.job_id != job  # never a duplicate of a queued task's units
+    # no unit is submitted twice: the resubmission holds only units of the cancelled task (the other
+    # tasks are done or still in the queue, requeued), and each of them once
+    first = _task_units(submissions(store)[0])
+    victim_units = first[victim.rsplit("_", 1)[1]]
+    others = set().union(*(u for i, u in first.items() if i != victim.rsplit("_", 1)[1]))
+    if again.job_id is not None:
+        sub = submissions(store)[-1]
+        assert sub["job_id"] == again.job_id != job
+        resub = [u for us in _task_units(sub).values() for u in us]
+        assert resub and len(resub) == len(set(resub))
+        assert set(resub) <= victim_units and not set(resub) & others
+    else:  # the cancelled task had written all it held
+        assert victim_units <= store.completed()
     _until(lambda: _hurry() or (not _live(job) and (again.job_id is None or not _live(again.job_id))), 900, 2)
     logs = "".join(p.read_text() for p in (store.logs_dir / "submitit").glob(f"{job}_*_log.*"))
     assert "CANCELLED AT" in logs and "DUE TO JOB REQUEUE" in logs  # the cancel, and submitit's timeout requeue

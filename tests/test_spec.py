@@ -170,7 +170,24 @@ def test_dry_run_does_not_import_vllm() -> None:
 
 @pytest.mark.parametrize("path", sorted((ROOT / "sweeps").glob("*.yaml")))
 def test_shipped_sweeps_are_valid(path: Path) -> None:
+    import yaml
+
+    from evalkit.runner.checks import check_models
     from evalkit.spec import load_spec
 
     plan = build_plan(load_spec(path), load_data=False)
-    assert plan.cells
+    raw = yaml.safe_load(path.read_text())
+    n_models = len(raw.get("models") or [raw["model"]])
+    seq = raw.get("sequential") or ({} if "parallel" in raw or "rejection" in raw else {"caps": [None]})
+    n_seq = 0
+    if seq:
+        ign = seq.get("ignores", [0])
+        per_cap = (0 in ign) + sum(1 for k in ign if k > 0) * len(seq.get("controls", ["Wait"]))
+        n_seq = len(seq.get("caps", [None])) * per_cap * len(seq.get("min_tokens", [0]))
+    n_par = len(raw["parallel"].get("caps", [None])) if "parallel" in raw else 0
+    n_rej = len(raw["rejection"]["caps"]) if "rejection" in raw else 0
+    assert len(plan.cells) == n_models * len(raw["tasks"]) * (n_seq + n_par + n_rej)
+    assert len({c.cell_id for c in plan.cells}) == len(plan.cells)
+    assert {c.task for c in plan.cells} == {t if isinstance(t, str) else t["name"] for t in raw["tasks"]}
+    assert plan.seeds == raw.get("seeds", [0])
+    check_models(plan, engine=None)  # its flops_config and verifier resolve

@@ -109,7 +109,10 @@ def test_cli_scripted_sweep(tmp_path: Path) -> None:
     spec.write_text(SPEC)
     res = CliRunner().invoke(app, ["sweep", str(spec), "--engine", "scripted", "--results", str(tmp_path / "r")])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "r" / "s" / "report.md").exists() or (tmp_path / "r" / "mini" / "report.md").exists()
+    md = (tmp_path / "r" / "mini" / "report.md").read_text()  # the spec's name, not the file's stem ("s")
+    assert not (tmp_path / "r" / "s").exists()
+    assert "| math500 |" in md and md.count("| math500 |") == 2 * (1 + 2)  # caps x (ignore 0; ignore 2 x 2 controls)
+    assert "next: the report is" in " ".join(res.output.split())
 
 
 PARALLEL = """\

@@ -35,21 +35,22 @@ def sweep(
     from evalkit.runner import ENGINES, EXECUTOR_KINDS, check_plan, results_dir, run_sweep
     from evalkit.spec import build_plan, load_spec
 
+    if engine not in ENGINES:
+        fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if executor not in (None, *EXECUTOR_KINDS):
+        fail(f"--executor must be one of {', '.join(EXECUTOR_KINDS)}, got {executor!r}")
     with failing():
         plan = build_plan(load_spec(spec))
         if exclude is not None:  # checked before any generation
             read_exclude_list(exclude, None, say)
-        check_plan(plan)
-        results_dir(results, str(plan.spec.name))
+        if dry_run:  # a run checks the plan itself (once), before it writes or loads anything
+            check_plan(plan, engine)
+            results_dir(results, str(plan.spec.name))
     if dry_run:
         from evalkit.cli.plan import print_plan
 
         print_plan(plan, results, throughput, executor)
         return
-    if engine not in ENGINES:
-        fail(f"--engine must be vllm or scripted, got {engine!r}")
-    if executor not in (None, *EXECUTOR_KINDS):
-        fail(f"--executor must be local, slurm or submitit-local, got {executor!r}")
     from evalkit.runner.progress import RichProgress
 
     with failing():
@@ -64,15 +65,19 @@ def sweep(
         return
     say(f"{res.out_dir}: wrote {res.generated_shards} parts ({res.samples} samples); "
         f"{res.skipped_shards} (cell, seed) pairs were already complete")
+    failures = f"{len(res.failed_batches)} batches failed ({', '.join(res.failed_batches[:5])}" + (
+        " ..." if len(res.failed_batches) > 5 else "") + f"); tracebacks in {res.out_dir / 'failures'}; rerun to retry"
+    if res.all_failed:  # nothing this run set out to do was done: no report, no next steps
+        fail(f"every batch failed: {failures}", 1)
     if report and (res.out_dir / "manifest.json").exists():
         with failing():
             build(res.out_dir, show=show, say=say)
             if exclude is not None:
                 build(res.out_dir, exclude=exclude, show=show, say=say)
-        _next_steps(res.out_dir)
+        if not res.failed_batches:
+            _next_steps(res.out_dir)
     if res.failed_batches:
-        fail(f"{len(res.failed_batches)} batches failed: {', '.join(res.failed_batches[:5])}"
-             + (" ..." if len(res.failed_batches) > 5 else "") + "; rerun to retry", 1)
+        fail(f"the report covers what was stored; {failures}", 1)
 
 
 def _next_steps(out_dir: Path) -> None:

@@ -128,6 +128,39 @@ class HFTokenizer:
         return self._eos
 
 
+def vllm_arg_names() -> frozenset[str] | None:
+    """The keyword arguments ``vllm.LLM`` takes (its own and ``EngineArgs``' fields), read from the
+    installed vLLM's source without importing it (a dry run stays light); None when vLLM is not
+    installed or its source is not laid out as expected."""
+    import ast
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("vllm")
+    except (ImportError, ValueError):
+        return None
+    if found is None or not found.submodule_search_locations:
+        return None
+    root = Path(next(iter(found.submodule_search_locations)))
+    names: set[str] = set()
+    for rel, cls, method in (("engine/arg_utils.py", "EngineArgs", None), ("entrypoints/llm.py", "LLM", "__init__")):
+        try:
+            tree = ast.parse((root / rel).read_text())
+        except (OSError, SyntaxError):
+            return None
+        node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls), None)
+        if node is None:
+            return None
+        if method is None:
+            names |= {n.target.id for n in node.body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+        else:
+            fn = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == method), None)
+            if fn is None:
+                return None
+            names |= {a.arg for a in (*fn.args.args, *fn.args.kwonlyargs) if a.arg != "self"}
+    return frozenset(names) if len(names) > 20 else None
+
+
 def has_cuda() -> bool:
     try:
         import torch

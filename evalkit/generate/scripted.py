@@ -163,3 +163,10 @@ class ScriptedEngine:
         if len(ids) > r.max_tokens:
             return GenResult(token_ids=ids[: r.max_tokens], stop_token=None)
         return GenResult(token_ids=ids, stop_token=self.tokenizer.eos_ids[0])
+
+
+def scripted_arg_names() -> frozenset[str]:
+    """The settings a spec's ``engine:`` may give the scripted engine (``golds`` comes from the plan)."""
+    from dataclasses import fields
+
+    return frozenset(f.name for f in fields(ScriptedEngine)) - {"golds", "calls", "generated_tokens"}

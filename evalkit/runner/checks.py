@@ -1,11 +1,17 @@
 """Checks of a plan against what is on disk, before anything is generated or written: data that can
-be loaded, golds that parse whole, caps that fit the model's context."""
+be loaded, golds that parse whole, caps that fit the model's context, model settings (FLOPs config,
+engine arguments, verifier) that resolve."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
+from typing import Any
 
+from evalkit.analyze.flops import ModelShape
+from evalkit.grade.verifiers import load_verifier
+from evalkit.runner.models import ENGINES, engine_arg_names, load_model_config
 from evalkit.spec import Plan, SpecError
 
 
@@ -68,9 +74,49 @@ def check_context(plan: Plan) -> None:
         raise SpecError(list(bad))
 
 
-def check_plan(plan: Plan) -> None:
-    """What ``evalkit sweep`` (and its dry run) refuse before anything is written."""
+def _model_loc(plan: Plan, i: int) -> tuple[Any, ...]:
+    return ("model",) if plan.spec.model is not None else ("models", i)
+
+
+def _unknown(key: str, known: frozenset[str]) -> str:
+    close = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.75)
+    return f"did you mean {' or '.join(close)}?" if close else f"{len(known)} are known"
+
+
+def check_models(plan: Plan, engine: str | None = "vllm") -> None:
+    """Every model setting the runner resolves later resolves now: ``flops_config`` names a shipped
+    config or a config.json (the error lists the shipped names), each ``engine:`` key is an argument
+    of the engine kind (when its argument list is known here; ``engine=None``: a caller's own engine
+    factory, whose arguments evalkit cannot know), the parallel family's verifier loads."""
+    spec = plan.spec
+    if engine is not None and engine not in ENGINES:
+        raise SpecError([f"engine must be one of {', '.join(ENGINES)}, got {engine!r}"])
+    known = engine_arg_names(engine) if engine is not None else None
+    bad: list[str] = []
+    for i, entry in enumerate(spec.model_entries()):
+        loc = _model_loc(plan, i)
+        if entry.flops_config:
+            try:
+                ModelShape.from_config(load_model_config(entry.flops_config))
+            except (ValueError, KeyError, TypeError) as e:
+                bad.append(f"{spec.where(*loc, 'flops_config')}: {e}")
+        for key in entry.engine if known is not None else ():
+            if key not in known:
+                bad.append(f"{spec.where(*loc, 'engine', key)}: not an argument of the {engine} engine "
+                           f"({_unknown(key, known)})")
+    if spec.parallel is not None and spec.parallel.verifier:
+        try:
+            load_verifier(spec.parallel.verifier)
+        except ValueError as e:
+            bad.append(f"{spec.where('parallel', 'verifier')}: {e}")
+    if bad:
+        raise SpecError(bad)
+
+
+def check_plan(plan: Plan, engine: str | None = "vllm") -> None:
+    """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded."""
     if plan.unavailable:
         raise SpecError(list(plan.unavailable.values()))
+    check_models(plan, engine)
     check_golds(plan)
     check_context(plan)

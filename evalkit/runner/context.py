@@ -29,6 +29,12 @@ class SweepResult:
     messages: list[str] = field(default_factory=list)
     job_id: str | None = None  # a Slurm submission's job id (the sweep runs on after this returns)
     held: int = 0  # sample units not on disk but held by tasks still in the Slurm queue
+    batches: int = 0  # batches this run set out to run (or submit)
+
+    @property
+    def all_failed(self) -> bool:
+        """Every batch of this run failed (nothing it set out to do was done)."""
+        return bool(self.failed_batches) and len(self.failed_batches) >= self.batches
 
 
 def assign_classes(rows: Sequence[SampleRow]) -> list[SampleRow]:
@@ -96,12 +102,18 @@ class SweepContext:
             entry = next(e for e in self.plan.spec.model_entries() if e.id == model_id)
             path, info = self.resolve(model_id)
             self.say(f"model {model_id}: {path}")
+            shape = flops_shape(model_id, path, entry.flops_config)  # what can fail from the spec, before a load
             eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
-            shape = flops_shape(model_id, path, entry.flops_config)
+            try:
+                self.models_info[model_id] = {
+                    **info, "path": path, "flops_n_active": shape.n_active if shape else None,
+                    "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
+                    "max_model_len": eng.max_model_len}
+            except BaseException:
+                if hasattr(eng, "close"):
+                    eng.close()
+                raise
             self.engines[model_id], self.shapes[model_id] = eng, shape
-            self.models_info[model_id] = {**info, "path": path, "flops_n_active": shape.n_active if shape else None,
-                                          "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
-                                          "max_model_len": eng.max_model_len}
         return self.engines[model_id]
 
     def problems_of(self, task: str, seed: int) -> list[Problem]:

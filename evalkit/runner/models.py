@@ -96,3 +96,12 @@ ENGINES: dict[str, tuple[EngineFactory, Resolver]] = {
     "vllm": (vllm_factory, default_resolve),
     "scripted": (scripted_factory, scripted_resolve),
 }
+
+
+def engine_arg_names(engine: str) -> frozenset[str] | None:
+    """The keys a model's ``engine:`` may hold for an engine kind (None: not known here, e.g. vLLM not
+    installed on the machine that plans a sweep for a GPU node)."""
+    from evalkit.generate.engine import vllm_arg_names
+    from evalkit.generate.scripted import scripted_arg_names
+
+    return {"vllm": vllm_arg_names, "scripted": scripted_arg_names}[engine]()

@@ -114,8 +114,9 @@ def run_sweep(
     log = log or _print_to_terminal
     plan = as_plan(sweep)
     spec = plan.spec
-    check_plan(plan)
-    factory, resolve = _engine(engine_factory or engine, resolve)
+    chosen = engine_factory or engine
+    check_plan(plan, chosen if isinstance(chosen, str) else None)
+    factory, resolve = _engine(chosen, resolve)
     kind = executor or spec.executor.kind
     check_gpus(spec, kind)
     run_on = get_executor(kind, progress, wait)
@@ -129,7 +130,7 @@ def run_sweep(
     batches = plan_batches(plan, done | held, force=force)
     units = {(c.cell_id, s) for c in plan.cells for s in plan.seeds}
     pending = {(c, b.seed) for b in batches for c in b.cell_ids}
-    result = SweepResult(store.root, 0, len(units - pending), 0, held=len(held))
+    result = SweepResult(store.root, 0, len(units - pending), 0, held=len(held), batches=len(batches))
     if not batches:
         log(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate" if not held else
             f"{store.root}: nothing to submit: {len(held)} missing samples are held by tasks still in the Slurm "
