@@ -45,6 +45,11 @@ class GradeReason(StrEnum):
     BASE_SUBSCRIPT = "base_subscript"
     PM_EXPANSION = "pm_expansion"
     UNORDERED_LIST = "unordered_list"
+    UNIT_TEXT = "unit_text"  # equal once unit words / abbreviations (45 degrees, 8 cm, 5 dollars) are dropped
+    LETTER_VARIABLE = "letter_variable"  # a letter glued to a number is a variable: 5m = 5m (not 5)
+    MIXED_NUMBER = "mixed_number"  # 1 1/2 and 2\frac14 read as 3/2 and 9/4
+    REPEATING_DECIMAL = "repeating_decimal"  # 0.\overline{3} read as 1/3 (math-verify reads 0)
+    DECIMAL_APPROXIMATION = "decimal_approximation"  # opt-in: 3.14 for \pi (GraderConfig.approximate)
     TIMEOUT = "timeout"
     WORKER_DIED = "worker_died"
     MEMORY_LIMIT = "memory_limit"

@@ -199,7 +199,9 @@ def claims(
 
 @app.command()
 def grade(
-    infile: Annotated[Path, typer.Argument(help="JSONL: task (aime24|aime25|math500|gpqa|math|integer|mc), gold, response")],
+    infile: Annotated[Path, typer.Argument(help="JSONL: task (aime24|aime25|math500|gpqa|math|integer|mc), gold, and "
+                                                 "either response (a model's text) or answer (an already extracted "
+                                                 "answer, LaTeX or plain text, no $...$ or \\boxed{} needed)")],
     out: Annotated[Path, typer.Option("-o", "--out", help="output JSONL")],
     workers: Annotated[int, typer.Option(min=1, help="sandboxed grading processes")] = 1,
     timeout: Annotated[float, typer.Option(help="hard wall-clock seconds per item")] = 5.0,
@@ -207,14 +209,18 @@ def grade(
     cache: Annotated[bool, typer.Option(help="reuse verdicts from the user cache")] = True,
     audit: Annotated[Path | None, typer.Option(help="also grade with plain math-verify (letters: simple-evals' pattern) and --judge; write disagreements here")] = None,
     judge: Annotated[str | None, typer.Option(help="optional LLM-judge hook for --audit: module:function(item) -> bool")] = None,
+    unit_letters: Annotated[bool, typer.Option(help="the answers carry units: one letter after a number is a unit (5m = 5); default: a variable (5m = 5m)")] = False,
 ) -> None:
-    """Grade responses: each output record is the input plus correct, extracted, reason, grader_version."""
+    """Grade responses or extracted answers: each output record is the input plus correct, extracted, reason,
+    grader_version. A record holds a response (graded after --think-end) or an answer (compared whole)."""
     from evalkit.runner import grade_file
 
     with failing():
         r = grade_file(infile, out, workers=workers, timeout=timeout, think_end=think_end, cache=cache, audit=audit,
-                       judge=judge)
+                       judge=judge, unit_letters=unit_letters)
     say(f"graded {r.items} items in {r.seconds:.2f}s ({r.cached} from the cache); {r.correct} correct; wrote {out}")
+    for gold, n in sorted(r.unparsable_golds.items(), key=lambda kv: -kv[1]):
+        say(f"warning: gold {gold!r} does not parse as a whole: {n} record(s) graded gold_unparsable (wrong)")
     if audit is not None:
         say(f"audit: {r.disagreements} disagreements between grader variants; wrote {audit}")
 

@@ -8,8 +8,14 @@ from evalkit.grade.api import TASK_TYPES, grade_many
 from evalkit.grade.cache import GradeCache, grade_cached
 from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.grade.equivalence import answer_classes, equivalent
-from evalkit.grade.mathverify import gold_problem, parse_gold
-from evalkit.grade.response import extract_choice, grade_answer, grade_item_inprocess, grade_response
+from evalkit.grade.mathverify import gold_problem, parse_answer, parse_gold
+from evalkit.grade.response import (
+    extract_choice,
+    grade_answer,
+    grade_bare_answer,
+    grade_item_inprocess,
+    grade_response,
+)
 from evalkit.grade.sandbox import Item, SandboxGrader
 
 __all__ = [
@@ -24,9 +30,11 @@ __all__ = [
     "extract_choice",
     "gold_problem",
     "grade_answer",
+    "grade_bare_answer",
     "grade_cached",
     "grade_item_inprocess",
     "grade_many",
     "grade_response",
+    "parse_answer",
     "parse_gold",
 ]

@@ -34,7 +34,8 @@ class GradeCache:
         self.salt = json.dumps({"v": GRADER_VERSION, "cfg": cfg.key()}, sort_keys=True)
 
     def key(self, item: Item) -> str:
-        blob = json.dumps([self.salt, item.gold, item.response, item.answer_type, item.think_end])
+        fields = [self.salt, item.gold, item.response, item.answer_type, item.think_end]
+        blob = json.dumps([*fields, "answer"] if item.is_answer else fields)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def get_many(self, items: Sequence[Item]) -> list[Grade | None]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-GRADER_VERSION = "ek-0.3"  # 0.3: golds parsed whole as inline LaTeX (0.2 kept fragments)
+GRADER_VERSION = "ek-0.4"  # 0.4: unit words and variable letters in golds, mixed numbers, bare answers
+# 0.3: golds parsed whole as inline LaTeX (0.2 kept fragments)
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,10 @@ class GraderConfig:
     inline math, never a fragment) or ``text`` (a gold is text to extract an answer from, with the same
     match types as a response: how Math-Verify's and lighteval's own tests call ``parse`` on their golds).
     ``reference``: ignore the rest and grade as plain math-verify / simple-evals' letter pattern do
-    (:mod:`evalkit.grade.baseline`), the yardstick of ``evalkit grade --audit``."""
+    (:mod:`evalkit.grade.baseline`), the yardstick of ``evalkit grade --audit``. ``unit_letters``: the
+    task's answers carry units, so one letter after a number is a unit (``5m`` is 5); default: a variable
+    (``5m`` is 5m, ``12ab`` is 12ab). ``approximate``: a decimal approximation of an exact numeric gold is
+    correct to the decimals written (``3.14`` for ``\\pi``): a judgement call, off by default."""
 
     match_types: tuple[str, ...] = ("latex", "expr")
     precision: int = 6
@@ -32,6 +36,8 @@ class GraderConfig:
     boxed_match_priority: int = 0
     gold_format: str = "answer"
     reference: bool = False  # grade as the reference graders do (evalkit.grade.baseline), for audits
+    unit_letters: bool = False
+    approximate: bool = False
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,9 +72,11 @@ class GraderConfig:
 @dataclass(frozen=True)
 class Item:
     """One thing to grade: a response (or the answer text after thinking), the gold, its answer type,
-    and the end-of-thinking delimiter when only the text after it counts."""
+    and the end-of-thinking delimiter when only the text after it counts. ``is_answer``: ``response``
+    holds an already extracted answer (LaTeX or plain text, no delimiters needed), compared whole."""
 
     response: str
     gold: str
     answer_type: str  # integer | math | mc
     think_end: str | None = None
+    is_answer: bool = False

@@ -83,18 +83,48 @@ def grade_response(
     return grade_answer(answer, gold, answer_type, cfg)
 
 
-def grade_item_inprocess(item: Item, cfg: GraderConfig) -> Grade:
-    """One item in this process (what a sandbox worker runs); ``cfg.reference``: plain math-verify."""
-    if cfg.reference:
-        from evalkit.grade.baseline import plain_verdict
+_BARE_LETTER = re.compile(r"\s*\$?\s*(?:\\(?:boxed|text|textbf|mathrm)\s*\{)?\s*\(?\s*([A-Ea-e])\s*\)?\s*\}?\s*\$?\s*\.?\s*")
 
-        text = item.response
-        if item.think_end:
-            pos = text.rfind(item.think_end)
-            if pos < 0 and cfg.unclosed_thinking == "no_answer":
-                return Grade(False, None, R.UNCLOSED_THINKING, GRADER_VERSION)
-            text = text if pos < 0 else text[pos + len(item.think_end):]
-        ok = plain_verdict(text, item.gold, item.answer_type)
-        return Grade(ok, None, R.EQUIVALENT if ok else R.NOT_EQUIVALENT, f"reference+{GRADER_VERSION}")
+
+def grade_bare_answer(answer: str, gold: str, answer_type: str, cfg: GraderConfig = DEFAULT) -> Grade:
+    """Grade an already extracted answer (an input record's ``answer``: ``\\dfrac{1}{3}``, ``1/3``, ``B``),
+    no ``$...$`` or ``\\boxed{}`` needed, by the same equivalence as a response."""
+    if not answer or not answer.strip():
+        return Grade(False, None, R.NO_ANSWER, GRADER_VERSION)
+    if answer_type == "mc":
+        m = _BARE_LETTER.fullmatch(answer)
+        letter, reason = (m.group(1).upper(), R.EXTRACTED) if m else extract_choice(answer)
+        if letter is None:
+            return Grade(False, None, reason, GRADER_VERSION)
+        ok = letter == gold.strip().upper()
+        return Grade(ok, letter, R.EQUIVALENT if ok else R.NOT_EQUIVALENT, GRADER_VERSION)
+    return grade_math(answer, gold, cfg, integer=answer_type == "integer", bare=True)
+
+
+def _reference(item: Item, cfg: GraderConfig) -> Grade:
+    """Plain math-verify / simple-evals' letter pattern; a bare answer is given to them as ``$answer$``
+    (a letter as ``Answer: X``)."""
+    from evalkit.grade.baseline import plain_verdict
+
+    text = item.response
+    if item.is_answer:
+        body = text.strip().strip("$").strip()
+        text = f"Answer: {body}" if item.answer_type == "mc" else f"${body}$"
+    elif item.think_end:
+        pos = text.rfind(item.think_end)
+        if pos < 0 and cfg.unclosed_thinking == "no_answer":
+            return Grade(False, None, R.UNCLOSED_THINKING, GRADER_VERSION)
+        text = text if pos < 0 else text[pos + len(item.think_end):]
+    ok = plain_verdict(text, item.gold, item.answer_type)
+    return Grade(ok, None, R.EQUIVALENT if ok else R.NOT_EQUIVALENT, f"reference+{GRADER_VERSION}")
+
+
+def grade_item_inprocess(item: Item, cfg: GraderConfig) -> Grade:
+    """One item in this process (what a sandbox worker runs); ``cfg.reference``: plain math-verify.
+    An item with ``is_answer`` holds an extracted answer: no thinking delimiter applies."""
+    if cfg.reference:
+        return _reference(item, cfg)
+    if item.is_answer:
+        return grade_bare_answer(item.response, item.gold, item.answer_type, cfg)
     return grade_response(item.response, item.gold, item.answer_type, think_end=item.think_end,
                           unclosed_thinking=cfg.unclosed_thinking, cfg=cfg)

@@ -147,7 +147,8 @@ class SweepContext:
         from evalkit.grade import GraderConfig, Item, grade_cached
 
         gspec = self.plan.spec.grader
-        cfg = GraderConfig(timeout_s=gspec.timeout_s, unclosed_thinking=gspec.unclosed_thinking)
+        cfg = GraderConfig(timeout_s=gspec.timeout_s, unclosed_thinking=gspec.unclosed_thinking,
+                           unit_letters=gspec.unit_letters)
         items = [Item(g.answer_text, j.problem.gold, j.problem.answer_type) for j, g in zip(jobs, gens, strict=True)]
         unique = list(dict.fromkeys(items))
         verdicts, _ = grade_cached(unique, cfg, workers=1, timeout_s=gspec.timeout_s)

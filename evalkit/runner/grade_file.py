@@ -1,11 +1,12 @@
-"""Grading a JSONL file of responses (``evalkit grade``), with an optional audit against plain
-math-verify and an LLM-judge hook."""
+"""Grading a JSONL file of responses or already extracted answers (``evalkit grade``), with an optional
+audit against plain math-verify and an LLM-judge hook."""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +26,40 @@ class GradeFileResult:
     cached: int
     seconds: float
     disagreements: int | None = None  # with an audit
+    unparsable_golds: dict[str, int] = field(default_factory=dict)  # gold -> records graded gold_unparsable
+
+
+def _check_record(rec: dict[str, Any], where: str) -> str:
+    """The key holding the text to grade (``response`` or ``answer``: exactly one); a clear error otherwise."""
+    from evalkit.grade import TASK_TYPES
+
+    for key in ("task", "gold"):
+        if key not in rec:
+            raise GradeFileError(f"{where}: missing key {key!r}")
+    text_keys = [k for k in ("response", "answer") if k in rec]
+    if len(text_keys) != 1:
+        raise GradeFileError(f"{where}: needs exactly one of 'response' (a model's text) or 'answer' (an extracted "
+                             f"answer), found {' and '.join(map(repr, text_keys)) or 'neither'}")
+    for key in ("task", "gold", text_keys[0]):
+        if not isinstance(rec[key], str):
+            raise GradeFileError(f"{where}: {key!r} must be a string")
+    if rec["task"] not in TASK_TYPES:
+        raise GradeFileError(f"{where}: task {rec['task']!r} is not one of {', '.join(TASK_TYPES)}")
+    return text_keys[0]
 
 
 def read_responses(infile: Path) -> tuple[list[dict[str, Any]], list]:
-    """The records of a JSONL file (task, gold, response) and their grading items."""
+    """The records of a JSONL file (task, gold and response or answer) and their grading items."""
     from evalkit.grade import TASK_TYPES, Item
 
     if not infile.exists():
         raise GradeFileError(f"{infile}: no such file")
     records, items = [], []
     for n, rec in json_objects(infile, GradeFileError):
-        for key in ("task", "gold", "response"):
-            if key not in rec:
-                raise GradeFileError(f"{infile}:{n}: missing key {key!r}")
-            if not isinstance(rec[key], str):
-                raise GradeFileError(f"{infile}:{n}: {key!r} must be a string")
-        if rec["task"] not in TASK_TYPES:
-            raise GradeFileError(f"{infile}:{n}: task {rec['task']!r} is not one of {', '.join(TASK_TYPES)}")
+        key = _check_record(rec, f"{infile}:{n}")
         records.append(rec)
-        items.append((rec["response"], rec["gold"], TASK_TYPES[rec["task"]]))
-    return records, [Item(*it) for it in items]
+        items.append(Item(rec[key], rec["gold"], TASK_TYPES[rec["task"]], is_answer=key == "answer"))
+    return records, items
 
 
 def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path, judge: str | None,
@@ -68,22 +83,24 @@ def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path
         if len(set(verdicts.values())) > 1:
             rows.append(json.dumps({"line": i + 1, "task": r["task"], "gold": r["gold"], "extracted": full.extracted,
                                     "verdicts": verdicts, "reasons": {"evalkit": full.reason, "reference": mv.reason},
-                                    "response_tail": r["response"][-300:]}, ensure_ascii=False))
+                                    "response_tail": r.get("response", r.get("answer", ""))[-300:]}, ensure_ascii=False))
     atomic_write_bytes(audit, ("\n".join(rows) + ("\n" if rows else "")).encode())
     return len(rows)
 
 
 def grade_file(infile: Path, out: Path, *, workers: int = 1, timeout: float = 5.0, think_end: str | None = None,
-               cache: bool = True, audit: Path | None = None, judge: str | None = None) -> GradeFileResult:
-    """Grade every response of ``infile``; each output record is the input plus correct, extracted,
-    reason and grader_version."""
+               cache: bool = True, audit: Path | None = None, judge: str | None = None,
+               unit_letters: bool = False) -> GradeFileResult:
+    """Grade every record of ``infile`` (a ``response``, or an already extracted ``answer``); each output
+    record is the input plus correct, extracted, reason and grader_version. Golds that do not parse whole
+    are graded ``gold_unparsable`` and counted per gold in ``unparsable_golds`` (the CLI warns)."""
     from dataclasses import replace
 
     from evalkit.grade import GradeCache, GraderConfig, grade_cached, grade_many
 
     records, items = read_responses(infile)
-    items = [replace(it, think_end=think_end) for it in items]
-    cfg = GraderConfig(timeout_s=timeout)
+    items = [it if it.is_answer else replace(it, think_end=think_end) for it in items]
+    cfg = GraderConfig(timeout_s=timeout, unit_letters=unit_letters)
     t0 = time.perf_counter()
     if cache:
         gc = GradeCache(cfg=cfg)
@@ -99,4 +116,5 @@ def grade_file(infile: Path, out: Path, *, workers: int = 1, timeout: float = 5.
              for r, g in zip(records, grades, strict=True)]
     atomic_write_bytes(out, ("\n".join(lines) + "\n").encode())
     n_dis = _audit(records, items, grades, audit, judge, workers, timeout) if audit is not None else None
-    return GradeFileResult(len(items), sum(g.correct for g in grades), hits, dt, n_dis)
+    unparsable = Counter(it.gold for it, g in zip(items, grades, strict=True) if g.reason == "gold_unparsable")
+    return GradeFileResult(len(items), sum(g.correct for g in grades), hits, dt, n_dis, dict(unparsable))

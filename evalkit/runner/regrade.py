@@ -29,7 +29,8 @@ def regrade(results_dir: str | Path, *, workers: int = 1) -> RegradeResult:
     t0 = time.perf_counter()
     parts = [(f, store.read_part(f)) for f in store.shard_files()]
     items = [Item(r.answer_text, r.gold, r.answer_type) for _, rows in parts for r in rows]
-    cfg = GraderConfig()
+    graded = (store.read_manifest().get("spec") or {}).get("grader") or {}  # the sweep's own grader settings
+    cfg = GraderConfig(unit_letters=bool(graded.get("unit_letters", False)))
     gc = GradeCache(cfg=cfg)
     try:
         grades, hits = grade_cached(items, cfg, workers=workers, cache=gc)

@@ -188,6 +188,9 @@ class Executor(_Strict):
 
 class Grader(_Strict):
     unclosed_thinking: Literal["no_answer", "use_all"] = "no_answer"
+    # a letter glued to a number is a unit (5m = 5 metres), for tasks whose answers carry units; by default
+    # it is a variable (5m is 5 times m), as in MATH-style answers
+    unit_letters: bool = False
     timeout_s: float = Field(default=5.0, gt=0)
 
 
