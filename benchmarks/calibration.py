@@ -113,7 +113,7 @@ def grid_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator, 
             fs_width += f.high - f.low
             true_sd = math.sqrt(float(np.sum(p * (1 - p)))) / P
             if true_sd > 0:
-                s = seed_sd_interval(c.mean(axis=0), 1 - alpha)
+                s = seed_sd_interval(c.mean(axis=0), 1 - alpha, correct=c)
                 sd_hits += s.low <= true_sd <= s.high
                 sd_n += 1
     rows.append({"row": "accuracy", "estimand": "P", "P": P, "S": S, "design": design, "kind": "coverage",

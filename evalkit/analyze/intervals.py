@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from evalkit.analyze.validate import confidence_level
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -55,6 +57,35 @@ class TestResult:
         return f"{self.method}: statistic {self.statistic:.4g}, p = {self.pvalue:.4g} (n={self.n})"
 
 
+SMALL_COUNT = 3.0  # effective successes (or failures) up to which a score bound takes the exact Poisson bound
+
+
+def wilson_bounds(p: float, n: float, z: float, *, small_counts: bool = False) -> tuple[float, float]:
+    """Wilson's score bounds {q : |p - q| <= z sqrt(q (1 - q) / n)} for a rate ``p`` on ``n`` (possibly
+    effective, non-integer) trials: evalkit's one Wilson formula.
+
+    ``small_counts``: with ``p n <= 3`` effective successes (or failures), the lower (upper) bound is at
+    most the exact Poisson bound at the same level, Gamma(x).ppf(alpha / 2) / n: Wilson's bound comes too
+    close to 0 there and under-covers rates of a few per cent (Brown, Cai and DasGupta 2001, section 4.1.1,
+    whose modified Wilson interval this is; 2 of 30 correct covered 0.89 for a true 1.8%)."""
+    if n <= 0:
+        raise ValueError(f"n must be positive, got {n}")
+    z2 = z * z
+    d = 1 + z2 / n
+    centre = (p + z2 / (2 * n)) / d
+    hw = z * math.sqrt(max(p * (1 - p), 0.0) / n + z2 / (4 * n * n)) / d
+    lo = 0.0 if p <= 0.0 else max(0.0, centre - hw)  # exactly 0 (1) at the boundary, not a rounding above it
+    hi = 1.0 if p >= 1.0 else min(1.0, centre + hw)
+    if small_counts:
+        half_alpha = float(stats.norm.sf(z))
+        x, f = p * n, (1 - p) * n
+        if 0 < x <= SMALL_COUNT:
+            lo = min(lo, float(stats.gamma.ppf(half_alpha, x)) / n)
+        if 0 < f <= SMALL_COUNT:
+            hi = max(hi, 1 - float(stats.gamma.ppf(half_alpha, f)) / n)
+    return lo, hi
+
+
 BINOMIAL_METHODS = ("wilson", "clopper_pearson", "jeffreys", "agresti_coull")
 
 
@@ -73,8 +104,7 @@ def binomial_interval(k: int, n: int, confidence: float = 0.95, method: str = "w
         raise ValueError(f"n must be positive, got {n}")
     if not 0 <= k <= n:
         raise ValueError(f"k must be in [0, n], got k={k}, n={n}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    confidence = confidence_level(confidence)
     alpha = 1 - confidence
     if method in ("wilson", "clopper_pearson"):
         ci = stats.binomtest(int(k), int(n)).proportion_ci(
@@ -122,13 +152,11 @@ def seed_summary(correct: np.ndarray) -> SeedSummary:
 def wilson_rate(p: float, n: int, confidence: float = 0.95) -> Interval:
     """Wilson score interval from an observed rate (for reported accuracies that are averages over
     samples, so p*n need not be an integer). Equals :func:`wilson` when p*n is an integer."""
+    confidence = confidence_level(confidence)
     if not 0 <= p <= 1 or n <= 0:
         raise ValueError(f"need 0 <= p <= 1 and n > 0, got p={p}, n={n}")
-    z = float(stats.norm.isf((1 - confidence) / 2))
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    hw = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(p, max(0.0, centre - hw), min(1.0, centre + hw), confidence, "wilson", int(n), {"rate": p})
+    lo, hi = wilson_bounds(p, n, float(stats.norm.isf((1 - confidence) / 2)))
+    return Interval(p, lo, hi, confidence, "wilson", int(n), {"rate": p})
 
 
 def newcombe_difference(p1: float, n1: int, p2: float, n2: int, confidence: float = 0.95) -> Interval:

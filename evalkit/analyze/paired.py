@@ -7,49 +7,53 @@ import itertools
 import numpy as np
 from scipy import stats
 
-from evalkit.analyze.bootstrap import as_units
 from evalkit.analyze.clustered import paired_interval
 from evalkit.analyze.intervals import Interval, TestResult, wilson_rate
+from evalkit.analyze.validate import confidence_level, outcomes, paired_outcomes
 
 SMALL_GROUP = 10  # problems: below this, a group's interval assumes fully correlated seeds
 
 
 def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"paired cells need the same problems x seeds; shapes {a.shape} and {b.shape}")
-    return as_units(a - b)
+    """Per-unit differences of two cells on the units both have (NaN elsewhere)."""
+    a2, b2 = paired_outcomes(a, b)
+    return a2 - b2
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> Interval:
-    """Mean over problems of (a - b) on the same problems x seeds, with the paired t interval on the
-    per-problem differences (estimand: population of problems). Calibration: benchmarks/calibration.py.
+    """Mean over problems of (a - b) on the same problems, using the units both cells have, with the
+    paired score interval on the clustered effective n (:func:`paired_interval`; estimand: population
+    of problems). Calibration: benchmarks/calibration.py and benchmarks/calibration_search.py.
     (Until evalkit 0.1 this was a two-level bootstrap, which counted seed noise twice: type-I error
-    0.008 at nominal 0.05 on 30 problems x 10 seeds.)"""
+    0.008 at nominal 0.05 on 30 problems x 10 seeds; until 0.2 the paired t, which covered 0.61-0.83
+    when cells share most outcomes.)"""
     return paired_interval(a, b, confidence)
 
 
 def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> TestResult:
     """Exact McNemar test for one sample per problem: binomial test on the discordant pairs. More than
     one seed per problem is refused: the pairs of one problem are not independent (type-I error 0.26
-    at nominal 0.05 when per-problem effects vary); use :func:`sign_flip_test`."""
-    a, b = np.asarray(a), np.asarray(b)
+    at nominal 0.05 when per-problem effects vary); use :func:`paired_t_test`. Outcomes must be 0/1
+    (a fraction or NaN is refused, as everywhere in :mod:`evalkit.analyze`)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if (a.ndim == 2 and a.shape[1] > 1) or a.ndim > 2:
         raise ValueError(f"McNemar needs one sample per problem, got shape {a.shape}: the seeds of a problem are "
-                         "not independent pairs; use sign_flip_test (problem-level) instead")
-    a, b = a.astype(bool).ravel(), b.astype(bool).ravel()
-    if a.shape != b.shape:
+                         "not independent pairs; use paired_t_test (problem-level) instead")
+    if a.size != b.size:
         raise ValueError("McNemar needs paired vectors of equal length")
-    n01 = int(np.sum(a & ~b))
-    n10 = int(np.sum(~a & b))
+    a2, b2 = paired_outcomes(a.reshape(-1, 1), b.reshape(-1, 1), binary=True)
+    x, y = a2[:, 0].astype(bool), b2[:, 0].astype(bool)
+    n01 = int(np.sum(x & ~y))
+    n10 = int(np.sum(~x & y))
     n = n01 + n10
     p = 1.0 if n == 0 else float(stats.binomtest(n01, n, 0.5).pvalue)
-    return TestResult(float(n01 - n10), p, "exact McNemar", len(a), {"a_only": n01, "b_only": n10})
+    return TestResult(float(n01 - n10), p, "exact McNemar", len(x), {"a_only": n01, "b_only": n10})
 
 
 def sign_flip_test(a: np.ndarray, b: np.ndarray, *, n_perm: int = 20_000, seed: int = 0,
                    exact_max_problems: int = 20) -> TestResult:
-    """Problem-level sign-flip permutation test of mean(a - b) = 0 (two-sided).
+    """Problem-level sign-flip permutation test of mean(a - b) = 0 (two-sided), on the units both cells
+    have.
 
     Under H0 each problem's mean difference is symmetric about 0; all 2^P flips are enumerated when
     P <= ``exact_max_problems``, else ``n_perm`` random flips (p-value with the +1 correction).
@@ -104,7 +108,8 @@ def subset_difference(correct: np.ndarray, keep: np.ndarray, *, confidence: floa
     (benchmarks/calibration.py)."""
     from evalkit.analyze.clustered import accuracy_interval
 
-    c = as_units(correct)
+    confidence = confidence_level(confidence)
+    c = outcomes(correct, name="correct")
     keep = np.asarray(keep, dtype=bool)
     if keep.shape != (c.shape[0],):
         raise ValueError(f"keep must have one entry per problem ({c.shape[0]}), got shape {keep.shape}")

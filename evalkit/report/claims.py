@@ -183,13 +183,13 @@ def c2(df: pd.DataFrame, alpha: float, rep: Reported | None = None) -> Verdict:
     _, g = best
     mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean").to_numpy(float)
     seed_acc = np.nanmean(mat, axis=0)
-    sd = seed_sd_interval(seed_acc, 1 - alpha)
+    sd = seed_sd_interval(seed_acc, 1 - alpha, correct=mat)
     ci = accuracy_interval(mat, 1 - alpha)
     fixed = fixed_set_interval(mat, 1 - alpha)
     return Verdict("C2", CLAIMS["C2"], "supported",
                    statistic=f"across-seed SD of accuracy {100 * sd.estimate:.1f} points "
                              f"(seed accuracies {', '.join(_pct(x) for x in seed_acc)})",
-                   interval=(f"SD [{100 * sd.low:.1f}, {100 * sd.high:.1f}] points (chi-square, {sd.n - 1} df; these "
+                   interval=(f"SD [{100 * sd.low:.1f}, {100 * sd.high:.1f}] points (chi-square, {sd.details['df']:.1f} df; these "
                              f"problems); mean {_pct(ci.estimate)} [{_pct(ci.low)}, {_pct(ci.high)}] for the population "
                              f"of problems, [{_pct(fixed.low)}, {_pct(fixed.high)}] for these problems (seed noise only)"),
                    n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds", k=f"{mat.shape[1]} seeds",

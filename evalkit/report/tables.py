@@ -60,7 +60,11 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
         summary = seed_summary(mat_np)
         k, n = int(g["correct"].sum()), len(g)
         ci = accuracy_interval(mat_np, CONF) if mat_np.shape[0] > 1 else None
-        fixed = fixed_set_interval(mat_np, CONF) if mat_np.shape[0] > 1 and mat_np.shape[1] > 1 else None
+        # the fixed-set interval needs a problem with two or more seeds (seed noise estimable); the seed SD
+        # needs every problem on every seed (per-seed accuracies over different problems are not comparable)
+        seeded = mat_np.shape[0] > 1 and bool(np.any(np.sum(~np.isnan(mat_np), axis=1) >= 2))
+        fixed = fixed_set_interval(mat_np, CONF) if seeded else None
+        seed_sd = summary.seed_sd if not np.isnan(mat_np).any() else float("nan")
         out.append(
             CellRow(
                 cell_id=str(cid),
@@ -80,7 +84,7 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
                 ci_high=ci.high if ci else float("nan"),
                 fixed_low=fixed.low if fixed else float("nan"),
                 fixed_high=fixed.high if fixed else float("nan"),
-                seed_sd=summary.seed_sd,
+                seed_sd=seed_sd,
                 mean_thinking=float(g["thinking_tokens"].mean()),
                 forced_frac=float(g["forced_end"].mean()),
                 no_answer_frac=float(g["extracted"].isna().mean()),
@@ -110,8 +114,11 @@ def cell_strings(r: CellRow) -> list[str]:
 NOTE = ("Accuracy: mean over problems of each problem's accuracy over its seeds (in %). 95% CI (problems): "
         "for the population of problems the benchmark stands for (what 'A beats B' is about): Wilson's score "
         "interval on the problem-clustered effective sample size (Korn-Graubard). 95% CI (these problems): "
-        "for this fixed problem set, seed noise only (pooled within-problem variance). Coverage of both: "
-        "README, statistics. Seed SD: sample SD of the per-seed accuracies, in points.")
+        "for this fixed problem set, seed noise only (pooled within-problem variance; a problem with one seed "
+        "counts with the binomial bound of its group); '-' where no problem has two seeds (seed noise is not "
+        "estimable). Coverage of both: README, statistics. Seed SD: sample SD of the per-seed accuracies, in "
+        "points; '-' with one seed, or when some problem lacks some seed (per-seed accuracies over different "
+        "problems do not measure seed noise).")
 
 
 def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] | None = None) -> str:
