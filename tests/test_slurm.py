@@ -97,6 +97,7 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
     _until(lambda: sum(v == "RUNNING" for v in _live(job).values()) >= 2, 120, 0.5)
     victim = sorted(t for t, v in _live(job).items() if v == "RUNNING")[0]
     subprocess.run(["scancel", victim], check=True)
+    _until(lambda: victim not in _live(job), 120, 0.5)  # a cancelled task is listed until it has left the queue
     # the resubmissions get a roomier limit (not part of any cell: the same cells, the same samples)
     plan = build_plan(parse_spec(text.replace("timeout_min: 1", "timeout_min: 10")))
     again = run_sweep(plan, tmp_path / "slurm", engine="scripted", log=lambda m: None)
@@ -111,7 +112,7 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
         resub = [u for us in _task_units(sub).values() for u in us]
         assert resub and len(resub) == len(set(resub))
         assert set(resub) <= victim_units and not set(resub) & others
-    else:  # the cancelled task had written all it held
+    else:  # nothing to resubmit: the cancelled task had written all it held
         assert victim_units <= store.completed()
     _until(lambda: _hurry() or (not _live(job) and (again.job_id is None or not _live(again.job_id))), 900, 2)
     logs = "".join(p.read_text() for p in (store.logs_dir / "submitit").glob(f"{job}_*_log.*"))
