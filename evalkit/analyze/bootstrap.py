@@ -21,23 +21,12 @@ import numpy as np
 
 from evalkit.analyze.intervals import Interval
 from evalkit.analyze.resample import resample
+from evalkit.analyze.validate import units_matrix
 
 
 def as_units(correct: np.ndarray) -> np.ndarray:
     """(problem, seed[, sample]) -> (problem, unit) float array; NaN marks a missing unit."""
-    c = np.asarray(correct, dtype=float)
-    if c.ndim == 1:
-        c = c[:, None]
-    if c.ndim == 3:
-        c = c.reshape(c.shape[0], -1)
-    if c.ndim != 2:
-        raise ValueError(f"expected correct[problem, seed(, sample)], got shape {np.shape(correct)}")
-    if c.shape[0] < 2:
-        raise ValueError("need at least two problems")
-    counts = np.sum(~np.isnan(c), axis=1)
-    if np.any(counts == 0):
-        raise ValueError(f"problems without any observation: rows {np.flatnonzero(counts == 0).tolist()}")
-    return c
+    return units_matrix(correct, name="correct")
 
 
 def problem_means(correct: np.ndarray) -> np.ndarray:

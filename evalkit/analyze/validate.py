@@ -25,9 +25,9 @@ def confidence_level(confidence: float) -> float:
     return c
 
 
-def outcomes(x: np.ndarray, *, binary: bool = False, name: str = "outcomes", min_problems: int = 2) -> np.ndarray:
-    """``x[problem, seed(, sample)]`` as a float array ``(problem, unit)`` with NaN for missing units;
-    values must lie in [0, 1] (or be 0/1 with ``binary``), every problem must have a unit."""
+def units_matrix(x: np.ndarray, *, name: str = "outcomes", min_problems: int = 2) -> np.ndarray:
+    """``x[problem, seed(, sample)]`` as a float array ``(problem, unit)``, NaN for missing units, every
+    problem with at least one unit (any values: see :func:`outcomes` for outcomes)."""
     c = np.asarray(x, dtype=float)
     if c.ndim == 1:
         c = c[:, None]
@@ -37,6 +37,16 @@ def outcomes(x: np.ndarray, *, binary: bool = False, name: str = "outcomes", min
         raise ValueError(f"{name}: expected [problem, seed(, sample)], got shape {np.shape(x)}")
     if c.shape[0] < min_problems:
         raise ValueError(f"{name}: need at least {min_problems} problems, got {c.shape[0]}")
+    counts = np.sum(~np.isnan(c), axis=1)
+    if np.any(counts == 0):
+        rows = np.flatnonzero(counts == 0)
+        raise ValueError(f"{name}: {len(rows)} problems have no observation (rows {rows[:10].tolist()})")
+    return c
+
+
+def outcomes(x: np.ndarray, *, binary: bool = False, name: str = "outcomes", min_problems: int = 2) -> np.ndarray:
+    """:func:`units_matrix` of outcomes: values must lie in [0, 1] (or be 0/1 with ``binary``)."""
+    c = units_matrix(x, name=name, min_problems=min_problems)
     if np.any(np.isinf(c)):
         raise ValueError(f"{name}: infinite values")
     seen = c[~np.isnan(c)]
@@ -44,10 +54,6 @@ def outcomes(x: np.ndarray, *, binary: bool = False, name: str = "outcomes", min
         raise ValueError(f"{name}: values must lie in [0, 1] (found {seen.min():g} .. {seen.max():g})")
     if binary and np.any((seen != 0) & (seen != 1)):
         raise ValueError(f"{name}: values must be 0 or 1 (a fraction or a probability is not an outcome)")
-    counts = np.sum(~np.isnan(c), axis=1)
-    if np.any(counts == 0):
-        rows = np.flatnonzero(counts == 0)
-        raise ValueError(f"{name}: {len(rows)} problems have no observation (rows {rows[:10].tolist()})")
     return c
 
 
