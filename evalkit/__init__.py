@@ -2,7 +2,8 @@
 
 Stages (each a package; none imports a later one):
 ``spec`` -> ``generate`` -> ``grade`` -> ``analyze`` -> ``report``, plus ``store`` (results on disk),
-``runner`` (the pipeline as a library) and ``cli`` (thin commands over it). Typed records passed
+``pipeline`` (the stages run as a library), ``integrations`` (lm-eval, Slurm: at the edge) and
+``cli`` (thin commands over them; it owns the terminal). Typed records passed
 between stages live in :mod:`evalkit.records`; every deliberate error derives from
 :class:`evalkit.errors.EvalkitError`.
 
@@ -20,9 +21,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EvalkitError", "SweepResult", "__version__", "grade", "regrade", "report", "run_sweep"]
+__all__ = ["EvalkitError", "Observer", "SweepResult", "__version__", "grade", "regrade", "report", "run_sweep"]
 
-_LAZY = {"run_sweep": "evalkit.runner", "regrade": "evalkit.runner", "SweepResult": "evalkit.runner",
+_LAZY = {"run_sweep": "evalkit.pipeline", "regrade": "evalkit.pipeline", "SweepResult": "evalkit.pipeline",
+         "Observer": "evalkit.pipeline",
          "EvalkitError": "evalkit.errors"}
 
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "evalkit"
 
 # Each top-level part of evalkit and its rank: a module may import modules of its own rank or below.
 RANK = {"errors": 0, "records": 0, "spec": 1, "store": 1, "generate": 2, "grade": 3, "analyze": 4, "contamination": 4,
-        "report": 5, "runner": 6, "view": 6, "cli": 7}
+        "report": 5, "pipeline": 6, "view": 6, "integrations": 7, "cli": 8}
 
 
 def _modules() -> dict[str, Path]:
@@ -122,8 +122,8 @@ def test_no_function_over_80_lines() -> None:
 def test_the_graph_sees_lazy_imports() -> None:
     """The checker itself: a function-level import counts, and a cycle is found."""
     graph = import_graph()
-    assert "evalkit.runner" in graph["evalkit.cli.main"]  # imported inside a command
-    assert "evalkit.runner.lm_eval_io" in graph["evalkit.cli.lm_eval_cmd"]
+    assert "evalkit.pipeline" in graph["evalkit.cli.main"]  # imported inside a command
+    assert "evalkit.integrations.lmeval.io" in graph["evalkit.cli.lm_eval_cmd"]
     assert "evalkit.store.row" in graph["evalkit.store"]
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert find_cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
@@ -133,16 +133,18 @@ LIBRARY_RUN = """
 import sys
 from pathlib import Path
 
-from evalkit import regrade, report, run_sweep
+from evalkit import Observer, regrade, report, run_sweep
 
 if __name__ == "__main__":
     tmp = Path(sys.argv[1])
     spec = tmp / "lib.yaml"
     spec.write_text("name: lib\\nmodel: {id: scripted-model}\\ntasks:\\n  - name: math500\\n    limit: 4\\n"
                     "seeds: [0, 1]\\nsampling: {temperature: 0.7, answer_max_tokens: 30}\\nsequential:\\n  caps: [30, 60]\\n")
-    msgs = []
-    res = run_sweep(spec, tmp / "results", engine="scripted", log=msgs.append)
-    assert res.samples == 4 * 2 * 2 and not res.failed_batches and msgs
+    seen = Observer()
+    seen.messages = []
+    seen.say = seen.messages.append
+    res = run_sweep(spec, tmp / "results", engine="scripted", observer=seen)
+    assert res.samples == 4 * 2 * 2 and not res.failed_batches and seen.messages
     rep = report.build(res.out_dir)
     assert "| math500 | 30 |" in rep.markdown and (res.out_dir / "report.md").read_text() == rep.markdown
     assert len(report.load_results(res.out_dir)) == 16

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
-from evalkit.runner import checks, run_sweep, scripted_factory
+from evalkit.pipeline import checks, run_sweep, scripted_factory
+from evalkit.pipeline.observer import Collect
 from evalkit.spec import SpecError, build_plan, parse_spec
 
 SPEC = """\
@@ -67,7 +68,7 @@ def test_misspelt_settings_build_no_engine_and_write_nothing(tmp_path: Path) -> 
 
     text = SPEC.replace("flops_config: smollm2-135m", "flops_config: smollm2-135", 1)
     with pytest.raises(SpecError, match=r"model\.flops_config: no model config 'smollm2-135'"):
-        run_sweep(build_plan(parse_spec(text)), tmp_path, engine=factory, log=lambda m: None)
+        run_sweep(build_plan(parse_spec(text)), tmp_path, engine=factory, observer=Collect())
     assert built == [] and not (tmp_path / "chk").exists()
 
 
@@ -140,7 +141,7 @@ def test_an_engine_is_closed_when_a_step_after_building_it_fails(tmp_path: Path)
         def close(self) -> None:
             closed.append(True)
 
-    res = run_sweep(build_plan(parse_spec(SPEC)), tmp_path, engine=lambda *a: Broken(), log=lambda m: None)
+    res = run_sweep(build_plan(parse_spec(SPEC)), tmp_path, engine=lambda *a: Broken(), observer=Collect())
     assert len(res.failed_batches) == 4 and len(closed) == 4  # one engine per try, each closed
 
 

@@ -25,6 +25,7 @@ from evalkit.contamination.perturb import (
     rename_variables,
     reorder_sentences,
 )
+from evalkit.pipeline.observer import Collect
 from evalkit.spec.exclude import ExcludeError, format_exclude, parse_exclude, read_exclude
 from evalkit.spec.tasks import load_questions
 
@@ -318,15 +319,15 @@ def test_subset_difference_is_paired_and_exact() -> None:
 
 
 def test_report_exclude_recomputes_on_the_clean_subset(tmp_path: Path) -> None:
-    from evalkit.runner import run_sweep, scripted_factory
+    from evalkit.pipeline import run_sweep, scripted_factory
     from evalkit.spec import build_plan, parse_spec
     from evalkit.store import ResultStore
 
     spec = ("name: mini\nmodel: {id: scripted-model}\ntasks:\n  - name: math500\n    where: {level: [1]}\n"
             "    limit: 10\nseeds: [0, 1, 2]\nsampling: {temperature: 0.7, answer_max_tokens: 40}\n"
             "sequential:\n  caps: [40, 120]\n")
-    run_sweep(build_plan(parse_spec(spec)), tmp_path, engine_factory=scripted_factory,
-              resolve=lambda m: (m, {"kind": "scripted"}), log=lambda m: None)
+    run_sweep(build_plan(parse_spec(spec)), tmp_path, engine=scripted_factory,
+              resolve=lambda m: (m, {"kind": "scripted"}), observer=Collect())
     df = ResultStore(tmp_path / "mini").read_rows()
     ids = sorted(df.problem_id.unique())
     ex = tmp_path / "flagged.txt"

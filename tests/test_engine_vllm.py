@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from evalkit.generate.packs import installed, pack_dir
+from evalkit.pipeline.observer import Collect
 from evalkit.records import Cell, ForcingConfig, SamplingConfig
 from evalkit.spec import load_problems
 
@@ -211,8 +212,8 @@ def test_stream_follow_ups_and_abort_on_error(engine32) -> None:  # noqa: ANN001
 
 
 def test_sweep_end_to_end_on_vllm(engine, tmp_path: Path) -> None:  # noqa: ANN001
+    from evalkit.pipeline import run_sweep
     from evalkit.report import cell_table
-    from evalkit.runner import run_sweep
     from evalkit.spec import build_plan, parse_spec
     from evalkit.store import ResultStore
 
@@ -231,8 +232,8 @@ sequential: {caps: [64], ignores: [0, 1]}
             return getattr(engine, name)
 
     plan = build_plan(parse_spec(spec))
-    res = run_sweep(plan, tmp_path, engine_factory=lambda *a: Borrowed(),
-                    resolve=lambda m: (str(pack_dir(m)), {"kind": "pack"}), log=lambda m: None)
+    res = run_sweep(plan, tmp_path, engine=lambda *a: Borrowed(),
+                    resolve=lambda m: (str(pack_dir(m)), {"kind": "pack"}), observer=Collect())
     assert res.samples == 8 and res.generated_tokens > 0
     rows = cell_table(ResultStore(tmp_path / "real").read_rows())
     assert [r.n for r in rows] == [4, 4]

@@ -11,11 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
-from evalkit.runner import run_sweep, scripted_factory
-from evalkit.runner.lm_eval_io import export_samples, import_samples
+from evalkit.integrations.lmeval.io import export_samples, import_samples
+from evalkit.integrations.lmeval.samples import SamplesError, hash_string, read_samples
+from evalkit.pipeline import run_sweep, scripted_factory
+from evalkit.pipeline.observer import Collect
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
-from evalkit.store.lm_eval_samples import SamplesError, hash_string, read_samples
 
 FIXTURE = Path(__file__).parent / "data" / "lm_eval_s1"
 FORCING2K = next((FIXTURE / "forcing2k").glob("*/samples_*.jsonl"))
@@ -42,8 +43,8 @@ rejection: {caps: [60], max_attempts: 3}
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sweep")
-    run_sweep(build_plan(parse_spec(SPEC)), root, engine_factory=scripted_factory,
-              resolve=lambda m: (m, {"kind": "scripted"}), log=lambda m: None)
+    run_sweep(build_plan(parse_spec(SPEC)), root, engine=scripted_factory,
+              resolve=lambda m: (m, {"kind": "scripted"}), observer=Collect())
     return root / "mini"
 
 
@@ -184,7 +185,7 @@ def test_unknown_task_existing_out_and_no_half_written_results(tmp_path: Path, m
     res = invoke("import", "lm-eval", FORCING2K, "--task", "aime24", "--out", tmp_path / "taken")
     assert res.exit_code == 2 and "exists" in res.output
     # a failure while writing leaves neither the results directory nor a temporary one
-    import evalkit.runner.lm_eval_io as io
+    import evalkit.integrations.lmeval.io as io
 
     def boom(*a, **k):  # noqa: ANN002, ANN003, ANN202
         raise OSError("disk full")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalkit.generate.formats import PRESETS, get_format
-from evalkit.generate.s1_kwargs import (
+from evalkit.integrations.lmeval.gen_kwargs import (
     S1_FORK_FORMAT,
     GenKwargsError,
     LmEvalGen,
@@ -17,7 +17,7 @@ from evalkit.generate.s1_kwargs import (
     format_key,
     parse_gen_kwargs,
 )
-from evalkit.runner.lm_eval_io import NO_THINKING, cell_from_key, split_response
+from evalkit.integrations.lmeval.io import NO_THINKING, cell_from_key, split_response
 from tests.conftest import make_cell
 
 

@@ -28,7 +28,7 @@ if importlib.util.find_spec("lm_eval") is None:
 from lm_eval.api.instance import Instance  # noqa: E402
 from lm_eval.api.registry import get_model  # noqa: E402
 
-from evalkit.generate.lm_eval_model import EvalkitLM, _ContextEngine  # noqa: E402
+from evalkit.integrations.lmeval.model import EvalkitLM, _ContextEngine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = {f"What is {i} + {i}?": str(2 * i) for i in range(6)}
@@ -82,7 +82,7 @@ def test_budget_forcing_equals_the_strategy_on_the_context() -> None:
 
 
 def _fmt_key() -> str:
-    from evalkit.generate.s1_kwargs import S1_FORK_FORMAT, format_key
+    from evalkit.integrations.lmeval.gen_kwargs import S1_FORK_FORMAT, format_key
 
     return format_key(S1_FORK_FORMAT)
 
@@ -101,7 +101,7 @@ def test_longer_thinking_buys_accuracy_on_the_scripted_engine() -> None:
 
 
 def test_repeats_are_distinct_samples_and_until_cuts_the_answer_only() -> None:
-    from evalkit.generate.s1_kwargs import apply_until
+    from evalkit.integrations.lmeval.gen_kwargs import apply_until
 
     lm = EvalkitLM(engine=engine())
     inst = instance(0, "What is 2 + 2?", {**S1, "until": ["e"]}, repeats=3)
@@ -219,7 +219,7 @@ def test_lm_evals_cli_runs_evalkit_vllm_with_s1_gen_kwargs(tmp_path: Path) -> No
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
            "HF_DATASETS_CACHE": str(tmp_path / "hf"), "TOKENIZERS_PARALLELISM": "false"}
-    cmd = [sys.executable, "-m", "evalkit.cli.lm_eval_cmd", "--model", "evalkit-vllm",
+    cmd = [sys.executable, "-m", "evalkit.integrations.lmeval.cli", "--model", "evalkit-vllm",
            "--model_args", f"pretrained=scripted,golds={golds},p_end=0.08,max_difficulty=50",
            "--tasks", "evalkit_toy_math", "--include_path", str(tmp_path / "task"), "--apply_chat_template",
            "--gen_kwargs", "max_tokens_thinking=60,thinking_n_ignore=2,thinking_n_ignore_str=Wait",

@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from evalkit.generate import ScriptedEngine
-from evalkit.runner import run_sweep, scripted_factory, scripted_resolve
+from evalkit.pipeline import run_sweep, scripted_factory, scripted_resolve
+from evalkit.pipeline.observer import Collect
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
 
@@ -80,13 +81,13 @@ def test_a_failing_batch_is_isolated_recorded_and_resumed(tmp_path: Path) -> Non
         e.fail_on = lambda reqs: any(victim in e.tokenizer.decode(list(r.prompt_ids)) for r in reqs)
         return e
 
-    res = run_sweep(plan, tmp_path, engine_factory=failing, resolve=scripted_resolve, log=lambda m: None)
+    res = run_sweep(plan, tmp_path, engine=failing, resolve=scripted_resolve, observer=Collect())
     assert len(res.failed_batches) == 3  # the chunk holding that problem, for each of the 3 seeds
     store = ResultStore(tmp_path / "kill")
     assert len(store.failures()) == 3 and "fault injection" in store.failures()[0].read_text()
     total = 12 * 3 * (4 + 3)
     assert res.samples == total - 3 * 3 * (4 + 3)  # everything else completed
-    again = run_sweep(plan, tmp_path, engine_factory=scripted_factory, resolve=scripted_resolve, log=lambda m: None)
+    again = run_sweep(plan, tmp_path, engine=scripted_factory, resolve=scripted_resolve, observer=Collect())
     assert not again.failed_batches and again.samples == 3 * 3 * (4 + 3)
     assert len(store.read_rows()) == total and not store.failures()
 
@@ -95,7 +96,7 @@ def test_cli_exit_code_is_nonzero_when_a_batch_fails(tmp_path: Path, monkeypatch
     from typer.testing import CliRunner
 
     from evalkit.cli import app
-    from evalkit.runner import models
+    from evalkit.pipeline import models
 
     def broken(*a):  # noqa: ANN002, ANN202
         e = ScriptedEngine()
@@ -115,16 +116,16 @@ def test_submitit_local_executor_two_tasks(tmp_path: Path) -> None:
         .replace("chunk_size: 3", "chunk_size: 2")
     plan = build_plan(parse_spec(text))
     t0 = time.time()
-    res = run_sweep(plan, tmp_path / "sub", engine_factory=scripted_factory, resolve=scripted_resolve,
-                    log=lambda m: None, executor="submitit-local")
+    res = run_sweep(plan, tmp_path / "sub", engine=scripted_factory, resolve=scripted_resolve,
+                    observer=Collect(), executor="submitit-local")
     assert not res.failed_batches, res.failed_batches
     sub = ResultStore(tmp_path / "sub" / "kill")
     assert len(list((sub.logs_dir / "submitit").glob("*_0_log.out"))) + len(
         list((sub.logs_dir / "submitit").glob("*_1_log.out"))) == 2  # two array tasks
     journals = sorted(p.name for p in sub.journal_dir.glob("*.jsonl"))
     assert journals == ["task00000.jsonl", "task00001.jsonl"]
-    local = run_sweep(plan, tmp_path / "loc", engine_factory=scripted_factory, resolve=scripted_resolve,
-                      log=lambda m: None)
+    local = run_sweep(plan, tmp_path / "loc", engine=scripted_factory, resolve=scripted_resolve,
+                      observer=Collect())
     assert local.samples == res.samples == 4 * (4 + 3)
     pd.testing.assert_frame_equal(table(tmp_path / "sub" / "kill"), table(tmp_path / "loc" / "kill"))
     assert time.time() - t0 < 120

@@ -15,8 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from evalkit.cli import app
-from evalkit.runner import run_sweep
-from evalkit.runner.slurm import squeue, submissions
+from evalkit.integrations.slurm.executor import squeue, submissions
+from evalkit.pipeline import run_sweep
+from evalkit.pipeline.observer import Collect
 from evalkit.spec import SpecError, build_plan, parse_spec
 from evalkit.store import ResultStore
 
@@ -88,7 +89,7 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
     text = SPEC.replace("DELAY", "4").replace("timeout_min: 10", "timeout_min: 1").replace(
         "requeue: false", "requeue: true, batches_per_task: 3")
     plan = build_plan(parse_spec(text))
-    res = run_sweep(plan, tmp_path / "slurm", engine="scripted", log=lambda m: None)
+    res = run_sweep(plan, tmp_path / "slurm", engine="scripted", observer=Collect())
     job = res.job_id
     assert job and res.samples == 0  # submitted and returned at once
     store = ResultStore(tmp_path / "slurm" / "onslurm")
@@ -100,7 +101,7 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
     _until(lambda: victim not in _live(job), 120, 0.5)  # a cancelled task is listed until it has left the queue
     # the resubmissions get a roomier limit (not part of any cell: the same cells, the same samples)
     plan = build_plan(parse_spec(text.replace("timeout_min: 1", "timeout_min: 10")))
-    again = run_sweep(plan, tmp_path / "slurm", engine="scripted", log=lambda m: None)
+    again = run_sweep(plan, tmp_path / "slurm", engine="scripted", observer=Collect())
     # no unit is submitted twice: the resubmission holds only units of the cancelled task (the other
     # tasks are done or still in the queue, requeued), and each of them once
     first = _task_units(submissions(store)[0])
@@ -117,12 +118,12 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
     _until(lambda: _hurry() or (not _live(job) and (again.job_id is None or not _live(again.job_id))), 900, 2)
     logs = "".join(p.read_text() for p in (store.logs_dir / "submitit").glob(f"{job}_*_log.*"))
     assert "CANCELLED AT" in logs and "DUE TO JOB REQUEUE" in logs  # the cancel, and submitit's timeout requeue
-    final = run_sweep(plan, tmp_path / "slurm", engine="scripted", log=lambda m: None, wait=True)
+    final = run_sweep(plan, tmp_path / "slurm", engine="scripted", observer=Collect(), wait=True)
     assert not final.failed_batches, final.failed_batches
     journal = [json.loads(x) for f in store.journal_dir.glob("job*.jsonl") for x in f.read_text().splitlines()]
     assert sum(e["rows"] for e in journal if e["event"] == "part") == 144  # resumed tasks wrote no cell twice
     local = run_sweep(build_plan(parse_spec(SPEC.replace("DELAY", "0").replace("kind: slurm", "kind: local"))),
-                      tmp_path / "local", engine="scripted", log=lambda m: None)
+                      tmp_path / "local", engine="scripted", observer=Collect())
     assert local.samples == 12 * 3 * 4
     got, want = _table(store.root), _table(tmp_path / "local" / "onslurm")
     assert not got.duplicated(["cell_id", "seed", "problem_id", "sample"]).any()
@@ -135,7 +136,7 @@ def test_status_shows_done_running_failed_and_pending(tmp_path: Path) -> None:
     text = SPEC.replace("DELAY", "3").replace("limit: 12", "limit: 3").replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]") \
         .replace("requeue: false}", "requeue: false,\n           sbatch_lines: ['#SBATCH --hold']}")
     plan = build_plan(parse_spec(text))
-    job = run_sweep(plan, tmp_path, engine="scripted", log=lambda m: None).job_id
+    job = run_sweep(plan, tmp_path, engine="scripted", observer=Collect()).job_id
     root = tmp_path / "onslurm"
     try:
         _until(lambda: len(_live(job)) == 4, 60)
@@ -150,7 +151,7 @@ def test_status_shows_done_running_failed_and_pending(tmp_path: Path) -> None:
             assert f" {state}" in out.output, (state, out.output)
         assert f"{job}_3 pending" in out.output and f"{job}_1 running" in out.output
         # a rerun submits the cancelled task's units only: the held and running ones are in the queue
-        again = run_sweep(plan, tmp_path, engine="scripted", log=lambda m: None)
+        again = run_sweep(plan, tmp_path, engine="scripted", observer=Collect())
         sub = submissions(ResultStore(root))[-1]
         assert again.job_id == sub["job_id"] and len(sub["tasks"]) == 1
         assert sub["tasks"]["0"][0]["seed"] == 2
@@ -198,7 +199,7 @@ sampling: {temperature: 0.7, answer_max_tokens: 24}
 sequential: {caps: [48], ignores: [0, 1]}
 executor: {kind: slurm, gpus_per_node: 0, cpus_per_task: 2, mem_gb: 8, timeout_min: 15}
 """
-    res = run_sweep(build_plan(parse_spec(text)), tmp_path, log=lambda m: None, wait=True)
+    res = run_sweep(build_plan(parse_spec(text)), tmp_path, observer=Collect(), wait=True)
     assert res.job_id and not res.failed_batches and res.samples == 3 * 2
     store = ResultStore(tmp_path / "vllm_on_slurm")
     assert len(store.read_rows()) == 6 and list(store.logs_dir.glob("engine-job*.log"))

@@ -172,7 +172,7 @@ def test_dry_run_does_not_import_vllm() -> None:
 def test_shipped_sweeps_are_valid(path: Path) -> None:
     import yaml
 
-    from evalkit.runner.checks import check_models
+    from evalkit.pipeline.checks import check_models
     from evalkit.spec import load_spec
 
     plan = build_plan(load_spec(path), load_data=False)

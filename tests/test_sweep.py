@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from evalkit.analyze import accuracy_interval
 from evalkit.cli import app
+from evalkit.pipeline import run_sweep, scripted_factory
+from evalkit.pipeline.observer import Collect
 from evalkit.report import cell_table
-from evalkit.runner import run_sweep, scripted_factory
 from evalkit.spec import build_plan, parse_spec
 from evalkit.store import ResultStore
 
@@ -34,8 +35,8 @@ sequential:
 
 def run(tmp: Path, text: str = SPEC, **kw):  # noqa: ANN003, ANN201
     plan = build_plan(parse_spec(text))
-    return run_sweep(plan, tmp, engine_factory=scripted_factory, resolve=lambda m: (m, {"kind": "scripted"}),
-                     log=lambda m: None, **kw)
+    return run_sweep(plan, tmp, engine=scripted_factory, resolve=lambda m: (m, {"kind": "scripted"}),
+                     observer=Collect(), **kw)
 
 
 def test_sweep_stores_rows_and_resumes(tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from evalkit.runner import run_sweep
+from evalkit.pipeline import run_sweep
+from evalkit.pipeline.observer import Collect
 from evalkit.spec import build_plan, parse_spec
 
 REQUIRED = os.environ.get("EVALKIT_REQUIRE_BROWSER") == "1"
@@ -54,7 +55,7 @@ def _chromium() -> str:
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("view")
-    res = run_sweep(build_plan(parse_spec(SPEC)), root, engine="scripted", log=lambda m: None)
+    res = run_sweep(build_plan(parse_spec(SPEC)), root, engine="scripted", observer=Collect())
     return res.out_dir
 
 

@@ -12,15 +12,52 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from evalkit.cli.progress import RichProgress
 from evalkit.errors import EvalkitError
-from evalkit.runner.quiet import TerminalFile
+from evalkit.pipeline.observer import Observer, ProgressSink
+
+
+class CliObserver(Observer):
+    """The command line's observer: messages through the ``err`` console, live bars on a terminal."""
+
+    def say(self, msg: str) -> None:
+        err.print(msg, highlight=False, markup=False)
+
+    def progress(self) -> ProgressSink:
+        return RichProgress(err) if err.is_terminal else super().progress()
+
+
+class TerminalFile:
+    """A file-like object for consoles: writes to the observer's terminal at each call (the terminal
+    also while a sweep sends the engine's output to its log)."""
+
+    def __init__(self, observer: Observer) -> None:
+        self.observer = observer
+
+    def write(self, s: str) -> int:
+        return self.observer.terminal.write(s)
+
+    def flush(self) -> None:
+        self.observer.terminal.flush()
+
+    def isatty(self) -> bool:
+        return self.observer.terminal.isatty()
+
+    def fileno(self) -> int:
+        return self.observer.terminal.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.observer.terminal, "encoding", "utf-8")
+
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="evalkit: a statistically rigorous evaluation harness for test-time scaling.")
 console = Console(width=None if sys.stdout.isatty() else 220)  # tables stay readable when piped
+observer = CliObserver()
 # messages are never re-wrapped (paths and keys stay greppable), and reach the terminal also while a
-# sweep sends the engine's output to its log (evalkit.runner.quiet)
-err = Console(file=TerminalFile(), soft_wrap=True)
+# sweep sends the engine's output to its log (the observer's terminal)
+err = Console(file=TerminalFile(observer), soft_wrap=True)
 
 
 def say(msg: str) -> None:

@@ -3,30 +3,16 @@
 * ``evalkit import lm-eval SAMPLES.jsonl... --task T --out results/NAME``: lm-eval sample logs (s1's
   released results included) into evalkit's results layout, regraded.
 * ``evalkit export lm-eval results/NAME``: evalkit results as lm-eval sample logs.
-* ``evalkit-lm-eval ...`` (or ``python -m evalkit.cli.lm_eval_cmd ...``): lm-eval's own CLI, unchanged,
-  in a process where the ``evalkit-vllm`` model is registered (lm-eval 0.4.13 has no plugin discovery
-  for models).
+* ``evalkit-lm-eval ...``: lm-eval's own CLI with ``evalkit-vllm`` registered
+  (:mod:`evalkit.integrations.lmeval.cli`).
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-
-
-def lm_eval_main() -> None:
-    """Run lm-eval's CLI (``sys.argv`` as given) with ``evalkit-vllm`` registered."""
-    try:
-        import evalkit.generate.lm_eval_model  # noqa: F401 - registers evalkit-vllm
-    except ImportError as e:
-        sys.stderr.write(f"error: evalkit-lm-eval needs lm-eval (pip install 'evalkit[lmeval]'): {e}\n")
-        raise SystemExit(2) from None
-    from lm_eval.__main__ import cli_evaluate
-
-    cli_evaluate()
 
 
 def register(app: typer.Typer) -> None:
@@ -49,8 +35,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import lm-eval sample logs: regrade with evalkit's grader and store rows for report / figures / claims."""
         from evalkit.cli.common import failing, say, show
+        from evalkit.integrations.lmeval.io import import_samples
         from evalkit.report import build
-        from evalkit.runner.lm_eval_io import import_samples
 
         with failing():
             res = import_samples(samples, task, out, model=model, tokenizer=tokenizer, force=force, workers=workers,
@@ -72,14 +58,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a results directory as lm-eval samples_*.jsonl (one file per cell and seed)."""
         from evalkit.cli.common import console, failing, say
-        from evalkit.runner.lm_eval_io import export_samples
+        from evalkit.integrations.lmeval.io import export_samples
 
         with failing():
             files = export_samples(results_dir, out)
         for f in files:
             console.print(str(f), highlight=False)
         say(f"wrote {len(files)} samples files and index.json")
-
-
-if __name__ == "__main__":
-    lm_eval_main()

@@ -1,5 +1,5 @@
 """The ``evalkit`` command: thin typer commands that parse options and call the library
-(:mod:`evalkit.runner`, :mod:`evalkit.report`)."""
+(:mod:`evalkit.pipeline`, :mod:`evalkit.report`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli.common import app, console, err, fail, failing, say, show
+from evalkit.cli.common import app, console, fail, failing, observer, say, show
 
 models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
@@ -30,9 +30,9 @@ def sweep(
     wait: Annotated[bool, typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)")] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
+    from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, results_dir, run_sweep
     from evalkit.report import build
     from evalkit.report.build import read_exclude_list
-    from evalkit.runner import ENGINES, EXECUTOR_KINDS, check_plan, results_dir, run_sweep
     from evalkit.spec import build_plan, load_spec
 
     if engine not in ENGINES:
@@ -51,11 +51,9 @@ def sweep(
 
         print_plan(plan, results, throughput, executor)
         return
-    from evalkit.runner.progress import RichProgress
-
+    observer.capture_engine_output = not verbose
     with failing():
-        res = run_sweep(plan, results, engine=engine, force=force, log=say, executor=executor, engine_log=not verbose,
-                        progress=RichProgress(err) if err.is_terminal else None, wait=wait)
+        res = run_sweep(plan, results, engine=engine, force=force, executor=executor, observer=observer, wait=wait)
     if res.held and not res.job_id:
         say(f"{res.out_dir}: the rest is still in the Slurm queue; `evalkit status {res.out_dir}`")
         return
@@ -94,7 +92,7 @@ def status(
     ETA, failures (from the results on disk and, for Slurm submissions, squeue)."""
     from rich.table import Table
 
-    from evalkit.runner.status import render, sweep_status
+    from evalkit.integrations.slurm.status import render, sweep_status
 
     with failing():
         st = sweep_status(results_dir)
@@ -213,7 +211,7 @@ def grade(
 ) -> None:
     """Grade responses or extracted answers: each output record is the input plus correct, extracted, reason,
     grader_version. A record holds a response (graded after --think-end) or an answer (compared whole)."""
-    from evalkit.runner import grade_file
+    from evalkit.pipeline import grade_file
 
     with failing():
         r = grade_file(infile, out, workers=workers, timeout=timeout, think_end=think_end, cache=cache, audit=audit,
@@ -231,7 +229,7 @@ def regrade(
     workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Re-apply the current grader to a results directory (cached verdicts make this near-instant)."""
-    from evalkit.runner import regrade as run_regrade
+    from evalkit.pipeline import regrade as run_regrade
 
     with failing():
         r = run_regrade(results_dir, workers=workers)

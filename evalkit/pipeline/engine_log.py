@@ -1,9 +1,10 @@
-"""The engine's output to a log file, evalkit's own lines to the terminal.
+"""The engine's own output into a log file.
 
 vLLM, torch and transformers write to file descriptors 1 and 2 from Python logging, warnings, C++
-and their own worker processes. While a sweep generates, both descriptors point at
+and their own worker processes. While a sweep generates, both descriptors can point at
 ``results/<sweep>/logs/engine.log`` (subprocesses inherit them), so all of that lands in the log;
-evalkit's messages and progress go to a duplicate of the original stderr (:func:`terminal`).
+:func:`capture_engine_output` yields a duplicate of the original stderr for evalkit's own lines
+(the :class:`~evalkit.pipeline.observer.Observer` writes there while the capture lasts).
 """
 
 from __future__ import annotations
@@ -15,34 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-_TERMINAL: list[TextIO] = []  # the innermost active redirect's terminal stream
-
-
-def terminal() -> TextIO:
-    """Where evalkit's own lines go now: the terminal while the engine's output is redirected, else
-    ``sys.stderr``."""
-    return _TERMINAL[-1] if _TERMINAL else sys.stderr
-
-
-class TerminalFile:
-    """A file-like object for consoles: writes to :func:`terminal` at each call."""
-
-    def write(self, s: str) -> int:
-        return terminal().write(s)
-
-    def flush(self) -> None:
-        terminal().flush()
-
-    def isatty(self) -> bool:
-        return terminal().isatty()
-
-    def fileno(self) -> int:
-        return terminal().fileno()
-
-    @property
-    def encoding(self) -> str:
-        return getattr(terminal(), "encoding", "utf-8")
-
 
 def _real_stderr() -> bool:
     try:
@@ -52,12 +25,9 @@ def _real_stderr() -> bool:
 
 
 @contextlib.contextmanager
-def engine_output(log_path: Path | None) -> Iterator[Path | None]:
-    """Route descriptors 1 and 2 to ``log_path`` (appending) for the block; None: leave them alone
-    (``--verbose``)."""
-    if log_path is None:
-        yield None
-        return
+def capture_engine_output(log_path: Path) -> Iterator[TextIO]:
+    """Route descriptors 1 and 2 to ``log_path`` (appending) for the block; yields the terminal
+    (a duplicate of the original stderr, or ``sys.stderr`` when that is not descriptor 2)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     for s in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -68,11 +38,9 @@ def engine_output(log_path: Path | None) -> Iterator[Path | None]:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    _TERMINAL.append(term)
     try:
-        yield log_path
+        yield term
     finally:
-        _TERMINAL.pop()
         for s in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 s.flush()

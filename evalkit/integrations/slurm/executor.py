@@ -22,10 +22,11 @@ import submitit
 from submitit.helpers import Checkpointable
 
 from evalkit.errors import EvalkitError
-from evalkit.runner.batches import Batch
-from evalkit.runner.context import SweepContext, SweepResult
-from evalkit.runner.models import EngineFactory, Resolver
-from evalkit.spec import Plan
+from evalkit.pipeline.batches import Batch
+from evalkit.pipeline.context import SweepContext, SweepResult
+from evalkit.pipeline.models import EngineFactory, Resolver
+from evalkit.pipeline.observer import Observer
+from evalkit.spec import Plan, SweepSpec, build_plan
 from evalkit.store import ResultStore
 
 LIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED", "REQUEUE_HOLD",
@@ -65,19 +66,17 @@ class SweepTask(Checkpointable):
         self.retries = retries
 
     def __call__(self, batches: list[Batch]) -> dict[str, Any]:
-        from evalkit.runner.quiet import engine_output, terminal
-        from evalkit.spec import SweepSpec, build_plan
-
         plan = build_plan(SweepSpec.model_validate_json(self.spec_json))
         store = ResultStore(self.root)
         todo = remaining(batches, store.completed())
         writer = f"job{os.environ.get('SLURM_ARRAY_JOB_ID', os.environ.get('SLURM_JOB_ID', 'x'))}_" \
                  f"{os.environ.get('SLURM_ARRAY_TASK_ID', '0')}"
         result = SweepResult(store.root, 0, 0, 0)
-        with engine_output(store.logs_dir / f"engine-{writer}.log") as log_path:
-            say = lambda m: print(m, file=terminal(), flush=True)  # noqa: E731 - the task's submitit log
-            say(f"{writer}: {len(todo)} of {len(batches)} batches to run")
-            ctx = SweepContext(plan, store, self.engine_factory, self.resolve, say, writer=writer, engine_log=log_path)
+        observer = Observer()  # the task's lines go to its submitit log, the engine's to the results' logs
+        with observer.engine_output(store.logs_dir / f"engine-{writer}.log") as log_path:
+            observer.say(f"{writer}: {len(todo)} of {len(batches)} batches to run")
+            ctx = SweepContext(plan, store, self.engine_factory, self.resolve, observer, writer=writer,
+                               engine_log=log_path)
             try:
                 ctx.run_batches(todo, result, self.retries)
             finally:
@@ -181,15 +180,19 @@ class SlurmExecutor:
         self.wait = wait
 
     def run(self, plan: Plan, store: ResultStore, batches: list[Batch], result: SweepResult, models: dict[str, Any],
-            *, engine_factory: EngineFactory, resolve: Resolver, say: Callable[[str], None]) -> None:
-        job_id = submit(plan, store, batches, engine_factory=engine_factory, resolve=resolve, say=say)
+            *, engine_factory: EngineFactory, resolve: Resolver, observer: Observer) -> None:
+        job_id = submit(plan, store, batches, engine_factory=engine_factory, resolve=resolve, say=observer.say)
         result.job_id = job_id
         if not self.wait:
             return
-        wait(store, job_id, say)
+        wait(store, job_id, observer.say)
         result.generated_shards, result.samples = job_writes(store, job_id)
         done = store.completed()
         result.failed_batches = [b.batch_id for b in batches if not units_of(b) <= done]
+
+    def held(self, store: ResultStore) -> set[Unit]:
+        """Units that tasks still in the queue will write (never submitted twice)."""
+        return live_units(store) if store.root.exists() else set()
 
 
 def submissions(store: ResultStore) -> list[dict[str, Any]]:

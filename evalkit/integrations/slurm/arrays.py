@@ -1,67 +1,32 @@
-"""Where batches run: in this process, or as a submitit job array (Slurm, or submitit's local
-executor for tests and single machines). Each array task loads the engine once, runs its batches and
-writes its parts into the shared results directory; the parts are the results, so nothing needs
-merging afterwards."""
+"""Array jobs through submitit: ``submitit-local`` (local processes, for tests and single machines)
+blocks until every task returns. Each array task loads the engine once, runs its batches and writes
+its parts into the shared results directory; the parts are the results, so nothing needs merging
+afterwards. Slurm has its own, detached executor (:mod:`evalkit.integrations.slurm.executor`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Protocol, get_args
+from typing import Any
 
-from evalkit.runner.batches import Batch
-from evalkit.runner.context import SweepContext, SweepResult
-from evalkit.runner.models import EngineFactory, Resolver
-from evalkit.spec import Plan
+import submitit
+
+from evalkit.pipeline.batches import Batch
+from evalkit.pipeline.context import SweepContext, SweepResult
+from evalkit.pipeline.models import EngineFactory, Resolver
+from evalkit.pipeline.observer import Observer
+from evalkit.spec import Plan, SweepSpec, build_plan
 from evalkit.store import ResultStore
-
-ExecutorKind = Literal["local", "slurm", "submitit-local"]
-EXECUTOR_KINDS: tuple[str, ...] = get_args(ExecutorKind)
-
-
-class Executor(Protocol):
-    """Runs batches of a plan into a store; adds what it did to ``result`` and the models' manifest
-    entries (path, engine arguments, context length) to ``models``, also when a batch fails."""
-
-    kind: str
-
-    def run(self, plan: Plan, store: ResultStore, batches: list[Batch], result: SweepResult,
-            models: dict[str, Any], *, engine_factory: EngineFactory, resolve: Resolver,
-            say: Callable[[str], None]) -> None: ...
-
-
-class LocalExecutor:
-    kind = "local"
-
-    def __init__(self, progress: Any = None) -> None:  # noqa: ANN401 - a ProgressSink, or None: lines
-        self.progress = progress
-
-    def run(self, plan: Plan, store: ResultStore, batches: list[Batch], result: SweepResult,
-            models: dict[str, Any], *, engine_factory: EngineFactory, resolve: Resolver,
-            say: Callable[[str], None]) -> None:
-        from evalkit.runner.quiet import _TERMINAL
-
-        ctx = SweepContext(plan, store, engine_factory, resolve, say,
-                           engine_log=store.logs_dir / "engine.log" if _TERMINAL else None, progress=self.progress)
-        try:
-            ctx.run_batches(batches, result, plan.spec.executor.retries)
-        finally:
-            models.update(ctx.models_info)
-            ctx.close()
 
 
 def _task(spec_json: str, root: str, batches: list[Batch], engine_factory: EngineFactory, resolve: Resolver,
           writer: str, retries: int) -> dict[str, Any]:
     """One array task (runs in the job's own process)."""
-    from evalkit.runner.quiet import engine_output, terminal
-    from evalkit.spec import SweepSpec, build_plan
-
     plan = build_plan(SweepSpec.model_validate_json(spec_json))
     store = ResultStore(root)
     result = SweepResult(store.root, 0, 0, 0)
-    with engine_output(store.logs_dir / f"engine-{writer}.log") as log_path:
-        ctx = SweepContext(plan, store, engine_factory, resolve, say=lambda m: print(m, file=terminal(), flush=True),
-                           writer=writer, engine_log=log_path)
+    observer = Observer()  # the task's lines go to its submitit log, the engine's to the results' logs
+    with observer.engine_output(store.logs_dir / f"engine-{writer}.log") as log_path:
+        ctx = SweepContext(plan, store, engine_factory, resolve, observer, writer=writer, engine_log=log_path)
         try:
             ctx.run_batches(batches, result, retries)
         finally:
@@ -73,14 +38,14 @@ def _task(spec_json: str, root: str, batches: list[Batch], engine_factory: Engin
 class SubmititExecutor:
     """A job array through submitit, blocking until every task returns: ``submitit-local`` (local
     processes, for tests and single machines). Slurm has its own, detached executor
-    (:mod:`evalkit.runner.slurm`)."""
+    (:mod:`evalkit.integrations.slurm.executor`)."""
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    kind = "submitit-local"
+
+    def __init__(self, wait: bool = True, kind: str = "submitit-local") -> None:
+        self.kind = kind  # "slurm" here: a blocking array through submitit's AutoExecutor (not the default)
 
     def make(self, folder: Path, ex_spec: Any):  # noqa: ANN401, ANN201
-        import submitit
-
         if self.kind == "submitit-local":
             ex = submitit.LocalExecutor(folder=str(folder))
             ex.update_parameters(timeout_min=ex_spec.timeout_min)
@@ -101,7 +66,7 @@ class SubmititExecutor:
 
     def run(self, plan: Plan, store: ResultStore, batches: list[Batch], result: SweepResult,
             models: dict[str, Any], *, engine_factory: EngineFactory, resolve: Resolver,
-            say: Callable[[str], None]) -> None:
+            observer: Observer) -> None:
         ex_spec = plan.spec.executor
         per = ex_spec.batches_per_task
         groups = [batches[i:i + per] for i in range(0, len(batches), per)]
@@ -110,7 +75,7 @@ class SubmititExecutor:
         jobs = ex.map_array(_task, [plan.spec.model_dump_json()] * n, [str(store.root)] * n, groups,
                             [engine_factory] * n, [resolve] * n, [f"task{i:05d}" for i in range(n)],
                             [ex_spec.retries] * n)
-        say(f"submitted {n} array tasks ({self.kind}): job {jobs[0].job_id.split('_')[0] if jobs else '-'}; "
+        observer.say(f"submitted {n} array tasks ({self.kind}): job {jobs[0].job_id.split('_')[0] if jobs else '-'}; "
             f"logs in {store.logs_dir / 'submitit'}")
         for job, group in zip(jobs, groups, strict=True):
             try:
@@ -127,14 +92,5 @@ class SubmititExecutor:
             result.failed_batches.extend(out["failed"])
             models.update(out.get("models") or {})
 
-
-def get_executor(kind: str, progress: Any = None, wait: bool = False) -> Executor:  # noqa: ANN401
-    if kind == "local":
-        return LocalExecutor(progress)
-    if kind == "slurm":
-        from evalkit.runner.slurm import SlurmExecutor
-
-        return SlurmExecutor(wait)
-    if kind == "submitit-local":
-        return SubmititExecutor(kind)
-    raise ValueError(f"executor must be one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")
+    def held(self, store: ResultStore) -> set[tuple[str, int, str]]:
+        return set()  # it blocks until its tasks return: nothing is left queued

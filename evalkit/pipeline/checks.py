@@ -11,7 +11,7 @@ from typing import Any
 
 from evalkit.analyze.flops import ModelShape
 from evalkit.grade.verifiers import load_verifier
-from evalkit.runner.models import ENGINES, engine_arg_names, load_model_config
+from evalkit.pipeline.models import ENGINES, engine_arg_names, load_model_config
 from evalkit.spec import Plan, SpecError
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
-from evalkit.runner.batches import Batch
+from evalkit.pipeline.batches import Batch
 from evalkit.store import open_results
 
 STATES = ("done", "running", "pending", "failed", "missing")
@@ -52,7 +52,7 @@ def _batch(d: dict[str, Any]) -> Batch:
 
 
 def _queue(store: Any) -> tuple[list[dict], dict[str, str], str]:  # noqa: ANN401
-    from evalkit.runner.slurm import SlurmError, squeue, submissions
+    from evalkit.integrations.slurm.executor import SlurmError, squeue, submissions
 
     subs = submissions(store)
     if not subs:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.pipeline.batches import Batch
+from evalkit.pipeline.engine_log import tail
+from evalkit.pipeline.models import EngineFactory, Resolver, flops_columns, flops_shape
+from evalkit.pipeline.observer import Observer
 from evalkit.records import Generation, Grade, Problem
-from evalkit.runner.batches import Batch
-from evalkit.runner.models import EngineFactory, Resolver, flops_columns, flops_shape
 from evalkit.spec import Plan
 from evalkit.store import ResultStore, SampleRow
 
@@ -74,16 +76,12 @@ class SweepContext:
     """What a worker needs to run batches: the plan, the store, an engine per model (loaded once)."""
 
     def __init__(self, plan: Plan, store: ResultStore, engine_factory: EngineFactory, resolve: Resolver,
-                 say: Callable[[str], None], writer: str = "local", engine_log: Path | None = None,
-                 progress: Any = None):  # noqa: ANN401 - a ProgressSink (evalkit.runner.progress)
-        self.plan, self.store, self.engine_factory, self.resolve, self.say = plan, store, engine_factory, resolve, say
+                 observer: Observer, writer: str = "local", engine_log: Path | None = None):
+        self.plan, self.store, self.engine_factory, self.resolve = plan, store, engine_factory, resolve
+        self.observer, self.say = observer, observer.say
         self.writer = writer
         self.engine_log = engine_log  # where the engine's own output goes (None: the terminal)
-        if progress is None:
-            from evalkit.runner.progress import LineProgress
-
-            progress = LineProgress(say)
-        self.progress = progress
+        self.progress = observer.progress()
         self.cells = {c.cell_id: c for c in plan.cells}
         self.engines: dict[str, Any] = {}
         self.shapes: dict[str, Any] = {}
@@ -198,8 +196,6 @@ class SweepContext:
                          f"{tb.strip().splitlines()[-1]}")
         result.failed_batches.append(b.batch_id)
         if self.engine_log is not None:
-            from evalkit.runner.quiet import tail
-
             last = tail(self.engine_log)
             self.say(f"engine log {self.engine_log}" + (f", its last lines:\n{last}" if last else ""))
         return False

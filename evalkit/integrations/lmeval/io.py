@@ -2,7 +2,7 @@
 
 Import: every response of every sample becomes a row of evalkit's results layout (so ``report``,
 ``figures`` and ``claims`` work on it), regraded with evalkit's grader. The cell comes from the
-request's gen_kwargs (s1's keywords, see :mod:`evalkit.generate.s1_kwargs`); files of the same cell are
+request's gen_kwargs (s1's keywords, see :mod:`evalkit.integrations.lmeval.gen_kwargs`); files of the same cell are
 seeds (``seed`` in gen_kwargs, else their order on the command line). Each response is split into
 thinking and answer at the think format's delimiter; a forced end is recognised by the answer prefix
 right after it (s1 writes ``thinking_end + "\\nFinal Answer:"`` on the cap, and only then). Token
@@ -31,11 +31,8 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.formats import ThinkFormat, get_format
-from evalkit.generate.s1_kwargs import LmEvalGen, format_key, parse_gen_kwargs
-from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
-from evalkit.spec.tasks import sha256_file
-from evalkit.store import ResultStore, SampleRow, atomic_write_bytes, atomic_write_json
-from evalkit.store.lm_eval_samples import (
+from evalkit.integrations.lmeval.gen_kwargs import LmEvalGen, format_key, parse_gen_kwargs
+from evalkit.integrations.lmeval.samples import (
     EXPORT_VERSION,
     LmEvalSample,
     SamplesError,
@@ -43,6 +40,9 @@ from evalkit.store.lm_eval_samples import (
     read_samples,
     sample_record,
 )
+from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
+from evalkit.spec.tasks import sha256_file
+from evalkit.store import ResultStore, SampleRow, atomic_write_bytes, atomic_write_json
 
 # A response without a thinking phase: the whole text is the answer.
 NO_THINKING = ThinkFormat(name="none", start="", end_tokens=(), delimiter="", answer_prefix="")
@@ -259,7 +259,7 @@ def _plan_file(path: Path, samples: list[LmEvalSample], task: str,
         if s.gen_kwargs != kw0:
             raise SamplesError(f"{s.where}: field 'arguments' gen_kwargs differ from line {samples[0].line}; "
                                "one file must be one setting")
-    from evalkit.generate.s1_kwargs import GenKwargsError
+    from evalkit.integrations.lmeval.gen_kwargs import GenKwargsError
 
     try:
         spec = parse_gen_kwargs(kw0 or {}, default_max_gen_toks=256)
@@ -364,8 +364,8 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 def _write_import(out: Path, rows: list[SampleRow], cells: dict[str, Cell], imported: dict[str, Any]) -> None:
     """Write the results directory in a temporary directory renamed at the end (nothing half-way)."""
     from evalkit.grade import GRADER_VERSION
-    from evalkit.runner.context import assign_classes
-    from evalkit.runner.provenance import git_commit, now, versions
+    from evalkit.pipeline.context import assign_classes
+    from evalkit.pipeline.provenance import git_commit, now, versions
 
     groups: dict[tuple[str, int], list[SampleRow]] = {}
     for r in rows:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from evalkit.runner.batches import plan_batches
-from evalkit.runner.checks import check_plan
-from evalkit.runner.context import SweepResult
-from evalkit.runner.executors import get_executor
-from evalkit.runner.models import ENGINES, EngineFactory, Resolver, default_resolve
-from evalkit.runner.provenance import git_commit, hardware, now, versions
-from evalkit.runner.quiet import engine_output, terminal
+from evalkit.grade import GRADER_VERSION
+from evalkit.pipeline.batches import plan_batches
+from evalkit.pipeline.checks import check_plan
+from evalkit.pipeline.context import SweepResult
+from evalkit.pipeline.executors import get_executor
+from evalkit.pipeline.models import ENGINES, EngineFactory, Resolver, default_resolve
+from evalkit.pipeline.observer import Observer, RunLog
+from evalkit.pipeline.provenance import git_commit, hardware, now, versions
 from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
 from evalkit.spec.plan import check_gpus
 from evalkit.store import ResultStore
@@ -46,8 +46,6 @@ def _engine(engine: str | EngineFactory, resolve: Resolver | None) -> tuple[Engi
 def write_manifest(store: ResultStore, plan: Plan, manifest: dict[str, Any], run: dict[str, Any],
                    models: dict[str, Any]) -> None:
     """The results directory's manifest: the spec, data checksums, models, versions, and every run."""
-    from evalkit.grade import GRADER_VERSION
-
     spec = plan.spec
     store.write_manifest({
         "sweep": spec.name,
@@ -65,27 +63,6 @@ def write_manifest(store: ResultStore, plan: Plan, manifest: dict[str, Any], run
     })
 
 
-def _print_to_terminal(msg: str) -> None:
-    print(msg, file=terminal(), flush=True)
-
-
-class _RunLog:
-    """Messages of one run: to the caller's log and to ``logs/run-<start>.log``."""
-
-    def __init__(self, store: ResultStore, started: str, log: Callable[[str], None]) -> None:
-        store.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.file: TextIO = open(store.logs_dir / f"run-{started.replace(':', '')}.log", "a")  # noqa: SIM115
-        self.log = log
-
-    def __call__(self, msg: str) -> None:
-        self.log(msg)
-        self.file.write(f"{now()} {msg}\n")
-        self.file.flush()
-
-    def close(self) -> None:
-        self.file.close()
-
-
 def run_sweep(
     sweep: Plan | SweepSpec | str | Path,
     results_root: str | Path = "results",
@@ -93,63 +70,54 @@ def run_sweep(
     engine: str | EngineFactory = "vllm",
     resolve: Resolver | None = None,
     force: bool = False,
-    log: Callable[[str], None] | None = None,
     executor: str | None = None,
-    engine_factory: EngineFactory | None = None,
-    engine_log: bool = True,
-    progress: Any = None,  # noqa: ANN401 - a ProgressSink (evalkit.runner.progress); None: plain lines to ``log``
+    observer: Observer | None = None,
     wait: bool = False,
 ) -> SweepResult:
     """Run (or resume) a sweep: every sample unit missing from ``results_root/<sweep>`` is generated,
     graded and stored, batch by batch.
 
     ``sweep``: a plan, a spec, or a sweep YAML's path. ``engine``: ``vllm``, ``scripted`` (the test
-    double) or a factory ``(model id, path, engine args, plan) -> engine`` (``engine_factory`` is the
-    same, by its older name). ``executor`` overrides the spec's (local | slurm | submitit-local).
-    ``engine_log``: the engine's own output (vLLM, torch, transformers, their worker processes) goes
-    to ``logs/engine.log`` while it runs; ``log`` receives evalkit's messages (default: printed to the
-    terminal's stderr, see :func:`evalkit.runner.quiet.terminal`). On Slurm the sweep is submitted
-    as a job array and this returns at once (``result.job_id``; follow it with ``evalkit status``)
-    unless ``wait``; units held by tasks still in the queue are never submitted again."""
-    log = log or _print_to_terminal
+    double) or a factory ``(model id, path, engine args, plan) -> engine``. ``executor`` overrides the
+    spec's (local | slurm | submitit-local). ``observer`` receives evalkit's messages and progress and
+    decides where the engine's own output goes (default :class:`~evalkit.pipeline.observer.Observer`:
+    lines on stderr, the engine's output in ``logs/engine.log``); every message also goes to the run's
+    ``logs/run-<start>.log``. On Slurm the sweep is submitted as a job array and this returns at once
+    (``result.job_id``; follow it with ``evalkit status``) unless ``wait``; units held by tasks still in
+    the queue are never submitted again."""
+    observer = observer or Observer()
     plan = as_plan(sweep)
     spec = plan.spec
-    chosen = engine_factory or engine
-    check_plan(plan, chosen if isinstance(chosen, str) else None)
-    factory, resolve = _engine(chosen, resolve)
+    check_plan(plan, engine if isinstance(engine, str) else None)
+    factory, resolve = _engine(engine, resolve)
     kind = executor or spec.executor.kind
     check_gpus(spec, kind)
-    run_on = get_executor(kind, progress, wait)
+    run_on = get_executor(kind, wait)
     store = ResultStore(results_dir(results_root, str(spec.name)))
     done = set() if force else (store.completed() if store.root.exists() else set())
-    held = set()
-    if kind == "slurm" and store.root.exists():
-        from evalkit.runner.slurm import live_units
-
-        held = live_units(store) - done  # never submit twice what a queued or running task will write
+    held = run_on.held(store) - done  # never submit twice what a queued or running task will write
     batches = plan_batches(plan, done | held, force=force)
     units = {(c.cell_id, s) for c in plan.cells for s in plan.seeds}
     pending = {(c, b.seed) for b in batches for c in b.cell_ids}
     result = SweepResult(store.root, 0, len(units - pending), 0, held=len(held), batches=len(batches))
     if not batches:
-        log(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate" if not held else
+        observer.say(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate" if not held else
             f"{store.root}: nothing to submit: {len(held)} missing samples are held by tasks still in the Slurm "
             f"queue (evalkit status {store.root})")
         return result
     manifest, started = store.read_manifest(), now()
-    say = _RunLog(store, started, log)
+    log = RunLog(observer, store.logs_dir / f"run-{started.replace(':', '')}.log", now)
     store.write_cells({**store.read_cells(), **{c.cell_id: {"label": c.label, **c.key} for c in plan.cells}})
-    say(f"{len(batches)} batches to run ({run_on.kind}), {len(units) - len(pending)} of {len(units)} "
+    log.say(f"{len(batches)} batches to run ({run_on.kind}), {len(units) - len(pending)} of {len(units)} "
         f"(cell, seed) pairs already complete")
     models = manifest.get("models", {})
     try:
-        with engine_output(store.logs_dir / "engine.log" if engine_log and run_on.kind == "local" else None):
-            run_on.run(plan, store, batches, result, models, engine_factory=factory, resolve=resolve, say=say)
+        run_on.run(plan, store, batches, result, models, engine_factory=factory, resolve=resolve, observer=log)
         if result.generate_s:
-            say(f"{result.samples} samples in {result.generated_shards} parts; {result.generated_tokens} generated "
+            log.say(f"{result.samples} samples in {result.generated_shards} parts; {result.generated_tokens} generated "
                 f"tokens in {result.generate_s:.1f}s ({result.generated_tokens / result.generate_s:.1f} tok/s)")
         if result.failed_batches:
-            say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
+            log.say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
                 "run the sweep again to retry them")
     finally:
         run = {"start": started, "end": now(), "executor": run_on.kind, **({"job_id": result.job_id} if result.job_id else {}),
@@ -158,5 +126,5 @@ def run_sweep(
                "generated_tokens": result.generated_tokens, "generate_s": round(result.generate_s, 3),
                "git_commit": git_commit(), "versions": versions(), "hardware": hardware()}
         write_manifest(store, plan, manifest, run, models)
-        say.close()
+        log.close()
     return result

@@ -1,9 +1,9 @@
 """``evalkit-vllm``: an lm-evaluation-harness model that generates through evalkit's engines and
-budget-forcing strategies, and understands the s1 fork's gen_kwargs (see :mod:`evalkit.generate.s1_kwargs`).
+budget-forcing strategies, and understands the s1 fork's gen_kwargs (see :mod:`evalkit.integrations.lmeval.gen_kwargs`).
 
 Importing this module registers the model with lm-eval's registry (it needs the ``lmeval`` extra).
 lm-eval 0.4.13 discovers no models from other packages, so its CLI must run in a process that
-imported this module first: ``evalkit-lm-eval`` (or ``python -m evalkit.cli.lm_eval_cmd``) is exactly
+imported this module first: ``evalkit-lm-eval`` (or ``python -m evalkit.integrations.lmeval.cli``) is exactly
 lm-eval's CLI with that done; from Python, import this module before ``lm_eval.simple_evaluate``.
 evalkit also declares the ``lm_eval.models`` entry point, which lm-eval releases with entry-point
 discovery would use (untested: the pinned 0.4.13 has no such discovery).
@@ -45,7 +45,7 @@ from lm_eval.api.registry import register_model
 from evalkit.generate.engine import GenRequest
 from evalkit.generate.forcing import BudgetError, Job, derive_seed, run_trees
 from evalkit.generate.formats import ThinkFormat, get_format
-from evalkit.generate.s1_kwargs import LmEvalGen, apply_until, format_key, parse_gen_kwargs
+from evalkit.integrations.lmeval.gen_kwargs import LmEvalGen, apply_until, format_key, parse_gen_kwargs
 from evalkit.records import Cell, ForcingConfig, Generation, Problem, SamplingConfig
 
 log = logging.getLogger("evalkit.lm_eval")

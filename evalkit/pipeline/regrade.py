@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from evalkit.runner.context import assign_classes
+from evalkit.pipeline.context import assign_classes
 from evalkit.store import open_results
 
 
