@@ -17,6 +17,7 @@ The public API, after ``inspect_ai.eval``::
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -29,8 +30,6 @@ _LAZY = {"run_sweep": "evalkit.pipeline", "regrade": "evalkit.pipeline", "SweepR
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazy: importing evalkit.records must stay light
-    import importlib
-
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in ("report", "grade"):

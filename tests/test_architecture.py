@@ -122,11 +122,70 @@ def test_no_function_over_80_lines() -> None:
 def test_the_graph_sees_lazy_imports() -> None:
     """The checker itself: a function-level import counts, and a cycle is found."""
     graph = import_graph()
-    assert "evalkit.pipeline" in graph["evalkit.cli.main"]  # imported inside a command
+    assert "evalkit.pipeline" in graph["evalkit.cli.main"]
     assert "evalkit.integrations.lmeval.io" in graph["evalkit.cli.lm_eval_cmd"]
     assert "evalkit.store.row" in graph["evalkit.store"]
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert find_cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+    lazy = function_level_imports(ast.parse("import os\ndef f():\n    from evalkit.spec import Plan\n    import vllm\n"))
+    assert lazy == [(3, "evalkit.spec"), (4, "vllm")]
+
+
+# The only libraries imported inside functions: optional ones (an extra, or a model stack evalkit
+# runs without) and the heavy ones the command line should not pay for at start-up.
+LAZY_OK = {"vllm", "torch", "transformers", "matplotlib", "playwright", "submitit", "lm_eval", "sentence_transformers",
+           "math_verify", "sympy", "latex2sympy2_extended", "pandas", "pyarrow"}
+
+
+def function_level_imports(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, module) of every import statement inside a function."""
+    out = []
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import):
+                    out += [(node.lineno, a.name) for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    out.append((node.lineno, "." * node.level + (node.module or "")))
+    return sorted(set(out))
+
+
+def _imports(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            out.append(node.module or "")
+    return out
+
+
+def test_function_level_imports_only_of_optional_or_heavy_libraries() -> None:
+    """No evalkit module is imported inside a function (dependencies are visible at the top), and the
+    libraries that are stay few and of the allowed kinds."""
+    found = {f"{f.relative_to(ROOT.parent)}:{line} {mod}": mod for f in ROOT.rglob("*.py")
+             for line, mod in function_level_imports(ast.parse(f.read_text()))}
+    bad = [k for k, mod in found.items() if mod.split(".")[0] not in LAZY_OK]
+    assert not bad, "\n".join(sorted(bad))
+    assert len(found) <= 40, len(found)
+
+
+def test_statistics_live_in_analyze_and_integrations_at_the_edge() -> None:
+    """scipy and numpy's random generators are imported only in analyze (and contamination, whose
+    calibration draws); lm-eval and submitit only under integrations."""
+    bad = []
+    for f in ROOT.rglob("*.py"):
+        part = _part(".".join(f.relative_to(ROOT.parent).with_suffix("").parts))
+        for mod in _imports(f):
+            top = mod.split(".")[0]
+            if (top == "scipy" or mod.startswith("numpy.random")) and part not in ("analyze", "contamination"):
+                bad.append(f"{f.relative_to(ROOT.parent)}: {mod}")
+            if top in ("lm_eval", "submitit") and part != "integrations":
+                bad.append(f"{f.relative_to(ROOT.parent)}: {mod}")
+        text = f.read_text()
+        if part not in ("analyze", "contamination") and ("np.random" in text or "default_rng" in text):
+            bad.append(f"{f.relative_to(ROOT.parent)}: numpy random")
+    assert not bad, "\n".join(bad)
 
 
 LIBRARY_RUN = """

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from scipy import stats
 
-from evalkit.analyze.clustered import paired_interval
+from evalkit.analyze.clustered import accuracy_interval, paired_interval
 from evalkit.analyze.intervals import Interval, TestResult, wilson_rate
 from evalkit.analyze.validate import confidence_level, outcomes, paired_outcomes
 
@@ -107,8 +107,6 @@ def subset_difference(correct: np.ndarray, keep: np.ndarray, *, confidence: floa
     covered 0.87; Welch's t 0.79-0.92; 20 excluded problems of which 6% always solved, 0.89 in the
     random-design search). So with fewer than 30 excluded problems the interval is conservative
     (benchmarks/calibration.py, benchmarks/calibration_search.py)."""
-    from evalkit.analyze.clustered import accuracy_interval
-
     confidence = confidence_level(confidence)
     c = outcomes(correct, name="correct")
     keep = np.asarray(keep, dtype=bool)

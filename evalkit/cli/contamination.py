@@ -7,9 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from evalkit.cli.common import err, show
 from evalkit.cli.common import fail as _fail
+from evalkit.contamination import (
+    EMBEDDING_THRESHOLD,
+    TrainingDataError,
+    audit,
+    read_training,
+    render_markdown,
+)
+from evalkit.contamination.embed import EmbeddingUnavailable, Encoder
+from evalkit.spec.exclude import format_exclude
+from evalkit.spec.tasks import TaskError, load_questions
+from evalkit.store import atomic_write_bytes
 
 DEFAULT_BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond")
 
@@ -26,8 +38,6 @@ def _ints(s: str, what: str) -> tuple[int, ...]:
 
 def _questions(names: list[str], defaults: bool, gpqa_csv: Path | None) -> list:
     """The benchmarks' questions; with the default benchmarks, gpqa_diamond is skipped without its CSV."""
-    from evalkit.spec.tasks import TaskError, load_questions
-
     questions = []
     for name in names:
         try:
@@ -57,16 +67,6 @@ def contamination(
     """Flag (benchmark problem, training item) pairs by n-gram overlap, paraphrase similarity and answer
     leakage; writes flagged.jsonl, flagged.txt (an exclude list for `evalkit report --exclude`), report.md
     and summary.json."""
-    from evalkit.contamination import (
-        EMBEDDING_THRESHOLD,
-        TrainingDataError,
-        audit,
-        read_training,
-        render_markdown,
-    )
-    from evalkit.spec.exclude import format_exclude
-    from evalkit.store import atomic_write_bytes
-
     sizes = _ints(ngram, "--ngram")
     names = [b.strip() for b in (benchmarks.split(",") if benchmarks else DEFAULT_BENCHMARKS) if b.strip()]
     try:
@@ -78,8 +78,6 @@ def contamination(
     questions = _questions(names, benchmarks is None, gpqa_csv)
     encoder = None
     if embeddings:
-        from evalkit.contamination.embed import EmbeddingUnavailable, Encoder
-
         try:
             encoder = Encoder(precision=precision)
         except (EmbeddingUnavailable, ValueError) as e:
@@ -115,8 +113,6 @@ def contamination(
 
 
 def _print(res, rows: int) -> None:  # noqa: ANN001 - AuditResult
-    from rich.table import Table
-
     t = Table(title="contamination: per benchmark")
     heads = ["benchmark", "problems", "flagged problems", "pairs", *[f"by {m}" for m in res.thresholds],
              "traces checked", "answer leaked"]

@@ -14,6 +14,10 @@ from typing import Annotated
 
 import typer
 
+from evalkit.cli.common import console, failing, say, show
+from evalkit.integrations.lmeval.io import export_samples, import_samples
+from evalkit.report import build
+
 
 def register(app: typer.Typer) -> None:
     """Add ``import lm-eval`` and ``export lm-eval`` to the ``evalkit`` command."""
@@ -34,10 +38,6 @@ def register(app: typer.Typer) -> None:
         report: Annotated[bool, typer.Option(help="print the report afterwards")] = True,
     ) -> None:
         """Import lm-eval sample logs: regrade with evalkit's grader and store rows for report / figures / claims."""
-        from evalkit.cli.common import failing, say, show
-        from evalkit.integrations.lmeval.io import import_samples
-        from evalkit.report import build
-
         with failing():
             res = import_samples(samples, task, out, model=model, tokenizer=tokenizer, force=force, workers=workers,
                                  log=say)
@@ -57,9 +57,6 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path | None, typer.Option(help="output folder (default: results/<sweep>/lm_eval)")] = None,
     ) -> None:
         """Export a results directory as lm-eval samples_*.jsonl (one file per cell and seed)."""
-        from evalkit.cli.common import console, failing, say
-        from evalkit.integrations.lmeval.io import export_samples
-
         with failing():
             files = export_samples(results_dir, out)
         for f in files:

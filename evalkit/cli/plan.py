@@ -5,8 +5,18 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from rich.table import Table
+
+from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
 from evalkit.cli.common import console, fail, show
+from evalkit.generate.engine import has_cuda
+from evalkit.generate.packs import PACKS, installed, pack_dir
+from evalkit.integrations.slurm.executor import sbatch_script
+from evalkit.pipeline import load_model_config, plan_batches
+from evalkit.pipeline.provenance import hardware, versions
 from evalkit.spec import Plan
+from evalkit.spec.tasks import data_status, registry
+from evalkit.store import ResultStore
 
 
 def print_plan(plan: Plan, results: Path, throughput: float, executor: str | None = None) -> None:
@@ -29,16 +39,11 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
         console.print(f"estimated GPU-hours at {throughput:,.0f} generated tokens/s per GPU: "
                       f"<= {ub / throughput / 3600:,.1f}")
         print_flops_bound(plan, mml)
-    from evalkit.pipeline import plan_batches
-    from evalkit.store import ResultStore
-
     store = ResultStore(results / str(s.name))
     batches = plan_batches(plan, store.completed() if store.root.exists() else set())
     if store.root.exists():
         console.print(f"{store.root} exists: {len(batches)} batches still to run")
     if (executor or s.executor.kind) == "slurm":
-        from evalkit.integrations.slurm.executor import sbatch_script
-
         n = -(-len(batches) // s.executor.batches_per_task)
         console.print(f"slurm: a job array of {n} tasks, {s.executor.batches_per_task} batch(es) each "
                       f"({len(batches)} batches); the script sbatch receives:", highlight=False)
@@ -48,9 +53,6 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
 def print_flops_bound(plan: Plan, max_model_len: int | None) -> None:
     """Upper bound on FLOPs (naive accounting: every sample pays its prompt) when a FLOPs model is known;
     prompt lengths are estimated at 4 characters per token."""
-    from evalkit.analyze.flops import ModelShape, span_flops
-    from evalkit.pipeline import load_model_config
-
     total = 0.0
     for entry in plan.spec.model_entries():
         ref = entry.flops_config or entry.id
@@ -74,11 +76,6 @@ def print_flops_bound(plan: Plan, max_model_len: int | None) -> None:
 
 
 def print_flops(model: str, prompt: int, think: int, answer: int, samples: int) -> None:
-    from rich.table import Table
-
-    from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
-    from evalkit.pipeline import load_model_config
-
     try:
         shape = ModelShape.from_config(load_model_config(model))
     except ValueError as e:
@@ -105,11 +102,6 @@ def print_flops(model: str, prompt: int, think: int, answer: int, samples: int) 
 
 def print_doctor() -> bool:
     """Engine import and device, hardware, installed packs, data checksums; False if something is wrong."""
-    from evalkit.generate.engine import has_cuda
-    from evalkit.generate.packs import PACKS, installed, pack_dir
-    from evalkit.pipeline.provenance import hardware, versions
-    from evalkit.spec.tasks import data_status, registry
-
     ok = True
     v = versions()
     console.print("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val), highlight=False)

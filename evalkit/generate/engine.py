@@ -6,6 +6,9 @@ An engine takes a batch of token-id requests and returns generated token ids; th
 
 from __future__ import annotations
 
+import ast
+import copy
+import importlib.util
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -132,9 +135,6 @@ def vllm_arg_names() -> frozenset[str] | None:
     """The keyword arguments ``vllm.LLM`` takes (its own and ``EngineArgs``' fields), read from the
     installed vLLM's source without importing it (a dry run stays light); None when vLLM is not
     installed or its source is not laid out as expected."""
-    import ast
-    import importlib.util
-
     try:
         found = importlib.util.find_spec("vllm")
     except (ImportError, ValueError):
@@ -228,7 +228,6 @@ class VLLMEngine:
         """One batch; results in request order."""
         if not requests:  # never call vLLM with an empty batch
             return []
-        import copy
 
         done: dict[int, GenResult] = {}
         seen: set[int] = set()

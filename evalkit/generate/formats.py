@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 
@@ -56,8 +57,6 @@ def get_format(name: str) -> ThinkFormat:
     """A preset by name, or a custom format given as the JSON of its fields (what a spec's mapping
     ``think_format: {start: ..., end_tokens: [...], delimiter: ...}`` becomes in a cell)."""
     if name.startswith("{"):
-        import json
-
         d = json.loads(name)
         d.setdefault("name", "custom")
         d["end_tokens"] = tuple(d.get("end_tokens", ()))

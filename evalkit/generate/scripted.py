@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import random
 import string
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from evalkit.generate.engine import GenRequest, GenResult, OnDone, stream_rounds
 
@@ -100,8 +101,6 @@ class ScriptedEngine:
         if self.fail_on is not None and self.fail_on(requests):
             raise RuntimeError("scripted engine failure (fault injection)")
         if self.delay_s:
-            import time
-
             time.sleep(self.delay_s)
         self.calls.append(len(requests))
         out = [self._one(r) for r in requests]
@@ -167,6 +166,4 @@ class ScriptedEngine:
 
 def scripted_arg_names() -> frozenset[str]:
     """The settings a spec's ``engine:`` may give the scripted engine (``golds`` comes from the plan)."""
-    from dataclasses import fields
-
     return frozenset(f.name for f in fields(ScriptedEngine)) - {"golds", "calls", "generated_tokens"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -369,8 +370,6 @@ def parse_answer(answer: str, cfg: GraderConfig) -> tuple[Any, ...]:
     """An already extracted answer (``\\dfrac{1}{3}``, ``\\frac34 i``, ``1/3``, ``45 degrees``), no delimiters
     needed: read whole as a gold is (:func:`parse_gold`), else extracted as from a response, then from
     ``$answer$``."""
-    from dataclasses import replace
-
     body = _body(answer)
     if not body:
         return ()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from evalkit.grade.baseline import plain_verdict
 from evalkit.grade.config import GRADER_VERSION, GraderConfig, Item
 from evalkit.grade.mathverify import grade_math
 from evalkit.records import Grade
@@ -104,8 +105,6 @@ def grade_bare_answer(answer: str, gold: str, answer_type: str, cfg: GraderConfi
 def _reference(item: Item, cfg: GraderConfig) -> Grade:
     """Plain math-verify / simple-evals' letter pattern; a bare answer is given to them as ``$answer$``
     (a letter as ``Answer: X``)."""
-    from evalkit.grade.baseline import plain_verdict
-
     text = item.response
     if item.is_answer:
         body = text.strip().strip("$").strip()

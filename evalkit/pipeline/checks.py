@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.analyze.flops import ModelShape
+from evalkit.generate.packs import PACKS, installed, pack_dir
+from evalkit.grade import gold_problem
 from evalkit.grade.verifiers import load_verifier
 from evalkit.pipeline.models import ENGINES, engine_arg_names, load_model_config
 from evalkit.spec import Plan, SpecError
@@ -18,8 +20,6 @@ from evalkit.spec import Plan, SpecError
 def check_golds(plan: Plan) -> None:
     """Every gold of the plan's problems parses whole (never a fragment at grading time): a SpecError
     naming task, problem id and gold otherwise."""
-    from evalkit.grade import gold_problem
-
     bad = []
     for i, (name, sel) in enumerate(plan.selections.items()):
         if name in plan.unavailable:
@@ -38,7 +38,6 @@ def model_context(model_id: str, engine_args: dict) -> tuple[int, str] | None:
     config.json; with where the number comes from. None for hub ids and packs not installed yet."""
     if engine_args.get("max_model_len"):
         return int(engine_args["max_model_len"]), "engine.max_model_len"
-    from evalkit.generate.packs import PACKS, installed, pack_dir
 
     cfg = None
     if model_id in PACKS and installed(model_id):

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evalkit.generate import Job, run_trees
+from evalkit.grade import GraderConfig, Item, answer_classes, grade_cached
+from evalkit.grade.verifiers import load_verifier
 from evalkit.pipeline.batches import Batch
 from evalkit.pipeline.engine_log import tail
 from evalkit.pipeline.models import EngineFactory, Resolver, flops_columns, flops_shape
@@ -42,8 +45,6 @@ class SweepResult:
 def assign_classes(rows: Sequence[SampleRow]) -> list[SampleRow]:
     """Equivalence classes of the extracted answers among the samples of each (problem, seed), for
     votes (``1/2`` and ``0.5`` share a class)."""
-    from evalkit.grade import answer_classes
-
     groups: dict[tuple[str, int], list[int]] = {}
     for i, r in enumerate(rows):
         groups.setdefault((r.problem_id, r.seed), []).append(i)
@@ -91,8 +92,6 @@ class SweepContext:
         self.verifier = None
         spec = plan.spec
         if spec.parallel is not None and spec.parallel.verifier:
-            from evalkit.grade.verifiers import load_verifier
-
             self.verifier = load_verifier(spec.parallel.verifier)
 
     def engine(self, model_id: str) -> Any:  # noqa: ANN401
@@ -122,8 +121,6 @@ class SweepContext:
     def generate(self, batch: Batch, result: SweepResult) -> tuple[list, list[Generation]]:
         """The batch's jobs and their generations (every job in one event-driven run: cells share
         trajectory trees, a rejection job's attempts are trajectories of its samples)."""
-        from evalkit.generate import Job, run_trees
-
         engine = self.engine(batch.model)
         probs = {p.problem_id: p for p in self.problems_of(batch.task, batch.seed)}
         jobs = [Job(self.cells[cid], probs[pid], batch.seed, i) for cid in batch.cell_ids
@@ -142,8 +139,6 @@ class SweepContext:
 
     def grade(self, jobs: Sequence, gens: Sequence[Generation]) -> list[Grade]:
         """Verdicts of every generation (sandboxed, cached; each distinct answer graded once)."""
-        from evalkit.grade import GraderConfig, Item, grade_cached
-
         gspec = self.plan.spec.grader
         cfg = GraderConfig(timeout_s=gspec.timeout_s, unclosed_thinking=gspec.unclosed_thinking,
                            unit_letters=gspec.unit_letters)

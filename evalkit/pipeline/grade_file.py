@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.grade import TASK_TYPES, GradeCache, GraderConfig, Item, grade_cached, grade_many
+from evalkit.grade.verifiers import load_verifier
 from evalkit.store import atomic_write_bytes
 from evalkit.store.jsonl import json_objects
 
@@ -31,8 +33,6 @@ class GradeFileResult:
 
 def _check_record(rec: dict[str, Any], where: str) -> str:
     """The key holding the text to grade (``response`` or ``answer``: exactly one); a clear error otherwise."""
-    from evalkit.grade import TASK_TYPES
-
     for key in ("task", "gold"):
         if key not in rec:
             raise GradeFileError(f"{where}: missing key {key!r}")
@@ -50,8 +50,6 @@ def _check_record(rec: dict[str, Any], where: str) -> str:
 
 def read_responses(infile: Path) -> tuple[list[dict[str, Any]], list]:
     """The records of a JSONL file (task, gold and response or answer) and their grading items."""
-    from evalkit.grade import TASK_TYPES, Item
-
     if not infile.exists():
         raise GradeFileError(f"{infile}: no such file")
     records, items = [], []
@@ -66,13 +64,9 @@ def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path
            workers: int, timeout: float) -> int:
     """Grade again with plain math-verify (simple-evals' letter pattern for multiple choice), and the
     judge; write every disagreement. Returns their number."""
-    from evalkit.grade import GraderConfig, grade_many
-
     base = grade_many(items, GraderConfig(timeout_s=timeout, reference=True), workers=workers, timeout_s=timeout)
     judged = None
     if judge:
-        from evalkit.grade.verifiers import load_verifier
-
         fn = load_verifier(judge)
         judged = [bool(fn(it)) for it in items]
     rows = []
@@ -94,9 +88,6 @@ def grade_file(infile: Path, out: Path, *, workers: int = 1, timeout: float = 5.
     """Grade every record of ``infile`` (a ``response``, or an already extracted ``answer``); each output
     record is the input plus correct, extracted, reason and grader_version. Golds that do not parse whole
     are graded ``gold_unparsable`` and counted per gold in ``unparsable_golds`` (the CLI warns)."""
-    from dataclasses import replace
-
-    from evalkit.grade import GradeCache, GraderConfig, grade_cached, grade_many
 
     records, items = read_responses(infile)
     items = [it if it.is_answer else replace(it, think_end=think_end) for it in items]

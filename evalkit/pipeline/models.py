@@ -7,6 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from evalkit.analyze.flops import ModelShape, sample_flops, span_flops
+from evalkit.generate import ScriptedEngine, VLLMEngine
+from evalkit.generate.engine import vllm_arg_names
+from evalkit.generate.packs import PACKS, pack_dir, resolve_model
+from evalkit.generate.scripted import scripted_arg_names
 from evalkit.records import Generation, Problem
 from evalkit.spec import Plan
 
@@ -22,7 +27,6 @@ def load_model_config(ref: str) -> dict[str, Any]:
     for cand in (SHIPPED_CONFIGS / f"{ref}.json", Path(ref), Path(ref) / "config.json"):
         if cand.is_file():
             return json.loads(cand.read_text())
-    from evalkit.generate.packs import PACKS, pack_dir
 
     if ref in PACKS and (pack_dir(ref) / "config.json").exists():
         return json.loads((pack_dir(ref) / "config.json").read_text())
@@ -33,8 +37,6 @@ def load_model_config(ref: str) -> dict[str, Any]:
 def flops_shape(entry_id: str, path: str, flops_config: str | None):  # noqa: ANN201
     """The FLOPs model of a sweep's model: its ``flops_config``, else the config.json beside its weights,
     else a shipped config of the same name; None if none is known (FLOPs columns stay empty)."""
-    from evalkit.analyze.flops import ModelShape
-
     for ref in (flops_config, path, entry_id):
         if not ref:
             continue
@@ -55,7 +57,6 @@ def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int,
     choices), by the seeds too."""
     if shape is None:
         return dict.fromkeys(FLOPS_FIELDS)
-    from evalkit.analyze.flops import sample_flops, span_flops
 
     sharing = n_samples * (1 if "permutation" in problem.meta else n_seeds)
     f = sample_flops(shape, gen.prompt_tokens, gen.thinking_tokens + gen.forced_tokens + gen.answer_tokens,
@@ -65,15 +66,11 @@ def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int,
 
 
 def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:  # noqa: ANN401
-    from evalkit.generate import VLLMEngine
-
     return VLLMEngine(path, engine_args, name=model_id)
 
 
 def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:  # noqa: ANN401
     """The test double, knowing the gold of every problem of the plan."""
-    from evalkit.generate import ScriptedEngine
-
     golds = {}
     for sel in plan.selections.values():
         for seed in plan.seeds:
@@ -87,8 +84,6 @@ def scripted_resolve(model: str) -> tuple[str, dict]:
 
 
 def default_resolve(model: str) -> tuple[str, dict]:
-    from evalkit.generate.packs import resolve_model
-
     return resolve_model(model)
 
 
@@ -101,7 +96,4 @@ ENGINES: dict[str, tuple[EngineFactory, Resolver]] = {
 def engine_arg_names(engine: str) -> frozenset[str] | None:
     """The keys a model's ``engine:`` may hold for an engine kind (None: not known here, e.g. vLLM not
     installed on the machine that plans a sweep for a GPU node)."""
-    from evalkit.generate.engine import vllm_arg_names
-    from evalkit.generate.scripted import scripted_arg_names
-
     return {"vllm": vllm_arg_names, "scripted": scripted_arg_names}[engine]()

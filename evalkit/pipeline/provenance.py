@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import evalkit
+from evalkit.generate.hardware import hardware as probe
 
 
 def now() -> str:
@@ -27,8 +28,6 @@ def versions() -> dict[str, str | None]:
 
 def hardware() -> dict[str, Any]:
     """The machine that ran the engine (CPU model and kernel-selecting ISA flags, GPUs and driver)."""
-    from evalkit.generate.hardware import hardware as probe
-
     return probe()
 
 

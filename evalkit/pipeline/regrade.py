@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalkit.grade import GRADER_VERSION, GradeCache, GraderConfig, Item, grade_cached
 from evalkit.pipeline.context import assign_classes
 from evalkit.store import open_results
 
@@ -23,8 +24,6 @@ class RegradeResult:
 def regrade(results_dir: str | Path, *, workers: int = 1) -> RegradeResult:
     """Grade every stored answer again with the installed grader (cached verdicts make this
     near-instant) and rewrite the parts through the store."""
-    from evalkit.grade import GRADER_VERSION, GradeCache, GraderConfig, Item, grade_cached
-
     store = open_results(results_dir)
     t0 = time.perf_counter()
     parts = [(f, store.read_part(f)) for f in store.shard_files()]

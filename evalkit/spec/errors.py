@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from evalkit.errors import EvalkitError
 
@@ -81,8 +82,6 @@ def validate_yaml(text: str, source: str, model: Any, error: type[Exception], wh
     """Parse YAML text and validate it as the pydantic ``model``; every problem (YAML syntax, not a
     mapping, duplicate keys, each validation error) becomes ``source:line: key: message`` in one
     ``error([...])``. Returns the instance and the line index (for later checks that name lines)."""
-    from pydantic import ValidationError
-
     try:
         data = yaml.safe_load(text)
         index = LineIndex(text)

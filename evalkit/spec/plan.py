@@ -9,7 +9,7 @@ from typing import Any
 
 from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
 from evalkit.spec.errors import SpecError, format_loc, validate_yaml
-from evalkit.spec.schema import SweepSpec, TaskEntry
+from evalkit.spec.schema import MAX_CELLS, SweepSpec, TaskEntry, check_name
 from evalkit.spec.tasks import TaskError, load_problems
 
 
@@ -26,8 +26,6 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise SpecError([f"{p}: no such spec file"])
     spec = parse_spec(p.read_text(), source=str(p))
     if spec.name is None:
-        from evalkit.spec.schema import check_name
-
         try:
             check_name(p.stem)
         except ValueError as e:
@@ -180,8 +178,6 @@ def check_gpus(spec: SweepSpec, kind: str | None = None) -> None:
 
 def _check_size(spec: SweepSpec, cells: list[Cell]) -> None:
     """More cells than :data:`MAX_CELLS` is a typo (a range written out), not a sweep."""
-    from evalkit.spec.schema import MAX_CELLS
-
     if len(cells) <= MAX_CELLS:
         return
     sizes = {}

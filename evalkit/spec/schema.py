@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from evalkit.spec.errors import format_loc
+from evalkit.spec.tasks import registry
 
 Cap = Annotated[int, Field(ge=1)]  # a thinking-token cap
 
@@ -43,8 +48,6 @@ class TaskEntry(_Strict):
     @field_validator("name")
     @classmethod
     def _known(cls, v: str) -> str:
-        from evalkit.spec.tasks import registry
-
         reg = registry()
         if v not in reg:
             raise ValueError(f"unknown task {v!r}; known tasks: {', '.join(sorted(reg))}")
@@ -52,8 +55,6 @@ class TaskEntry(_Strict):
 
     @model_validator(mode="after")
     def _filterable(self) -> TaskEntry:
-        from evalkit.spec.tasks import registry
-
         allowed = registry()[self.name].filter_fields
         for k in self.where:
             if k not in allowed:
@@ -111,8 +112,6 @@ class Parallel(_Strict):
     @classmethod
     def _verifier(cls, v: str | None) -> str | None:
         if v is not None:
-            import importlib.util
-
             mod, _, fn = v.partition(":")
             if not fn:
                 raise ValueError(f"verifier {v!r}: expected 'module:function'")
@@ -150,8 +149,6 @@ class CustomThinkFormat(_Strict):
         return self
 
     def as_cell_value(self) -> str:
-        import json
-
         return json.dumps(self.model_dump(), sort_keys=True)
 
 
@@ -213,8 +210,6 @@ class SweepSpec(_Strict):
 
     def where(self, *loc: Any) -> str:  # noqa: ANN401
         """``file:line: key`` of a key path in the YAML this spec came from (just the key otherwise)."""
-        from evalkit.spec.errors import format_loc
-
         return self._locate(loc) if self._locate is not None else format_loc(loc)
 
     @field_validator("name")

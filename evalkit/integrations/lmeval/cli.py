@@ -4,13 +4,14 @@ discovery for models)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 
 def lm_eval_main() -> None:
     """Run lm-eval's CLI (``sys.argv`` as given) with ``evalkit-vllm`` registered."""
-    try:
-        import evalkit.integrations.lmeval.model  # noqa: F401 - registers evalkit-vllm
+    try:  # the model module needs lm-eval (optional): imported by name, registering evalkit-vllm
+        importlib.import_module("evalkit.integrations.lmeval.model")
     except ImportError as e:
         sys.stderr.write(f"error: evalkit-lm-eval needs lm-eval (pip install 'evalkit[lmeval]'): {e}\n")
         raise SystemExit(2) from None

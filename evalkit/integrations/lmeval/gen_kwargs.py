@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.generate.formats import ThinkFormat, get_format
+from evalkit.generate.formats import PRESETS, ThinkFormat, get_format
 from evalkit.records import Cell
 
 # The s1 fork's defaults: start and end strings without newlines, the cap's answer prefix after a newline.
@@ -115,8 +115,6 @@ def _str(key: str, value: Any) -> str:  # noqa: ANN401
 
 def format_key(fmt: ThinkFormat) -> str:
     """The ``Cell.think_format`` string of a format: a preset's name when it is one, else its JSON."""
-    from evalkit.generate.formats import PRESETS
-
     if PRESETS.get(fmt.name) == fmt:
         return fmt.name
     d = asdict(fmt)

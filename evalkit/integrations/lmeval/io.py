@@ -25,13 +25,17 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
+from evalkit.generate.engine import HFTokenizer
 from evalkit.generate.formats import ThinkFormat, get_format
-from evalkit.integrations.lmeval.gen_kwargs import LmEvalGen, format_key, parse_gen_kwargs
+from evalkit.generate.packs import PACKS, installed, pack_dir
+from evalkit.generate.scripted import CharTokenizer
+from evalkit.grade import GRADER_VERSION, GraderConfig, Item, grade_cached
+from evalkit.integrations.lmeval.gen_kwargs import GenKwargsError, LmEvalGen, format_key, parse_gen_kwargs
 from evalkit.integrations.lmeval.samples import (
     EXPORT_VERSION,
     LmEvalSample,
@@ -40,7 +44,10 @@ from evalkit.integrations.lmeval.samples import (
     read_samples,
     sample_record,
 )
+from evalkit.pipeline.context import assign_classes
+from evalkit.pipeline.provenance import git_commit, now, versions
 from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
+from evalkit.spec import TaskError, get_task, load_problems
 from evalkit.spec.tasks import sha256_file
 from evalkit.store import ResultStore, SampleRow, atomic_write_bytes, atomic_write_json
 
@@ -79,10 +86,7 @@ def load_tokenizer(ref: str) -> Any:  # noqa: ANN401
     """``scripted`` (the test double's characters), an installed model pack, or a local tokenizer
     directory; never downloads."""
     if ref == "scripted":
-        from evalkit.generate.scripted import CharTokenizer
-
         return CharTokenizer()
-    from evalkit.generate.packs import PACKS, installed, pack_dir
 
     if ref in PACKS:
         if not installed(ref):
@@ -96,7 +100,6 @@ def load_tokenizer(ref: str) -> Any:  # noqa: ANN401
         from transformers import AutoTokenizer
     except ImportError:
         raise LmEvalIOError("--tokenizer needs transformers (the cpu or gpu extra)") from None
-    from evalkit.generate.engine import HFTokenizer
 
     return HFTokenizer(AutoTokenizer.from_pretrained(str(path), local_files_only=True))
 
@@ -141,8 +144,6 @@ class _Matcher:
     """Finds the evalkit problem a doc is: by the task's id field, else by its rendered problem text."""
 
     def __init__(self, task: str) -> None:
-        from evalkit.spec import TaskError, get_task, load_problems
-
         self.td = get_task(task)
         try:
             self.problems = load_problems(task)
@@ -247,8 +248,6 @@ def _plan_file(path: Path, samples: list[LmEvalSample], task: str,
         if cell.task != task:
             raise SamplesError(f"{samples[0].where}: exported from task {cell.task!r}, imported as --task {task}")
         if model and model != cell.model:
-            from dataclasses import replace
-
             cell = replace(cell, model=model)
         return cell, get_format(cell.think_format), None, int(b0["seed"])
     if any(b is not None for b in blocks):
@@ -259,7 +258,6 @@ def _plan_file(path: Path, samples: list[LmEvalSample], task: str,
         if s.gen_kwargs != kw0:
             raise SamplesError(f"{s.where}: field 'arguments' gen_kwargs differ from line {samples[0].line}; "
                                "one file must be one setting")
-    from evalkit.integrations.lmeval.gen_kwargs import GenKwargsError
 
     try:
         spec = parse_gen_kwargs(kw0 or {}, default_max_gen_toks=256)
@@ -363,10 +361,6 @@ def _replace_dir(tmp: Path, out: Path) -> None:
 
 def _write_import(out: Path, rows: list[SampleRow], cells: dict[str, Cell], imported: dict[str, Any]) -> None:
     """Write the results directory in a temporary directory renamed at the end (nothing half-way)."""
-    from evalkit.grade import GRADER_VERSION
-    from evalkit.pipeline.context import assign_classes
-    from evalkit.pipeline.provenance import git_commit, now, versions
-
     groups: dict[tuple[str, int], list[SampleRow]] = {}
     for r in rows:
         groups.setdefault((r.cell_id, r.seed), []).append(r)
@@ -390,9 +384,6 @@ def _write_import(out: Path, rows: list[SampleRow], cells: dict[str, Cell], impo
 def import_samples(paths: list[Path], task: str, out: Path, *, model: str | None = None, tokenizer: str | None = None,
                    force: bool = False, workers: int = 1, log: Callable[[str], None] = print) -> ImportResult:
     """Read, regrade and store lm-eval samples as ``out`` (an evalkit results directory)."""
-    from evalkit.grade import GraderConfig, Item, grade_cached
-    from evalkit.spec import TaskError
-
     out = Path(out)
     if out.exists() and not force:
         raise LmEvalIOError(f"{out} exists; choose another --out or pass --force to replace it")
@@ -487,8 +478,6 @@ def _row(fp: _FilePlan, s: LmEvalSample, k: int, text: str, pid: str, gold: str,
 
 def _problem_index(task: str, seed: int) -> dict[str, tuple[int, Problem]]:
     """Problem id -> (doc id, problem) of a task's problems for a seed (empty if its data is unavailable)."""
-    from evalkit.spec import TaskError, load_problems
-
     try:
         probs = load_problems(task, run_seed=seed)
     except TaskError:

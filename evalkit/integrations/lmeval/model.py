@@ -42,9 +42,12 @@ import lm_eval.models  # noqa: F401 - lm-eval's own models stay registered besid
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
-from evalkit.generate.engine import GenRequest
+import evalkit
+from evalkit.generate.engine import GenRequest, VLLMEngine
 from evalkit.generate.forcing import BudgetError, Job, derive_seed, run_trees
 from evalkit.generate.formats import ThinkFormat, get_format
+from evalkit.generate.packs import resolve_model
+from evalkit.generate.scripted import ScriptedEngine
 from evalkit.integrations.lmeval.gen_kwargs import LmEvalGen, apply_until, format_key, parse_gen_kwargs
 from evalkit.records import Cell, ForcingConfig, Generation, Problem, SamplingConfig
 
@@ -98,8 +101,6 @@ def build_engine(pretrained: str, engine_args: dict[str, Any], *, golds: str | N
                  p_end: float = 0.02, max_difficulty: int = 400) -> Any:  # noqa: ANN401
     """``scripted`` (the test double) or a vLLM engine on a pack, a local directory or a hub id."""
     if pretrained == "scripted":
-        from evalkit.generate.scripted import ScriptedEngine
-
         extra = sorted(set(engine_args) - {"max_model_len"})
         if extra:
             raise ValueError(f"model_args {', '.join(extra)}: not used by the scripted engine")
@@ -109,9 +110,6 @@ def build_engine(pretrained: str, engine_args: dict[str, Any], *, golds: str | N
         return ScriptedEngine(golds={str(k): str(v) for k, v in gold_map.items()}, p_end=float(p_end),
                               max_difficulty=int(max_difficulty),
                               **({"max_model_len": int(engine_args["max_model_len"])} if "max_model_len" in engine_args else {}))
-    from evalkit.generate.engine import VLLMEngine
-    from evalkit.generate.packs import resolve_model
-
     path, _info = resolve_model(pretrained)
     return VLLMEngine(path, dict(engine_args), name=pretrained)
 
@@ -181,8 +179,6 @@ class EvalkitLM(LM):
         return self.model_name.replace("/", "__")
 
     def get_model_info(self) -> dict[str, Any]:
-        import evalkit
-
         return {"evalkit_version": evalkit.__version__, "evalkit_engine": type(self.engine).__name__,
                 "evalkit_seed": self.seed}
 

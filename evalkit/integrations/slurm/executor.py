@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import submitit
@@ -45,8 +45,6 @@ def units_of(b: Batch) -> set[Unit]:
 def remaining(batches: list[Batch], done: set[Unit]) -> list[Batch]:
     """The batches cut down to their cells and problems not on disk (a requeued task resumes to the
     cell: parts are written per cell, so a cell of a batch is done or not)."""
-    from dataclasses import replace
-
     out = []
     for b in batches:
         cells = tuple(c for c in b.cell_ids if any((c, b.seed, p) not in done for p in b.problem_ids))

@@ -11,7 +11,9 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
+from evalkit.integrations.slurm.executor import SlurmError, squeue, submissions
 from evalkit.pipeline.batches import Batch
+from evalkit.spec import SweepSpec, build_plan
 from evalkit.store import open_results
 
 STATES = ("done", "running", "pending", "failed", "missing")
@@ -52,8 +54,6 @@ def _batch(d: dict[str, Any]) -> Batch:
 
 
 def _queue(store: Any) -> tuple[list[dict], dict[str, str], str]:  # noqa: ANN401
-    from evalkit.integrations.slurm.executor import SlurmError, squeue, submissions
-
     subs = submissions(store)
     if not subs:
         return [], {}, ""
@@ -80,8 +80,6 @@ def _rates(store: Any, subs: list[dict], done: int, todo: int) -> tuple[int, int
 
 
 def sweep_status(results_dir: str | Path) -> SweepStatus:
-    from evalkit.spec import SweepSpec, build_plan
-
     store = open_results(results_dir)
     plan = build_plan(SweepSpec.model_validate(store.read_manifest()["spec"]))
     done = store.completed()
