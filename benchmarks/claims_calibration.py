@@ -4,7 +4,7 @@
   with the steps sharing their problems (each step is one run on the same 30 problems: independent
   seeds, or greedy runs whose outcomes repeat across steps), and its power for the reported slope;
 - C1's population-of-problems interval for a k-seed mean, whose SE is recovered from the published
-  seed SD (``evalkit.report.published.seed_spread``): its coverage of the population mean;
+  seed SD (``evalkit.analyze.seed_spread``): its coverage of the population mean;
 - C2's chi-square SD interval (also in benchmarks/calibration.py, "seed SD").
 
     python benchmarks/claims_calibration.py [--sims 4000]
@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from benchmarks.calibration import DESIGNS, MEAN, draw
-from evalkit.report.published import ladder_trend, population_interval, sd_interval
+from evalkit.analyze import ladder_trend, population_interval, sd_interval
 
 N = 30
 

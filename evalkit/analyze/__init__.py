@@ -1,5 +1,6 @@
 """Analyze stage: pure statistics on numpy arrays (no I/O, no other stage)."""
 
+from evalkit.analyze.association import within_cluster_slope
 from evalkit.analyze.bootstrap import (
     MultiSeedAccuracy,
     VarianceComponents,
@@ -39,9 +40,33 @@ from evalkit.analyze.paired import (
     subset_difference,
 )
 from evalkit.analyze.passk import best_of_k, maj_at_k, maj_at_k_problems, pass_at_k
-from evalkit.analyze.power import PowerResult, minimum_detectable_difference, seeds_for_half_width
+from evalkit.analyze.power import (
+    PowerResult,
+    minimum_detectable_difference,
+    n_for_difference,
+    sd_relative_half_width,
+    seeds_for_half_width,
+    slope_power,
+)
 from evalkit.analyze.resample import Resampled, mean_of, resample
 from evalkit.analyze.scaling import CurvePoint, ScalingResult, scaling_curve
+from evalkit.analyze.summaries import (
+    SeedSpread,
+    Trend,
+    TrendPower,
+    YardstickPosition,
+    best_paired_p,
+    fixed_set_difference,
+    ladder_trend,
+    max_seed_sd,
+    mover_difference,
+    population_interval,
+    sd_interval,
+    seed_spread,
+    single_run_range,
+    trend_power,
+    yardstick_position,
+)
 
 __all__ = [
     "Resampled",
@@ -88,4 +113,23 @@ __all__ = [
     "wilson_rate",
     "newcombe_difference",
     "two_proportion_z",
+    "n_for_difference",
+    "sd_relative_half_width",
+    "slope_power",
+    "within_cluster_slope",
+    "SeedSpread",
+    "Trend",
+    "TrendPower",
+    "YardstickPosition",
+    "best_paired_p",
+    "fixed_set_difference",
+    "ladder_trend",
+    "max_seed_sd",
+    "mover_difference",
+    "population_interval",
+    "sd_interval",
+    "seed_spread",
+    "single_run_range",
+    "trend_power",
+    "yardstick_position",
 ]

