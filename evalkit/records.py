@@ -1,6 +1,8 @@
 """Typed records passed between stages.
 
 They are plain frozen dataclasses so every stage can import them without importing another stage.
+The vocabularies of the stored sample (method, thinking end, answer finish, grade reason) are defined
+here, once: the store types its row with them and checks every row it builds or reads against them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
+from evalkit.errors import EvalkitError
+
 AnswerType = Literal["integer", "math", "mc"]
+ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
 
 # How a cell spends test-time compute: budget forcing, n samples and a vote, or resampling until the
 # thinking fits the cap (s1's rejection sampling).
@@ -25,7 +30,25 @@ METHODS: tuple[str, ...] = get_args(Method)
 ThinkingEnd = Literal["cap", "delimiter", "eos", "oov"]
 THINKING_ENDS: tuple[str, ...] = get_args(ThinkingEnd)
 
+# How the answer phase ended: the model stopped, or it reached answer_max_tokens.
 AnswerFinish = Literal["stop", "length"]
+ANSWER_FINISHES: tuple[str, ...] = get_args(AnswerFinish)
+
+# What the grader does when the end-of-thinking delimiter is missing (the sweep spec's grader setting
+# and GraderConfig's): no answer, or grade the whole text.
+UnclosedThinking = Literal["no_answer", "use_all"]
+UNCLOSED_THINKING: tuple[str, ...] = get_args(UnclosedThinking)
+
+
+class VocabularyError(EvalkitError, ValueError):
+    """A value outside its field's vocabulary (names the field and the allowed values)."""
+
+
+def check_vocabulary(name: str, value: object, allowed: tuple[str, ...], *, optional: bool = False) -> None:
+    """:class:`VocabularyError` unless ``value`` is one of ``allowed`` (or None, when ``optional``)."""
+    if (value is None and optional) or (isinstance(value, str) and value in allowed):
+        return
+    raise VocabularyError(f"{name}: {value!r} is not one of {', '.join(allowed)}" + (" (or None)" if optional else ""))
 
 
 class GradeReason(StrEnum):
@@ -55,10 +78,63 @@ class GradeReason(StrEnum):
     MEMORY_LIMIT = "memory_limit"
 
     @property
+    def failed(self) -> bool:
+        """The grading process failed (see :func:`failed_verdict`)."""
+        return self in (GradeReason.TIMEOUT, GradeReason.WORKER_DIED, GradeReason.MEMORY_LIMIT)
+
+    @property
     def transient(self) -> bool:
-        """The verdict says nothing about the answer (the grading process failed): never cached, and
-        a rerun may grade it."""
-        return self in (GradeReason.TIMEOUT, GradeReason.WORKER_DIED)
+        """A failed verdict that depends on the machine (a timeout, a dead worker): never cached, and
+        a rerun may grade it. A memory limit and a grader exception are failed but not transient."""
+        return self.failed and self is not GradeReason.MEMORY_LIMIT
+
+
+ERROR_PREFIX = "error:"  # how a grader exception is stored in grade_reason: error:<exception class>
+
+
+@dataclass(frozen=True)
+class GradeError:
+    """The grader raised: the exception's class (``kind``) and message. Stored as ``error:<kind>``
+    (the message is not stored, so two errors of one kind are equal)."""
+
+    kind: str
+    message: str = field(default="", compare=False)
+
+    @classmethod
+    def of(cls, exc: BaseException) -> GradeError:
+        return cls(type(exc).__name__, str(exc))
+
+    @property
+    def text(self) -> str:
+        return f"{ERROR_PREFIX}{self.kind}"
+
+
+# Why a verdict is what it is: a vocabulary value, or the grader's exception.
+Reason = GradeReason | GradeError
+
+
+def parse_reason(value: Reason | str, name: str = "reason") -> Reason:
+    """A reason from its stored text (``error:<kind>`` is a :class:`GradeError`); typed reasons pass."""
+    if isinstance(value, GradeReason | GradeError):
+        return value
+    if isinstance(value, str):
+        if value.startswith(ERROR_PREFIX):
+            return GradeError(value[len(ERROR_PREFIX):])
+        if value in GradeReason._value2member_map_:
+            return GradeReason(value)
+    raise VocabularyError(f"{name}: {value!r} is not one of {', '.join(GradeReason)} (or {ERROR_PREFIX}<exception>)")
+
+
+def reason_text(reason: Reason) -> str:
+    """How a reason is stored (the inverse of :func:`parse_reason`)."""
+    return reason.text if isinstance(reason, GradeError) else reason.value
+
+
+def failed_verdict(reason: Reason | str) -> bool:
+    """The one definition of a failed verdict: the grading process failed (a timeout, a dead worker, the
+    memory limit, or the grader raised), so the verdict says nothing about the answer."""
+    r = parse_reason(reason)
+    return isinstance(r, GradeError) or r.failed
 
 
 def stable_hash(obj: Any, length: int = 12) -> str:
@@ -79,18 +155,15 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-def cap_label(cap: Any) -> str:  # noqa: ANN401 - an int, None, or a pandas value (NaN for no cap)
+def cap_label(cap: Any) -> str:  # noqa: ANN401 - an int, None, or a pandas value (NaN or NA for no cap)
     """How a thinking cap is written everywhere: its integer, or ``none``."""
-    if cap is None or (isinstance(cap, float) and math.isnan(cap)):
+    if cap is None:
         return "none"
     try:
-        import pandas as pd
-
-        if pd.isna(cap):
-            return "none"
-    except (ImportError, TypeError, ValueError):
-        pass
-    return str(int(cap))
+        missing = math.isnan(cap)
+    except TypeError:  # pandas' NA has no number
+        missing = True
+    return "none" if missing else str(int(cap))
 
 
 @dataclass(frozen=True)
@@ -131,6 +204,9 @@ class Cell:
     method: Method = "sequential"
     n_samples: int = 1  # samples per (problem, seed): > 1 only for parallel cells
     max_attempts: int = 0  # rejection sampling: attempts before falling back to forcing
+
+    def __post_init__(self) -> None:
+        check_vocabulary("method", self.method, METHODS)
 
     @property
     def key(self) -> dict[str, Any]:
@@ -178,7 +254,7 @@ class Cell:
         return f"{self.task} cap={cap} ignore={f.n_ignore} control={ctl} min={f.min_tokens}{fmt}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Generation:
     """What the generate stage returns for one (problem, seed, cell)."""
 
@@ -208,12 +284,33 @@ class Generation:
     provenance: dict[str, Any] = field(default_factory=dict)  # the trajectory this row branches from
 
 
-@dataclass
+@dataclass(frozen=True)
 class Grade:
+    """A verdict. ``reason`` is a :class:`GradeReason`, or a :class:`GradeError` when the grader raised
+    (text such as ``"no_answer"`` or ``"error:KeyError"`` is parsed into them)."""
+
     correct: bool
     extracted: str | None
-    reason: str  # a GradeReason value, or "error:<exception>" for a grader crash
+    reason: Reason
     grader_version: str
 
     def __post_init__(self) -> None:
-        self.reason = str(self.reason)  # a GradeReason is stored as its plain value
+        object.__setattr__(self, "reason", parse_reason(self.reason))
+
+    @property
+    def error(self) -> GradeError | None:
+        return self.reason if isinstance(self.reason, GradeError) else None
+
+    @property
+    def failed(self) -> bool:
+        return failed_verdict(self.reason)
+
+    @property
+    def transient(self) -> bool:
+        """Never cached (see :attr:`GradeReason.transient`)."""
+        return isinstance(self.reason, GradeReason) and self.reason.transient
+
+    @property
+    def reason_text(self) -> str:
+        """The reason as stored (``grade_reason``, the grade cache, ``evalkit grade``'s output)."""
+        return reason_text(self.reason)

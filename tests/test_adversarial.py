@@ -60,7 +60,7 @@ def test_adversarial_corpus_is_bounded() -> None:
     # text wrapped in unicode controls (RTL marks, zero-width spaces) or terminal escapes still grades
     wrapped = [g for item, g in zip(items, out, strict=True) if "\u202e" in item.response or "\x1b" in item.response]
     assert all(g.correct for g in wrapped)
-    reasons = {g.reason for g in out}
+    reasons = {g.reason_text for g in out}
     assert reasons <= {"timeout", "no_answer", "not_equivalent", "worker_died", "memory_limit", "gold_unparsable",
                        "ambiguous", "not_integer_0_999", "equivalent"} | {r for r in reasons if r.startswith("error:")}
     print(f"\n{len(items)} adversarial items in {time.monotonic() - t0:.1f}s, slowest {slowest:.2f}s, "

@@ -52,8 +52,8 @@ def test_reports_and_regrade_on_an_old_directory(tmp_path: Path) -> None:
     # written by ek-0.3: the current grader gives every row the same verdict, answer and vote class
     keep = [(a.correct, a.extracted, a.answer_class) for a in after]
     assert keep == [(b.correct, b.extracted, b.answer_class) for b in before]
-    assert [a.replace(grader_version="", grade_reason="") for a in after] == \
-        [b.replace(grader_version="", grade_reason="") for b in before]
+    assert [a.replace(grader_version="", grade_reason=None) for a in after] == \
+        [b.replace(grader_version="", grade_reason=None) for b in before]
     journal = [json.loads(x) for x in (d / "journal" / "regrade.jsonl").read_text().splitlines()]
     assert len(journal) == len(ResultStore(d).shard_files()) and {e["event"] for e in journal} == {"regrade"}
 

@@ -10,9 +10,10 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from evalkit.grade.api import grade_many
 from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.grade.sandbox import Item
-from evalkit.records import Grade, GradeReason
+from evalkit.records import Grade
 
 
 def default_path() -> Path:
@@ -45,12 +46,12 @@ class GradeCache:
             chunk = keys[start:start + 900]
             q = f"SELECT key, correct, extracted, reason, version FROM grades WHERE key IN ({','.join('?' * len(chunk))})"
             for k, c, e, r, v in self.db.execute(q, chunk):
-                found[k] = Grade(bool(c), e, r, v)
+                found[k] = Grade(bool(c), e, r, v)  # the reason is stored as text, parsed back here
         return [found.get(k) for k in keys]
 
     def put_many(self, items: Sequence[Item], grades: Sequence[Grade]) -> None:
-        rows = [(self.key(i), int(g.correct), g.extracted, g.reason, g.grader_version or GRADER_VERSION)
-                for i, g in zip(items, grades, strict=True) if not _transient(g.reason)]
+        rows = [(self.key(i), int(g.correct), g.extracted, g.reason_text, g.grader_version or GRADER_VERSION)
+                for i, g in zip(items, grades, strict=True) if not g.transient]
         self.db.executemany("INSERT OR REPLACE INTO grades VALUES (?, ?, ?, ?, ?)", rows)
         self.db.commit()
 
@@ -58,20 +59,10 @@ class GradeCache:
         self.db.close()
 
 
-def _transient(reason: str) -> bool:
-    """A verdict of a failed grading process (never cached)."""
-    try:
-        return GradeReason(reason).transient
-    except ValueError:
-        return False
-
-
 def grade_cached(items: Sequence[Item], cfg: GraderConfig | None = None, *, workers: int = 1,
                  cache: GradeCache | None = None, timeout_s: float | None = None) -> tuple[list[Grade], int]:
     """Cached verdicts, the rest graded in the sandbox. Returns (grades, number served from the cache).
-    Timeouts are not cached (they depend on the machine)."""
-    from evalkit.grade.api import grade_many
-
+    Transient verdicts (a timeout, a dead worker: they depend on the machine) are not cached."""
     cfg = cfg or GraderConfig()
     own = cache is None
     cache = cache or GradeCache(cfg=cfg)

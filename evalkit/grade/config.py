@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+from evalkit.records import UNCLOSED_THINKING, UnclosedThinking
+
+# What extraction looks for (GraderConfig.match_types), and how a gold is read (GraderConfig.gold_format).
+MatchType = Literal["latex", "expr"]
+MATCH_TYPES: tuple[str, ...] = get_args(MatchType)
+GoldFormat = Literal["answer", "text"]
+GOLD_FORMATS: tuple[str, ...] = get_args(GoldFormat)
 
 GRADER_VERSION = "ek-0.4"  # 0.4: unit words and variable letters in golds, mixed numbers, bare answers
 # 0.3: golds parsed whole as inline LaTeX (0.2 kept fragments)
@@ -26,28 +34,29 @@ class GraderConfig:
     (``5m`` is 5m, ``12ab`` is 12ab). ``approximate``: a decimal approximation of an exact numeric gold is
     correct to the decimals written (``3.14`` for ``\\pi``): a judgement call, off by default."""
 
-    match_types: tuple[str, ...] = ("latex", "expr")
+    match_types: tuple[MatchType, ...] = ("latex", "expr")
     precision: int = 6
     strict: bool = True
     allow_set_relation_comp: bool = False
     normalize: bool = True
-    unclosed_thinking: str = "no_answer"
+    unclosed_thinking: UnclosedThinking = "no_answer"
     timeout_s: float = 5.0
     boxed_match_priority: int = 0
-    gold_format: str = "answer"
+    gold_format: GoldFormat = "answer"
     reference: bool = False  # grade as the reference graders do (evalkit.grade.baseline), for audits
     unit_letters: bool = False
     approximate: bool = False
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
-        bad = [m for m in self.match_types if m not in ("latex", "expr")]
+        bad = [m for m in self.match_types if m not in MATCH_TYPES]
         if bad or not self.match_types:
-            raise ValueError(f"match_types must be a non-empty subset of ('latex', 'expr'), got {self.match_types}")
-        if self.gold_format not in ("answer", "text"):
-            raise ValueError(f"gold_format must be answer or text, got {self.gold_format!r}")
-        if self.unclosed_thinking not in ("no_answer", "use_all"):
-            raise ValueError(f"unclosed_thinking must be no_answer or use_all, got {self.unclosed_thinking!r}")
+            raise ValueError(f"match_types must be a non-empty subset of {MATCH_TYPES}, got {self.match_types}")
+        if self.gold_format not in GOLD_FORMATS:
+            raise ValueError(f"gold_format must be {' or '.join(GOLD_FORMATS)}, got {self.gold_format!r}")
+        if self.unclosed_thinking not in UNCLOSED_THINKING:
+            raise ValueError(f"unclosed_thinking must be {' or '.join(UNCLOSED_THINKING)}, "
+                             f"got {self.unclosed_thinking!r}")
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> GraderConfig:  # noqa: ANN401

@@ -6,20 +6,23 @@ per-item clock restarts at every answer, so the isolation costs little throughpu
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import resource
+import sys
 import time
 from collections.abc import Sequence
+from multiprocessing.connection import wait
 from typing import Any
 
 from evalkit.grade.config import GraderConfig, Item
-from evalkit.records import Grade
+from evalkit.grade.response import grade_item_inprocess
+from evalkit.records import Grade, GradeError
 from evalkit.records import GradeReason as R
 
 
 def _limit_memory(max_bytes: int | None) -> None:
     if not max_bytes:
         return
-    import resource
-
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     # the budget is on top of what the process maps already: a worker forked from a process holding
     # pyarrow, numpy and their thread arenas starts with more than 2 GB of address space, and an
@@ -31,8 +34,6 @@ def _limit_memory(max_bytes: int | None) -> None:
 
 def _mapped_bytes() -> int:
     """This process's virtual memory size (Linux; 0 where unknown)."""
-    import os
-
     try:
         with open("/proc/self/statm") as f:
             return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
@@ -48,15 +49,11 @@ def _fault(kind: str) -> None:
         while True:
             pass
     elif kind == "crash":
-        import os
-
         os._exit(3)
 
 
 def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[str, str] | None = None) -> None:  # noqa: ANN401
     _limit_memory(max_bytes)
-    from evalkit.grade.response import grade_item_inprocess
-
     while True:
         try:
             msg = conn.recv()
@@ -72,7 +69,7 @@ def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[st
             except MemoryError:
                 g = Grade(False, None, R.MEMORY_LIMIT, "")
             except Exception as e:  # noqa: BLE001 - a grader bug must not kill the sweep
-                g = Grade(False, None, f"error:{type(e).__name__}", "")
+                g = Grade(False, None, GradeError.of(e), "")
             conn.send((idx, g))
 
 
@@ -109,9 +106,6 @@ class SandboxGrader:
         self.timeout = float(timeout_s if timeout_s is not None else self.cfg.timeout_s)
         self.max_bytes = max_memory_mb * (1 << 20) if max_memory_mb else None
         self.chunk = chunk
-        import os
-        import sys
-
         # fork is fast, but not from a process holding an inference engine's threads and memory
         heavy = any(m in sys.modules for m in ("vllm", "torch"))
         self.ctx = mp.get_context(context or ("fork" if hasattr(os, "fork") and not heavy else "spawn"))
@@ -140,8 +134,6 @@ class SandboxGrader:
         self.restarts += 1
 
     def grade(self, items: Sequence[Item]) -> list[Grade]:
-        from multiprocessing.connection import wait
-
         out: list[Grade | None] = [None] * len(items)
         todo = list(range(len(items)))[::-1]  # a stack: pop() takes the next item
         while todo or any(s.queue for s in self.slots):

@@ -76,7 +76,7 @@ def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path
             verdicts["judge"] = judged[i]
         if len(set(verdicts.values())) > 1:
             rows.append(json.dumps({"line": i + 1, "task": r["task"], "gold": r["gold"], "extracted": full.extracted,
-                                    "verdicts": verdicts, "reasons": {"evalkit": full.reason, "reference": mv.reason},
+                                    "verdicts": verdicts, "reasons": {"evalkit": full.reason_text, "reference": mv.reason_text},
                                     "response_tail": r.get("response", r.get("answer", ""))[-300:]}, ensure_ascii=False))
     atomic_write_bytes(audit, ("\n".join(rows) + ("\n" if rows else "")).encode())
     return len(rows)
@@ -102,7 +102,7 @@ def grade_file(infile: Path, out: Path, *, workers: int = 1, timeout: float = 5.
     else:
         grades, hits = grade_many(items, cfg, workers=workers, timeout_s=timeout), 0
     dt = time.perf_counter() - t0
-    lines = [json.dumps({**r, "correct": g.correct, "extracted": g.extracted, "reason": g.reason,
+    lines = [json.dumps({**r, "correct": g.correct, "extracted": g.extracted, "reason": g.reason_text,
                          "grader_version": g.grader_version}, ensure_ascii=False)
              for r, g in zip(records, grades, strict=True)]
     atomic_write_bytes(out, ("\n".join(lines) + "\n").encode())

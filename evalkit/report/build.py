@@ -15,8 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from evalkit.grade import GRADER_VERSION
+from evalkit.report import clean, html
+from evalkit.report import matched as mt
+from evalkit.report.tables import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
 from evalkit.spec.exclude import ExcludeEntry, read_exclude
-from evalkit.store import ResultsError, atomic_write_bytes, open_results
+from evalkit.store import Col, ResultsError, Samples, atomic_write_bytes, open_results
 
 Say = Callable[[str], None]
 
@@ -28,11 +32,9 @@ def _quiet(msg: str) -> None:
 def stale_grader_warning(df: pd.DataFrame | None, results_dir: Path) -> str | None:
     """A warning when verdicts in a results directory come from another grader version than the
     installed one (None when every verdict is current)."""
-    from evalkit.grade import GRADER_VERSION
-
-    if df is None or df.empty or "grader_version" not in df:
+    if df is None or df.empty or not Samples.of(df).has(Col.GRADER_VERSION):
         return None
-    counts = df["grader_version"].fillna("unknown").astype(str).value_counts()
+    counts = Samples(df).grader_version.fillna("unknown").astype(str).value_counts()
     stale = {v: int(n) for v, n in counts.items() if v != GRADER_VERSION}
     if not stale:
         return None
@@ -45,7 +47,8 @@ def stale_grader_warning(df: pd.DataFrame | None, results_dir: Path) -> str | No
 def read_exclude_list(path: Path, df: pd.DataFrame | None, say: Say = _quiet) -> list[ExcludeEntry]:
     """An exclude list's entries, checked against the problems present in ``df`` (when given)."""
     present: dict[str, set[str]] = {}
-    for t, p in zip(df["task"], df["problem_id"], strict=True) if df is not None else ():
+    s = Samples.of(df) if df is not None else None
+    for t, p in zip(s.task, s.problem_id, strict=True) if s is not None else ():
         present.setdefault(str(t), set()).add(str(p))
     return read_exclude(path, extra_ids=present, warn=lambda m: say(f"warning: {m}"))
 
@@ -53,8 +56,6 @@ def read_exclude_list(path: Path, df: pd.DataFrame | None, say: Say = _quiet) ->
 def clean_subset(df: pd.DataFrame, path: Path, say: Say = _quiet) -> tuple[pd.DataFrame, list[ExcludeEntry]]:
     """The rows of ``df`` whose problems are not on the exclude list (an error if none is left), and
     the list's entries."""
-    from evalkit.report import clean
-
     entries = read_exclude_list(path, df, say)
     kept = df[~clean.exclude_mask(df, entries)].reset_index(drop=True)
     if kept.empty:
@@ -87,9 +88,7 @@ class Report:
 def _matched_section(df: pd.DataFrame, out_dir: Path, clean: bool, show: Callable[[Any], None],
                      say: Say) -> tuple[str, list[Path]]:
     """Sequential vs parallel at matched compute (Markdown, figure paths), when both families are there."""
-    from evalkit.report import matched as mt
-
-    x = "flops_prefix_cached" if df["flops_prefix_cached"].notna().all() else "tokens"
+    x = mt.default_x(df)
     try:
         cmp_, arrs = mt.compare(df, x)
     except ValueError as e:
@@ -107,9 +106,6 @@ def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callabl
     """Assemble and write ``report.md`` / ``report.html`` (``report-clean.*`` with ``exclude``: every
     table on the clean subset, plus full vs clean per cell). ``show`` receives each renderable as it is
     ready (a rich table or Markdown text), ``say`` each message."""
-    from evalkit.report import clean, html
-    from evalkit.report.tables import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
-
     out_dir = Path(results_dir)
     rep = Report("")
     emit = (lambda r: (rep.renderables.append(r), show(r))) if show else rep.renderables.append
@@ -127,7 +123,7 @@ def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callabl
     if votes:
         emit(render_votes_rich(votes))
     md = render_markdown(rows, title=title, votes=votes) + clean_md
-    if votes and (df["method"] == "sequential").any():
+    if votes and Samples.of(df).has_method("sequential"):
         section, paths = _matched_section(df, out_dir, exclude is not None, emit, say)
         md += section
         rep.paths += paths

@@ -13,20 +13,23 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from rich.table import Table
 
 from evalkit.analyze import accuracy_interval, subset_difference
 from evalkit.records import cap_label
 from evalkit.spec.exclude import ExcludeEntry
+from evalkit.store import CellColumns, Samples
 
 CONF = 0.95
 
 
-def exclude_mask(df: pd.DataFrame, entries: list[ExcludeEntry]) -> pd.Series:
+def exclude_mask(df: pd.DataFrame | Samples, entries: list[ExcludeEntry]) -> pd.Series:
     """True for rows whose (task, problem_id) is listed."""
     keys = {(e.task, e.problem_id) for e in entries}
-    if df.empty or not keys:
-        return pd.Series(False, index=df.index)
-    return pd.Series([(t, p) in keys for t, p in zip(df["task"], df["problem_id"], strict=True)], index=df.index)
+    s = Samples.of(df)
+    if s.empty or not keys:
+        return pd.Series(False, index=s.frame.index)
+    return pd.Series([(t, p) in keys for t, p in zip(s.task, s.problem_id, strict=True)], index=s.frame.index)
 
 
 @dataclass
@@ -48,25 +51,26 @@ class CleanRow:
     diff_high: float
 
 
-def _label(first: pd.Series) -> str:
-    cap = cap_label(first["cap"])
-    if first["method"] == "parallel":
-        return f"parallel n={int(first['n_samples'])} cap={cap}"
-    if first["method"] == "rejection":
+def _label(first: CellColumns) -> str:
+    cap = cap_label(first.cap)
+    if first.method == "parallel":
+        return f"parallel n={first.n_samples} cap={cap}"
+    if first.method == "rejection":
         return f"rejection cap={cap}"
-    ctl = str(first["control"]) if int(first["n_ignore"]) else "-"
-    return f"cap={cap} ignore={int(first['n_ignore'])} control={ctl}"
+    ctl = first.control if first.n_ignore else "-"
+    return f"cap={cap} ignore={first.n_ignore} control={ctl}"
 
 
-def full_vs_clean(df: pd.DataFrame, entries: list[ExcludeEntry], n_boot: int = 2_000) -> list[CleanRow]:
+def full_vs_clean(df: pd.DataFrame | Samples, entries: list[ExcludeEntry], n_boot: int = 2_000) -> list[CleanRow]:
     """One row per cell that has at least one listed problem and at least two clean ones."""
     out: list[CleanRow] = []
-    if df.empty:
+    samples = Samples.of(df)
+    if samples.empty:
         return out
-    for cid, g in df.groupby("cell_id", sort=False):
-        mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean")
-        first = g.iloc[0]
-        listed = {e.problem_id for e in entries if e.task == first["task"]}
+    for cid, g in samples.by_cell():
+        mat = g.accuracy_matrix()
+        first = g.cell
+        listed = {e.problem_id for e in entries if e.task == first.task}
         keep = np.array([p not in listed for p in mat.index])
         if keep.all() or keep.sum() < 2 or len(keep) < 2:
             continue
@@ -74,7 +78,7 @@ def full_vs_clean(df: pd.DataFrame, entries: list[ExcludeEntry], n_boot: int = 2
         d = subset_difference(c, keep, confidence=CONF)
         full = accuracy_interval(c, CONF)
         clean = accuracy_interval(c[keep], CONF)
-        out.append(CleanRow(str(cid), _label(first), str(first["task"]), len(keep), int((~keep).sum()), c.shape[1],
+        out.append(CleanRow(cid, _label(first), first.task, len(keep), int((~keep).sum()), c.shape[1],
                             full.estimate, clean.estimate, full.low, full.high, clean.low, clean.high,
                             d.estimate, d.low, d.high))
     out.sort(key=lambda r: (r.task, r.label))
@@ -105,9 +109,7 @@ def render_markdown(rows: list[CleanRow], source: str, n_excluded: int) -> str:
     return "\n".join(lines + ["", NOTE, ""])
 
 
-def render_rich(rows: list[CleanRow], source: str):  # noqa: ANN201 - rich.table.Table
-    from rich.table import Table
-
+def render_rich(rows: list[CleanRow], source: str) -> Table:
     t = Table(title=f"full vs clean accuracy (excluding the problems of {source})", caption=NOTE,
               caption_justify="left")
     for h in HEADERS:

@@ -10,6 +10,8 @@ import pandas as pd
 
 from evalkit.analyze import accuracy_interval, paired_difference
 from evalkit.records import cap_label
+from evalkit.report import matched as mt
+from evalkit.store import Col, Samples
 
 
 def _plt():  # noqa: ANN202
@@ -31,26 +33,22 @@ def _save(fig, base: Path) -> list[Path]:  # noqa: ANN001
     return paths
 
 
-def _mat(g: pd.DataFrame, value: str = "correct") -> pd.DataFrame:
-    return g.pivot_table(index="problem_id", columns="seed", values=value, aggfunc="mean")
-
-
 _cap_label = cap_label
 
 
-def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
+def scaling_curve(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     """Accuracy vs mean thinking tokens per sequential cell (grouped by ignores and control), with a
     problem-clustered 95% band (population of problems) and faint per-seed lines."""
     plt = _plt()
-    seq = df[df["method"] == "sequential"]
+    seq = Samples.of(df).of_method("sequential")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    n_p, n_s = seq["problem_id"].nunique(), seq["seed"].nunique()
-    for i, ((k, ctl), fam) in enumerate(seq.groupby(["n_ignore", "control"], sort=True)):
+    n_p, n_s = seq.n_problems, seq.n_seeds
+    for i, ((k, ctl), fam) in enumerate(seq.by(Col.N_IGNORE, Col.CONTROL)):
         pts = []
-        for _cid, g in fam.groupby("cell_id"):
-            mat = _mat(g).to_numpy(float)
+        for _cid, g in fam.by(Col.CELL_ID):
+            mat = g.accuracy_matrix().to_numpy(float)
             ci = accuracy_interval(mat) if mat.shape[0] > 1 else None
-            pts.append((g["thinking_tokens"].mean(), 100 * np.nanmean(np.nanmean(mat, axis=1)), ci, g))
+            pts.append((g.thinking_tokens.mean(), 100 * np.nanmean(np.nanmean(mat, axis=1)), ci, g))
         pts.sort(key=lambda t: t[0])
         xs = [p[0] for p in pts]
         color = f"C{i % 10}"
@@ -58,8 +56,8 @@ def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
         ax.plot(xs, [p[1] for p in pts], marker="o", color=color, label=label)
         if all(p[2] for p in pts):
             ax.fill_between(xs, [100 * p[2].low for p in pts], [100 * p[2].high for p in pts], color=color, alpha=0.15)
-        for s in sorted(seq["seed"].unique()):
-            per = [(p[3][p[3].seed == s]["thinking_tokens"].mean(), 100 * p[3][p[3].seed == s]["correct"].mean())
+        for s in sorted(seq.seed.unique()):
+            per = [(p[3].where(p[3].seed == s).thinking_tokens.mean(), 100 * p[3].where(p[3].seed == s).correct.mean())
                    for p in pts]
             ax.plot([a for a, _ in per], [b for _, b in per], color=color, alpha=0.2, linewidth=0.7)
     ax.set_xlabel("mean thinking tokens")
@@ -70,20 +68,21 @@ def scaling_curve(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
     return _save(fig, out / "scaling_curve")
 
 
-def control_tokens(df: pd.DataFrame, out: Path, title: str) -> list[Path] | None:
+def control_tokens(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path] | None:
     """Accuracy per control string at each (cap, ignores) with paired t CIs (over problems) against the first."""
     plt = _plt()
-    seq = df[(df["method"] == "sequential") & (df["n_ignore"] > 0)]
-    groups = [(key, g) for key, g in seq.groupby(["cap", "n_ignore"]) if g["control"].nunique() > 1]
+    seq = Samples.of(df).of_method("sequential")
+    seq = seq.where(seq.n_ignore > 0)
+    groups = [(key, g) for key, g in seq.by(Col.CAP, Col.N_IGNORE) if g.control.nunique() > 1]
     if not groups:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     labels, est, lo, hi = [], [], [], []
     for (cap, k), g in groups:
-        ctrls = sorted(g["control"].unique())
-        base = _mat(g[g.control == ctrls[0]])
+        ctrls = sorted(g.control.unique())
+        base = g.where(g.control == ctrls[0]).accuracy_matrix()
         for c in ctrls[1:]:
-            m = _mat(g[g.control == c]).reindex(index=base.index, columns=base.columns)
+            m = g.where(g.control == c).accuracy_matrix().reindex(index=base.index, columns=base.columns)
             d = paired_difference(m.to_numpy(float), base.to_numpy(float))
             labels.append(f"cap {_cap_label(cap)}, {k}x: {c} - {ctrls[0]}")
             est.append(100 * d.estimate)
@@ -94,38 +93,39 @@ def control_tokens(df: pd.DataFrame, out: Path, title: str) -> list[Path] | None
     ax.axvline(0, color="grey", linewidth=0.8)
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel("accuracy difference (points)")
-    ax.set_title(f"{title}: control tokens\n{seq['problem_id'].nunique()} problems x {seq['seed'].nunique()} seeds; "
+    ax.set_title(f"{title}: control tokens\n{seq.n_problems} problems x {seq.n_seeds} seeds; "
                  "95% paired t over problems", fontsize=8)
     return _save(fig, out / "control_tokens")
 
 
-def seed_strip(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
+def seed_strip(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     """Per-seed accuracy of every cell (strip plot): the seed-to-seed spread at a glance."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    cells = list(df.groupby("cell_id", sort=False))
+    samples = Samples.of(df)
+    cells = list(samples.by_cell())
     names = []
     for i, (_cid, g) in enumerate(cells):
-        accs = 100 * g.groupby("seed")["correct"].mean()
-        first = g.iloc[0]
-        names.append((f"par n={int(first['n_samples'])} " if first["method"] == "parallel" else "")
-                     + f"cap {_cap_label(first['cap'])} ig {int(first['n_ignore'])}")
+        accs = 100 * g.correct.groupby(g.seed).mean()
+        first = g.cell
+        names.append((f"par n={first.n_samples} " if first.method == "parallel" else "")
+                     + f"cap {_cap_label(first.cap)} ig {first.n_ignore}")
         jitter = np.linspace(-0.15, 0.15, len(accs)) if len(accs) > 1 else [0.0]
         ax.scatter(i + np.asarray(jitter), accs.to_numpy(), s=14, alpha=0.8)
         ax.hlines(accs.mean(), i - 0.3, i + 0.3, color="black", linewidth=1)
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
     ax.set_ylabel("accuracy of one seed (%)")
-    ax.set_title(f"{title}: seed variance\n{df['problem_id'].nunique()} problems x {df['seed'].nunique()} seeds; "
+    ax.set_title(f"{title}: seed variance\n{samples.n_problems} problems x {samples.n_seeds} seeds; "
                  "dots: seeds, bar: mean", fontsize=8)
     return _save(fig, out / "seed_variance")
 
 
-def heatmap(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
+def heatmap(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     """Problems x budgets: per-problem accuracy (over seeds) of the unforced-ignore sequential cells."""
     plt = _plt()
-    seq = df[(df["method"] == "sequential")]
-    seq = seq[seq["n_ignore"] == seq["n_ignore"].min()]
-    mat = seq.pivot_table(index="problem_id", columns="cap", values="correct", aggfunc="mean")
+    seq = Samples.of(df).of_method("sequential")
+    seq = seq.where(seq.n_ignore == seq.n_ignore.min())
+    mat = seq.accuracy_matrix(columns=Col.CAP)
     mat = mat.loc[mat.mean(axis=1).sort_values(ascending=False).index]
     fig, ax = plt.subplots(figsize=(4.8, max(3.0, 0.12 * len(mat))))
     im = ax.imshow(100 * mat.to_numpy(float), aspect="auto", cmap="viridis", vmin=0, vmax=100)
@@ -134,24 +134,23 @@ def heatmap(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
     ax.set_xlabel("thinking cap")
     ax.set_ylabel(f"{len(mat)} problems (sorted by accuracy)")
     fig.colorbar(im, ax=ax, label="accuracy over seeds (%)")
-    ax.set_title(f"{title}: problems x budgets\n{len(mat)} problems x {seq['seed'].nunique()} seeds; "
-                 f"ignores = {int(seq['n_ignore'].min())}; no interval (per-problem means)", fontsize=8)
+    ax.set_title(f"{title}: problems x budgets\n{len(mat)} problems x {seq.n_seeds} seeds; "
+                 f"ignores = {int(seq.n_ignore.min())}; no interval (per-problem means)", fontsize=8)
     return _save(fig, out / "problem_heatmap")
 
 
-def all_figures(df: pd.DataFrame, out: Path, title: str) -> list[Path]:
+def all_figures(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     paths: list[Path] = []
-    if (df["method"] == "sequential").any():
-        paths += scaling_curve(df, out, title)
-        paths += control_tokens(df, out, title) or []
-        paths += heatmap(df, out, title)
-    paths += seed_strip(df, out, title)
-    if {"sequential", "parallel"} <= set(df["method"]):
-        from evalkit.report import matched as mt
-
-        x = "flops_prefix_cached" if df["flops_prefix_cached"].notna().all() else "tokens"
+    samples = Samples.of(df)
+    if samples.has_method("sequential"):
+        paths += scaling_curve(samples, out, title)
+        paths += control_tokens(samples, out, title) or []
+        paths += heatmap(samples, out, title)
+    paths += seed_strip(samples, out, title)
+    if samples.has_method("sequential") and samples.has_method("parallel"):
+        x = mt.default_x(samples)
         try:
-            m, arrs = mt.compare(df, x)
+            m, arrs = mt.compare(samples, x)
             paths += mt.plot(m, arrs, x, out / f"matched_{x}", title=title)
         except ValueError:
             pass

@@ -9,27 +9,64 @@ import pandas as pd
 
 from evalkit.analyze import MatchedComparison, maj_at_k, matched_compute
 from evalkit.records import cap_label
-from evalkit.report.tables import vote_sizes
+from evalkit.report.tables import vote_classes, vote_sizes
+from evalkit.store import Col, Samples
 
-X_CHOICES = ("flops_prefix_cached", "flops_naive", "flops_kv_read", "tokens")
-
-
-def _new_tokens(g: pd.DataFrame) -> pd.Series:
-    return g["thinking_tokens"] + g["forced_tokens"] + g["answer_tokens"]
+TOKENS = "tokens"  # compute as generated tokens (the other choices are FLOPs columns)
+X_CHOICES = (Col.FLOPS_PREFIX_CACHED, Col.FLOPS_NAIVE, Col.FLOPS_KV_READ, TOKENS)
 
 
-def family_arrays(df: pd.DataFrame, x: str = "flops_prefix_cached") -> dict:
+def default_x(df: pd.DataFrame | Samples) -> str:
+    """The compute measure of a comparison: FLOPs under prefix caching where every row has them,
+    generated tokens otherwise."""
+    return Col.FLOPS_PREFIX_CACHED if Samples.of(df).flops_prefix_cached.notna().all() else TOKENS
+
+
+def _seq_arrays(seq: Samples, x: str, pidx: dict, sidx: dict, out: dict) -> None:
+    """Accuracy and compute of every complete sequential cell, appended to ``out``."""
+    shape = (len(pidx), len(sidx))
+    for _cid, g in seq.by_cell():
+        g = g.where(g.problem_id.isin(pidx) & g.seed.isin(sidx))
+        acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
+        for r in g.frame.itertuples():
+            i, j = pidx[r.problem_id], sidx[r.seed]
+            acc[i, j] = float(r.correct)
+            xs[i, j] = float(r.thinking_tokens + r.forced_tokens + r.answer_tokens) if x == TOKENS else getattr(r, x)
+        if np.isnan(acc).any():
+            continue  # incomplete cell
+        first = g.cell
+        out["seq_acc"].append(acc)
+        out["seq_x"].append(xs)
+        out["seq_labels"].append(f"cap {cap_label(first.cap)}, ignore {first.n_ignore}")
+
+
+def _vote_compute(rows: Samples, x: str, k: int, n: int) -> float:
+    """Compute of a k-vote of one (problem, seed): k samples' own tokens plus, under prefix caching,
+    the prompt once."""
+    if x == TOKENS:
+        return k * rows.new_tokens().mean()
+    prompt = rows.flops_prompt.iloc[0]
+    own = (rows.flops_naive - rows.flops_prompt).mean()
+    if x == Col.FLOPS_NAIVE:
+        return k * (prompt + own)
+    shared = (rows.flops_prefix_cached - (rows.flops_naive - rows.flops_prompt)).iloc[0] * n
+    kv = (rows.flops_kv_read - rows.flops_prefix_cached).mean() if x == Col.FLOPS_KV_READ else 0.0
+    return shared + k * (own + kv)
+
+
+def family_arrays(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED) -> dict:
     """(problem, seed) arrays of accuracy and compute for every sequential cell and every k of each
     parallel cell. Compute of a k-vote: k samples' own tokens plus, under prefix caching, the prompt
     once per problem (as for a sequential cell)."""
     if x not in X_CHOICES:
         raise ValueError(f"x must be one of {X_CHOICES}")
-    if x != "tokens" and df[x].isna().any():
+    samples = Samples.of(df)
+    if x != TOKENS and samples.column(x).isna().any():
         raise ValueError(f"{x} is missing for some rows (no FLOPs model for the sweep's model); use x=tokens")
-    seq = df[df["method"] == "sequential"]
-    par = df[df["method"] == "parallel"]
-    problems = sorted(set(seq["problem_id"]) & set(par["problem_id"]))
-    seeds = sorted(set(seq["seed"]) & set(par["seed"]))
+    seq = samples.of_method("sequential")
+    par = samples.of_method("parallel")
+    problems = sorted(set(seq.problem_id) & set(par.problem_id))
+    seeds = sorted(set(seq.seed) & set(par.seed))
     if not problems or not seeds:
         raise ValueError("the sweep needs a sequential and a parallel family on the same problems and seeds")
     pidx = {p: i for i, p in enumerate(problems)}
@@ -37,52 +74,26 @@ def family_arrays(df: pd.DataFrame, x: str = "flops_prefix_cached") -> dict:
     shape = (len(problems), len(seeds))
     out = {"seq_acc": [], "seq_x": [], "seq_labels": [], "par_acc": [], "par_x": [], "par_labels": [],
            "problems": problems, "seeds": seeds}
-    for _cid, g in seq.groupby("cell_id", sort=False):
-        g = g[g["problem_id"].isin(pidx) & g["seed"].isin(sidx)]
-        acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
-        for r in g.itertuples():
-            i, j = pidx[r.problem_id], sidx[r.seed]
-            acc[i, j] = float(r.correct)
-            xs[i, j] = float(r.thinking_tokens + r.forced_tokens + r.answer_tokens) if x == "tokens" else getattr(r, x)
-        if np.isnan(acc).any():
-            continue  # incomplete cell
-        first = g.iloc[0]
-        out["seq_acc"].append(acc)
-        out["seq_x"].append(xs)
-        cap = cap_label(first["cap"])
-        out["seq_labels"].append(f"cap {cap}, ignore {int(first['n_ignore'])}")
-    for _cid, g in par.groupby("cell_id", sort=False):
-        n = int(g.iloc[0]["n_samples"])
-        units = {key: rows for key, rows in g.groupby(["problem_id", "seed"]) if key[0] in pidx and key[1] in sidx}
+    _seq_arrays(seq, x, pidx, sidx, out)
+    for _cid, g in par.by_cell():
+        n = g.cell.n_samples
+        units = {key: rows for key, rows in g.by(Col.PROBLEM_ID, Col.SEED) if key[0] in pidx and key[1] in sidx}
         if len(units) != shape[0] * shape[1]:
             continue
         for k in vote_sizes(n):
             acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
             for (pid, s), rows in units.items():
-                labels = [None if pd.isna(v) else int(v) for v in rows["answer_class"]]
-                classes = sorted({v for v in labels if v is not None})
-                good = {int(v) for v, ok in zip(rows["answer_class"], rows["correct"], strict=True) if ok and not pd.isna(v)}
-                idx = classes.index(min(good)) if good else None
+                labels, classes, idx = vote_classes(rows)
                 i, j = pidx[pid], sidx[s]
                 acc[i, j] = maj_at_k([labels.count(c) for c in classes], idx, k, labels.count(None))
-                if x == "tokens":
-                    xs[i, j] = k * _new_tokens(rows).mean()
-                else:
-                    prompt = rows["flops_prompt"].iloc[0]
-                    own = (rows["flops_naive"] - rows["flops_prompt"]).mean()
-                    if x == "flops_naive":
-                        xs[i, j] = k * (prompt + own)
-                    else:
-                        shared = (rows["flops_prefix_cached"] - (rows["flops_naive"] - rows["flops_prompt"])).iloc[0] * n
-                        kv = (rows["flops_kv_read"] - rows["flops_prefix_cached"]).mean() if x == "flops_kv_read" else 0.0
-                        xs[i, j] = shared + k * (own + kv)
+                xs[i, j] = _vote_compute(rows, x, k, n)
             out["par_acc"].append(acc)
             out["par_x"].append(xs)
             out["par_labels"].append(f"maj@{k} of {n}")
     return out
 
 
-def compare(df: pd.DataFrame, x: str = "flops_prefix_cached", n_boot: int = 2_000) -> tuple[MatchedComparison, dict]:
+def compare(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED, n_boot: int = 2_000) -> tuple[MatchedComparison, dict]:
     arrs = family_arrays(df, x)
     if not arrs["seq_acc"] or not arrs["par_acc"]:
         raise ValueError("need at least one complete sequential cell and one complete parallel cell")
@@ -122,7 +133,7 @@ def plot(m: MatchedComparison, arrs: dict, x: str, out_base: Path, title: str = 
         ax.plot(pts[order, 0], 100 * pts[order, 1], color=color, linewidth=0.8, linestyle="--")
         ax.scatter(pts[:, 0], 100 * pts[:, 1], color=color, s=18, zorder=3)
     ax.set_xscale("log")
-    ax.set_xlabel({"tokens": "generated tokens per problem"}.get(x, f"{x.replace('flops_', 'FLOPs, ')} per problem"))
+    ax.set_xlabel({TOKENS: "generated tokens per problem"}.get(x, f"{x.replace('flops_', 'FLOPs, ')} per problem"))
     ax.set_ylabel("accuracy (%)")
     ax.set_title((title + "\n" if title else "") +
                  f"{m.n_problems} problems x {m.n_seeds} seeds; bands (compared overlap): 95% paired problem "

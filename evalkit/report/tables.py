@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from rich.table import Table
 
 from evalkit.analyze import (
     accuracy_interval,
@@ -17,6 +18,7 @@ from evalkit.analyze import (
     seed_summary,
 )
 from evalkit.records import cap_label
+from evalkit.store import Col, Samples
 
 CONF = 0.95
 
@@ -48,17 +50,17 @@ class CellRow:
 _cap = cap_label
 
 
-def cell_table(df: pd.DataFrame) -> list[CellRow]:
+def cell_table(df: pd.DataFrame | Samples) -> list[CellRow]:
     """One row per cell of a results frame (as :meth:`ResultStore.read_rows` returns)."""
     out = []
-    if df.empty:
+    samples = Samples.of(df)
+    if samples.empty:
         return out
-    for cid, g in df.groupby("cell_id", sort=False):
-        first = g.iloc[0]
-        mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean")
-        mat_np = mat.to_numpy(dtype=float)
+    for cid, g in samples.by_cell():
+        first = g.cell
+        mat_np = g.accuracy_matrix().to_numpy(dtype=float)
         summary = seed_summary(mat_np)
-        k, n = int(g["correct"].sum()), len(g)
+        k, n = int(g.correct.sum()), len(g)
         ci = accuracy_interval(mat_np, CONF) if mat_np.shape[0] > 1 else None
         # the fixed-set interval needs a problem with two or more seeds (seed noise estimable); the seed SD
         # needs every problem on every seed (per-seed accuracies over different problems are not comparable)
@@ -67,16 +69,15 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
         seed_sd = summary.seed_sd if not np.isnan(mat_np).any() else float("nan")
         out.append(
             CellRow(
-                cell_id=str(cid),
-                task=str(first["task"]),
-                model=str(first["model"]),
-                cap=_cap(first["cap"]),
-                n_ignore=int(first["n_ignore"]),
-                control=(str(first["control"]) or "-") if first["method"] != "parallel"
-                else f"parallel n={int(first['n_samples'])}",
-                min_tokens=int(first["min_tokens"]),
-                n_problems=int(g["problem_id"].nunique()),
-                n_seeds=int(g["seed"].nunique()),
+                cell_id=cid,
+                task=first.task,
+                model=first.model,
+                cap=_cap(first.cap),
+                n_ignore=first.n_ignore,
+                control=(first.control or "-") if first.method != "parallel" else f"parallel n={first.n_samples}",
+                min_tokens=first.min_tokens,
+                n_problems=g.n_problems,
+                n_seeds=g.n_seeds,
                 n=n,
                 correct=k,
                 accuracy=summary.mean,
@@ -85,9 +86,9 @@ def cell_table(df: pd.DataFrame) -> list[CellRow]:
                 fixed_low=fixed.low if fixed else float("nan"),
                 fixed_high=fixed.high if fixed else float("nan"),
                 seed_sd=seed_sd,
-                mean_thinking=float(g["thinking_tokens"].mean()),
-                forced_frac=float(g["forced_end"].mean()),
-                no_answer_frac=float(g["extracted"].isna().mean()),
+                mean_thinking=float(g.thinking_tokens.mean()),
+                forced_frac=float(g.forced_end.mean()),
+                no_answer_frac=float(g.extracted.isna().mean()),
             )
         )
     out.sort(key=lambda r: (r.task, r.model, r.cap != "none", int(r.cap) if r.cap != "none" else 0,
@@ -137,9 +138,7 @@ def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] |
     return "\n".join(lines)
 
 
-def render_rich(rows: list[CellRow], title: str = ""):  # noqa: ANN201 - rich.table.Table
-    from rich.table import Table
-
+def render_rich(rows: list[CellRow], title: str = "") -> Table:
     t = Table(title=title or None, caption=NOTE, caption_justify="left")
     for h in HEADERS:
         t.add_column(h, justify="left" if h in ("task", "control") else "right")
@@ -148,9 +147,7 @@ def render_rich(rows: list[CellRow], title: str = ""):  # noqa: ANN201 - rich.ta
     return t
 
 
-def render_votes_rich(votes: list[VoteRow]):  # noqa: ANN201
-    from rich.table import Table
-
+def render_votes_rich(votes: list[VoteRow]) -> Table:
     t = Table(title="parallel sampling: majority vote", caption=VOTE_NOTE, caption_justify="left")
     for h in VOTE_HEADERS:
         t.add_column(h, justify="left" if h == "task" else "right")
@@ -185,17 +182,26 @@ def vote_sizes(n: int) -> list[int]:
     return ks + [n]
 
 
-def vote_table(df: pd.DataFrame) -> list[VoteRow]:
+def vote_classes(rows: Samples) -> tuple[list[int | None], list[int], int | None]:
+    """The vote of one (problem, seed)'s samples: each sample's answer class (None: no answer), the
+    classes, and the index among them of the correct answer's class (None if no sample is correct)."""
+    labels = [None if pd.isna(x) else int(x) for x in rows.answer_class]
+    classes = sorted({x for x in labels if x is not None})
+    good = {int(x) for x, ok in zip(rows.answer_class, rows.correct, strict=True) if ok and not pd.isna(x)}
+    return labels, classes, classes.index(min(good)) if good else None
+
+
+def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
     """maj@k (exact expectation over k-subsets, ties split) and unbiased pass@k for parallel cells,
     k = 1, 2, 4, ..., n; maj@k with the problem-clustered interval."""
     out: list[VoteRow] = []
-    if df.empty or "method" not in df or not (df["method"] == "parallel").any():
+    samples = Samples.of(df)
+    if samples.empty or not samples.has_method("parallel"):
         return out
-    par = df[df["method"] == "parallel"]
-    for cid, g in par.groupby("cell_id", sort=False):
-        first = g.iloc[0]
-        n = int(first["n_samples"])
-        groups = list(g.groupby(["problem_id", "seed"], sort=True))
+    for cid, g in samples.of_method("parallel").by_cell():
+        first = g.cell
+        n = first.n_samples
+        groups = list(g.by(Col.PROBLEM_ID, Col.SEED))
         problems = sorted({p for (p, _), _ in groups})
         seeds = sorted({s for (_, s), _ in groups})
         for k in vote_sizes(n):
@@ -203,19 +209,16 @@ def vote_table(df: pd.DataFrame) -> list[VoteRow]:
             pk = np.full_like(maj, np.nan)
             bk = np.full_like(maj, np.nan)
             for (pid, seed), rows in groups:
-                labels = [None if pd.isna(x) else int(x) for x in rows["answer_class"]]
-                classes = sorted({x for x in labels if x is not None})
+                labels, classes, idx = vote_classes(rows)
                 counts = [labels.count(c) for c in classes]
-                good = {int(x) for x, ok in zip(rows["answer_class"], rows["correct"], strict=True) if ok and not pd.isna(x)}
-                idx = classes.index(min(good)) if good else None
                 i, j = problems.index(pid), seeds.index(seed)
                 if len(labels) >= k:
                     maj[i, j] = maj_at_k(counts, idx, k, labels.count(None))
-                    pk[i, j] = pass_at_k(len(labels), int(rows["correct"].sum()), k)
-                    if "verifier_score" in rows and rows["verifier_score"].notna().all():
-                        bk[i, j] = best_of_k(rows["verifier_score"].to_numpy(), rows["correct"].to_numpy(), k)
+                    pk[i, j] = pass_at_k(len(labels), int(rows.correct.sum()), k)
+                    if rows.has(Col.VERIFIER_SCORE) and rows.verifier_score.notna().all():
+                        bk[i, j] = best_of_k(rows.verifier_score.to_numpy(), rows.correct.to_numpy(), k)
             boot = accuracy_interval(maj, CONF) if len(problems) > 1 else None
-            out.append(VoteRow(str(cid), str(first["task"]), str(first["model"]), _cap(first["cap"]), n, k,
+            out.append(VoteRow(cid, first.task, first.model, _cap(first.cap), n, k,
                                len(problems), len(seeds), float(np.nanmean(maj)),
                                boot.low if boot else float("nan"), boot.high if boot else float("nan"),
                                float(np.nanmean(pk)),

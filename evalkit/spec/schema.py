@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from evalkit.records import UnclosedThinking
 from evalkit.spec.errors import format_loc
 from evalkit.spec.tasks import registry
 
@@ -184,7 +185,7 @@ class Executor(_Strict):
 
 
 class Grader(_Strict):
-    unclosed_thinking: Literal["no_answer", "use_all"] = "no_answer"
+    unclosed_thinking: UnclosedThinking = "no_answer"
     # a letter glued to a number is a unit (5m = 5 metres), for tasks whose answers carry units; by default
     # it is a variable (5m is 5 times m), as in MATH-style answers
     unit_letters: bool = False

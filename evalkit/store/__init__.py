@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evalkit.errors import EvalkitError
+from evalkit.store.frame import SAMPLE_KEY, TEXTS, CellColumns, Col, Samples, check_frame
 from evalkit.store.row import FIELDS, ROW_SCHEMA, SampleRow, from_table, rows_of, to_table
 
 SCHEMA_VERSION = 2  # the columns of SampleRow; directories written since schema 2 read unchanged
 
-__all__ = ["FIELDS", "ROW_SCHEMA", "SCHEMA_VERSION", "ResultStore", "ResultsError", "SampleRow", "atomic_write_bytes",
-           "atomic_write_json", "open_results"]
+__all__ = ["FIELDS", "ROW_SCHEMA", "SAMPLE_KEY", "SCHEMA_VERSION", "TEXTS", "CellColumns", "Col", "ResultStore",
+           "ResultsError", "SampleRow", "Samples", "atomic_write_bytes", "atomic_write_json", "check_frame", "open_results"]
 
 
 class ResultsError(EvalkitError, ValueError):
@@ -128,8 +130,6 @@ class ResultStore:
                                "rows": len(rows)})
 
     def _journal(self, writer: str, entry: dict[str, Any]) -> None:
-        from datetime import UTC, datetime
-
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}, sort_keys=True)
         with open(self.journal_dir / f"{writer}.jsonl", "a") as f:  # one file per writer: no interleaving
@@ -141,7 +141,7 @@ class ResultStore:
         """(cell_id, seed, problem_id) of every sample unit held by a part on disk."""
         done: set[tuple[str, int, str]] = set()
         for f in self.shard_files():
-            t = pq.read_table(f, columns=["cell_id", "seed", "problem_id"])
+            t = pq.read_table(f, columns=[Col.CELL_ID, Col.SEED, Col.PROBLEM_ID])
             for c, s, p in zip(*(t.column(i).to_pylist() for i in range(3)), strict=True):
                 done.add((c, int(s), p))
         return done
@@ -191,13 +191,13 @@ class ResultStore:
         return files
 
     def read_rows(self, cell_ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """Every stored row as a frame (one column per :class:`SampleRow` field), sorted by cell, seed,
-        problem and sample."""
+        """Every stored row as a frame (one column per :class:`SampleRow` field, vocabularies checked),
+        sorted by cell, seed, problem and sample; read it through :class:`Samples`."""
         files = self._files(cell_ids)
         if not files:
             return pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in ROW_SCHEMA})
         df = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
-        return df.sort_values(["cell_id", "seed", "problem_id", "sample"], kind="stable", ignore_index=True)
+        return check_frame(df.sort_values(list(SAMPLE_KEY), kind="stable", ignore_index=True))
 
 
 def open_results(results_dir: str | Path, *, need_rows: bool = False) -> ResultStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,6 @@ from typing import Any
 def json_objects(path: Path, error: type[Exception]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) of every non-blank line; ``error(message)`` for a file that is not
     UTF-8, a line that is not JSON or not an object."""
-    import json
-
     try:
         # line feeds only: text may hold \x0b, \x1c or \u2028, which str.splitlines splits on
         lines = Path(path).read_bytes().decode("utf-8").split("\n")

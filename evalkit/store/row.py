@@ -5,6 +5,11 @@ A row is built from the records the stages pass along (cell, problem, generation
 :meth:`SampleRow.build`; everything downstream (reports, regrade, lm-eval export) reads these
 records back. The column order, names and types are those of results directories written since
 schema 2, so old directories read unchanged (``tests/data/results_v2``).
+
+The vocabulary columns are typed with the vocabularies of :mod:`evalkit.records` (``method``,
+``thinking_end``, ``answer_finish``: Literals; ``grade_reason``: a GradeReason or a GradeError) and
+checked whenever a row is built or read; they are stored as the same text as ever (``error:<kind>``
+for a grader exception), so the Parquet bytes do not change.
 """
 
 from __future__ import annotations
@@ -15,11 +20,28 @@ import types
 import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 import pyarrow as pa
 
-from evalkit.records import Cell, Generation, Grade, Problem
+from evalkit.records import (
+    ANSWER_FINISHES,
+    METHODS,
+    THINKING_ENDS,
+    AnswerFinish,
+    Cell,
+    Generation,
+    Grade,
+    GradeError,
+    Method,
+    Problem,
+    Reason,
+    ThinkingEnd,
+    check_vocabulary,
+    parse_reason,
+    reason_text,
+)
 
 
 @dataclass(frozen=True)
@@ -32,7 +54,7 @@ class SampleRow:
     task: str
     model: str
     think_format: str
-    method: str
+    method: Method
     problem_id: str
     seed: int
     sample: int
@@ -51,8 +73,8 @@ class SampleRow:
     n_ignored: int | None = None
     n_suppressed: int | None = None  # end-of-thinking tokens masked by min_tokens (None: engine cannot tell)
     forced_end: bool | None = None
-    thinking_end: str | None = None  # a ThinkingEnd
-    answer_finish: str | None = None  # an AnswerFinish
+    thinking_end: ThinkingEnd | None = None
+    answer_finish: AnswerFinish | None = None
     oov_ids: int | None = None
     rounds: int | None = None
     attempts: int | None = None  # rejection sampling: samples drawn until one fit (1 otherwise)
@@ -70,9 +92,25 @@ class SampleRow:
     correct: bool | None = None
     answer_class: int | None = None  # equivalence class among the samples of one (problem, seed)
     verifier_score: float | None = None  # parallel cells with a verifier: best-of-n
-    grade_reason: str | None = None  # a GradeReason value
+    grade_reason: Reason | None = None  # stored as text: the GradeReason's value, or error:<kind>
     grader_version: str | None = None
     provenance: str | None = None  # JSON: the trajectory this row branches from, or the import source
+
+    def __post_init__(self) -> None:
+        """Every vocabulary column checked (an error names the field and the allowed values); a stored
+        grade reason is parsed into its type."""
+        check_vocabulary("method", self.method, METHODS)
+        check_vocabulary("thinking_end", self.thinking_end, THINKING_ENDS, optional=True)
+        check_vocabulary("answer_finish", self.answer_finish, ANSWER_FINISHES, optional=True)
+        if self.grade_reason is not None:
+            object.__setattr__(self, "grade_reason", parse_reason(self.grade_reason, "grade_reason"))
+
+    @property
+    def grade(self) -> Grade | None:
+        """The row's verdict (None for a row not graded yet)."""
+        if self.grade_reason is None or self.correct is None:
+            return None
+        return Grade(self.correct, self.extracted, self.grade_reason, self.grader_version or "")
 
     @classmethod
     def cell_fields(cls, cell: Cell) -> dict[str, Any]:
@@ -97,18 +135,19 @@ class SampleRow:
             attempts=gen.provenance.get("attempts", 1), wall_s=gen.wall_s, gold=problem.gold,
             answer_type=problem.answer_type, response=gen.response, thinking_text=gen.thinking_text,
             answer_text=gen.answer_text, extracted=grade.extracted, correct=grade.correct,
-            grade_reason=str(grade.reason), grader_version=grade.grader_version,
+            grade_reason=grade.reason, grader_version=grade.grader_version,
             provenance=json.dumps(gen.provenance, sort_keys=True), **extra)
 
     def with_grade(self, grade: Grade) -> SampleRow:
         return dataclasses.replace(self, correct=grade.correct, extracted=grade.extracted,
-                                   grade_reason=str(grade.reason), grader_version=grade.grader_version)
+                                   grade_reason=grade.reason, grader_version=grade.grader_version)
 
     def replace(self, **changes: Any) -> SampleRow:  # noqa: ANN401
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in FIELDS}
+        """The row as stored (a typed value as its stored text)."""
+        return {name: _stored(getattr(self, name)) for name in FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SampleRow:
@@ -119,14 +158,31 @@ class SampleRow:
         return cls(**d)
 
 
+def _stored(value: Any) -> Any:  # noqa: ANN401
+    """A field's value as stored: a grade reason as its text; everything else as it is."""
+    return reason_text(value) if isinstance(value, Enum | GradeError) else value
+
+
 _ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
 
 
+def _stored_type(t: Any) -> type:  # noqa: ANN401
+    """The Python type a field is stored as: a vocabulary (Literal, str enum) or a GradeError is text."""
+    if typing.get_origin(t) is Literal:
+        kinds = {type(v) for v in typing.get_args(t)}
+        return kinds.pop() if len(kinds) == 1 else object
+    if t is GradeError or (isinstance(t, type) and issubclass(t, str)):
+        return str
+    return t
+
+
 def _arrow_type(hint: Any) -> pa.DataType:  # noqa: ANN401
-    args = [a for a in typing.get_args(hint) if a is not type(None)] if isinstance(hint, types.UnionType) else [hint]
-    if len(args) != 1 or args[0] not in _ARROW:
+    union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+    args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+    stored = {_stored_type(a) for a in args}
+    if len(stored) != 1 or next(iter(stored)) not in _ARROW:
         raise TypeError(f"no Parquet type for {hint!r}")
-    return _ARROW[args[0]]
+    return _ARROW[stored.pop()]
 
 
 _HINTS = typing.get_type_hints(SampleRow)
@@ -135,7 +191,7 @@ ROW_SCHEMA = pa.schema([(name, _arrow_type(_HINTS[name])) for name in FIELDS])
 
 
 def to_table(rows: Sequence[SampleRow]) -> pa.Table:
-    return pa.table({name: [getattr(r, name) for r in rows] for name in FIELDS}, schema=ROW_SCHEMA)
+    return pa.table({name: [_stored(getattr(r, name)) for r in rows] for name in FIELDS}, schema=ROW_SCHEMA)
 
 
 def from_table(table: pa.Table) -> list[SampleRow]:

@@ -17,10 +17,23 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from evalkit.store import FIELDS, open_results
+from evalkit.report.tables import (
+    HEADERS,
+    NOTE,
+    VOTE_HEADERS,
+    cell_strings,
+    cell_table,
+    vote_strings,
+    vote_table,
+)
+from evalkit.spec import TaskError, load_problems
+from evalkit.store import FIELDS, TEXTS, Col, Samples, check_frame, open_results
 
-TEXT = ("response", "thinking_text", "answer_text", "provenance")
+TEXT = TEXTS
 META = tuple(f for f in FIELDS if f not in TEXT)
+# what the page's sample filters see of every sample
+INDEX_COLUMNS = [Col.CELL_ID, Col.TASK, Col.PROBLEM_ID, Col.SEED, Col.SAMPLE, Col.CORRECT, Col.GRADE_REASON,
+                 Col.FORCED_END, Col.THINKING_END, Col.N_IGNORED, Col.THINKING_TOKENS, Col.EXTRACTED, Col.METHOD]
 
 
 def _clean(v: Any) -> Any:  # noqa: ANN401 - JSON-ready scalars (NaN and pandas NA become None)
@@ -41,7 +54,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 def sample_key(r: dict[str, Any]) -> str:
     """The id of a sample in URLs and file names."""
-    return f"{r['cell_id']}~{int(r['seed'])}~{r['problem_id']}~{int(r['sample'])}"
+    return f"{r[Col.CELL_ID]}~{int(r[Col.SEED])}~{r[Col.PROBLEM_ID]}~{int(r[Col.SAMPLE])}"
 
 
 class SweepData:
@@ -53,8 +66,9 @@ class SweepData:
 
     @cached_property
     def index(self) -> pd.DataFrame:
-        df = self.dataset.to_table(columns=[*META, "provenance"]).to_pandas()  # texts are read per sample
-        return df.sort_values(["task", "problem_id", "cell_id", "seed", "sample"], kind="stable", ignore_index=True)
+        df = self.dataset.to_table(columns=[*META, Col.PROVENANCE]).to_pandas()  # texts are read per sample
+        order = [Col.TASK, Col.PROBLEM_ID, Col.CELL_ID, Col.SEED, Col.SAMPLE]
+        return check_frame(df.sort_values(order, kind="stable", ignore_index=True))
 
     @cached_property
     def cells(self) -> dict[str, Any]:
@@ -67,19 +81,9 @@ class SweepData:
             c = ds.field(k) == v
             cond = c if cond is None else cond & c
         df = self.dataset.to_table(columns=columns, filter=cond).to_pandas()
-        return df.sort_values(["cell_id", "seed", "sample"], kind="stable", ignore_index=True)
+        return df.sort_values([Col.CELL_ID, Col.SEED, Col.SAMPLE], kind="stable", ignore_index=True)
 
     def overview(self) -> dict[str, Any]:
-        from evalkit.report.tables import (
-            HEADERS,
-            NOTE,
-            VOTE_HEADERS,
-            cell_strings,
-            cell_table,
-            vote_strings,
-            vote_table,
-        )
-
         m = self.store.read_manifest()
         rows, votes = cell_table(self.index), vote_table(self.index)
         figs = sorted(p.name for p in (self.root / "figures").glob("*.png")) if (self.root / "figures").is_dir() else []
@@ -94,8 +98,7 @@ class SweepData:
 
     def grid(self) -> dict[str, Any]:
         """Per-problem accuracy (over seeds and samples) of every cell; problems hardest first."""
-        idx = self.index
-        acc = idx.pivot_table(index=["task", "problem_id"], columns="cell_id", values="correct", aggfunc="mean")
+        acc = Samples(self.index).accuracy_matrix(index=(Col.TASK, Col.PROBLEM_ID), columns=Col.CELL_ID)
         order = acc.mean(axis=1).sort_values(kind="stable").index
         acc = acc.loc[order]
         labels = {cid: c.get("label", cid) for cid, c in self.cells.items()}
@@ -105,19 +108,18 @@ class SweepData:
 
     def sample_index(self) -> dict[str, Any]:
         """Every sample's metadata, column-wise (compact), for filters in the page."""
-        cols = ["cell_id", "task", "problem_id", "seed", "sample", "correct", "grade_reason", "forced_end",
-                "thinking_end", "n_ignored", "thinking_tokens", "extracted", "method"]
-        idx = self.index
-        return {"columns": cols, "data": {c: [_clean(v) for v in idx[c].tolist()] for c in cols},
+        cols = INDEX_COLUMNS
+        idx = Samples(self.index)
+        return {"columns": cols, "data": {c: [_clean(v) for v in idx.column(c).tolist()] for c in cols},
                 "labels": {cid: c.get("label", cid) for cid, c in self.cells.items()}}
 
     def problem(self, task: str, pid: str) -> dict[str, Any]:
-        idx = self.index
-        df = idx[(idx["task"] == task) & (idx["problem_id"] == pid)]  # no texts: the page lists and draws trees
+        idx = Samples(self.index)
+        df = idx.where((idx.task == task) & (idx.problem_id == pid)).frame  # no texts: the page lists and draws trees
         if df.empty:
             raise KeyError(f"no samples of problem {task}/{pid}")
         rows = [dict(r, key=sample_key(r)) for r in _records(df)]
-        return {"task": task, "problem_id": pid, "gold": rows[0]["gold"], "text": self._problem_text(task, pid),
+        return {"task": task, "problem_id": pid, "gold": rows[0][Col.GOLD], "text": self._problem_text(task, pid),
                 "labels": {cid: c.get("label", cid) for cid, c in self.cells.items()}, "samples": rows,
                 "trees": trees(rows)}
 
@@ -128,20 +130,18 @@ class SweepData:
             raise KeyError(f"no sample {key}")
         r = _records(df)[0]
         return {**r, "key": key, "label": self.cells.get(cid, {}).get("label", cid), "segments": segments(r),
-                "provenance": json.loads(r["provenance"] or "{}")}
+                Col.PROVENANCE: json.loads(r[Col.PROVENANCE] or "{}")}
 
     def pair(self, a: str, b: str) -> dict[str, Any]:
         sa, sb = self.sample(a), self.sample(b)
         n = 0
-        for x, y in zip(sa["response"], sb["response"], strict=False):
+        for x, y in zip(sa[Col.RESPONSE], sb[Col.RESPONSE], strict=False):
             if x != y:
                 break
             n += 1
         return {"a": sa, "b": sb, "common_chars": n}
 
     def _problem_text(self, task: str, pid: str) -> str | None:
-        from evalkit.spec import TaskError, load_problems
-
         entry = next((t for t in self.store.read_manifest().get("spec", {}).get("tasks", [])
                       if isinstance(t, dict) and t.get("name") == task), {})
         try:
@@ -154,12 +154,14 @@ class SweepData:
 def segments(r: dict[str, Any]) -> list[dict[str, Any]]:
     """A sample's text as segments: thinking (with the injected control strings told apart), the
     forced delimiter (+ answer prefix) and the answer."""
-    think, resp, ans = r["thinking_text"] or "", r["response"] or "", r["answer_text"] or ""
-    prov = json.loads(r["provenance"] or "{}") if isinstance(r.get("provenance"), str) else (r.get("provenance") or {})
+    think, resp, ans = r[Col.THINKING_TEXT] or "", r[Col.RESPONSE] or "", r[Col.ANSWER_TEXT] or ""
+    raw = r.get(Col.PROVENANCE)
+    prov = json.loads(raw or "{}") if isinstance(raw, str) else (raw or {})
     spans = [tuple(s[2:4]) for s in prov.get("controls", [])]
     exact = "controls" in prov
-    if not exact and (r.get("n_ignored") or 0) > 0 and r.get("control"):  # results written before the spans were
-        spans = _find_controls(think, r["control"].split("|"), int(r["n_ignored"]))
+    n_ignored, control = r.get(Col.N_IGNORED) or 0, r.get(Col.CONTROL)
+    if not exact and n_ignored > 0 and control:  # results written before the spans were
+        spans = _find_controls(think, control.split("|"), int(n_ignored))
     out, pos = [], 0
     for s, e in sorted(spans):
         if s > pos:
@@ -190,27 +192,31 @@ def _find_controls(think: str, controls: list[str], n: int) -> list[tuple[int, i
     return found
 
 
+def _branch(m: dict[str, Any]) -> dict[str, Any]:
+    """One branch of a tree as the page draws it."""
+    return {"key": m["key"], "cap": m[Col.CAP], "n_ignore": m[Col.N_IGNORE], "tokens": m[Col.THINKING_TOKENS],
+            "end": m[Col.THINKING_END], "correct": m[Col.CORRECT], "extracted": m[Col.EXTRACTED]}
+
+
 def trees(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The sequential samples of a problem grouped by the trajectory tree they branch from (per seed
     and control sequence): the trunk's length and control positions, and each branch's cut."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:
-        if r["method"] != "sequential":
+        if r[Col.METHOD] != "sequential":
             continue
-        prov = json.loads(r["provenance"] or "{}")
-        key = (r["seed"], r["sample"], tuple(prov.get("tree_controls", [])), prov.get("tree_cap"))
+        prov = json.loads(r[Col.PROVENANCE] or "{}")
+        key = (r[Col.SEED], r[Col.SAMPLE], tuple(prov.get("tree_controls", [])), prov.get("tree_cap"))
         groups.setdefault(key, []).append({**r, "_prov": prov})
     out = []
     for (seed, sample, controls, cap), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2])):
-        trunk = max(members, key=lambda m: (m["thinking_tokens"] or 0, m["n_ignored"] or 0))
-        length = max(int(trunk["_prov"].get("tree_thinking_tokens") or 0), int(trunk["thinking_tokens"] or 0), 1)
+        trunk = max(members, key=lambda m: (m[Col.THINKING_TOKENS] or 0, m[Col.N_IGNORED] or 0))
+        length = max(int(trunk["_prov"].get("tree_thinking_tokens") or 0), int(trunk[Col.THINKING_TOKENS] or 0), 1)
         out.append({"seed": seed, "sample": sample, "controls": list(controls), "tree_cap": cap, "length": length,
                     "end": trunk["_prov"].get("tree_end"),
                     "marks": [s[0] for s in trunk["_prov"].get("controls", [])],
-                    "branches": [{"key": m["key"], "cap": m["cap"], "n_ignore": m["n_ignore"],
-                                  "tokens": m["thinking_tokens"], "end": m["thinking_end"], "correct": m["correct"],
-                                  "extracted": m["extracted"]} for m in sorted(members, key=lambda m: (
-                                      m["cap"] or 1e12, m["n_ignore"]))]})
+                    "branches": [_branch(m) for m in sorted(members, key=lambda m: (m[Col.CAP] or 1e12,
+                                                                                      m[Col.N_IGNORE]))]})
     for r in rows:
-        r.pop("provenance", None)
+        r.pop(Col.PROVENANCE, None)
     return out

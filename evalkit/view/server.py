@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+import pyarrow.compute as pc
+
+from evalkit.grade import GraderConfig, Item, grade_many
+from evalkit.store import SAMPLE_KEY, Col
 from evalkit.view.data import SweepData, sample_key
 
 STATIC = Path(__file__).parent / "static"
@@ -22,11 +26,9 @@ class ViewData(SweepData):
     """:class:`SweepData` plus what only a server can do: text search and the reference verdict."""
 
     def search(self, q: str) -> dict[str, Any]:
-        import pyarrow.compute as pc
-
-        t = self.dataset.to_table(columns=["cell_id", "seed", "problem_id", "sample", "response", "extracted"])
-        hit = pc.or_(pc.match_substring(t["response"], q), pc.match_substring(pc.fill_null(t["extracted"], ""), q))
-        rows = t.filter(hit).select(["cell_id", "seed", "problem_id", "sample"]).to_pylist()
+        t = self.dataset.to_table(columns=[*SAMPLE_KEY, Col.RESPONSE, Col.EXTRACTED])
+        hit = pc.or_(pc.match_substring(t[Col.RESPONSE], q), pc.match_substring(pc.fill_null(t[Col.EXTRACTED], ""), q))
+        rows = t.filter(hit).select(list(SAMPLE_KEY)).to_pylist()
         return {"keys": [sample_key(r) for r in rows]}
 
     def sample(self, key: str) -> dict[str, Any]:
@@ -51,17 +53,13 @@ class ViewData(SweepData):
 
 def reference_verdicts(samples: list[dict[str, Any]]) -> list[bool | None]:
     """Plain math-verify's verdict on each sample's answer (sandboxed), to show where evalkit differs."""
-    from evalkit.grade import GraderConfig, Item, grade_many
-    from evalkit.records import GradeReason
-
-    items = [Item(s["answer_text"] or "", s["gold"], s["answer_type"]) for s in samples]
+    items = [Item(s[Col.ANSWER_TEXT] or "", s[Col.GOLD], s[Col.ANSWER_TYPE]) for s in samples]
     try:
         grades = grade_many(items, GraderConfig(reference=True), workers=1, timeout_s=5.0)
     except Exception:  # noqa: BLE001 - the page still works without the comparison
         return [None] * len(samples)
-    failed = {GradeReason.TIMEOUT, GradeReason.WORKER_DIED, GradeReason.MEMORY_LIMIT}
     # a grading process that failed says nothing about the answer: no verdict rather than "incorrect"
-    return [None if g.reason in failed or g.reason.startswith("error:") else g.correct for g in grades]
+    return [None if g.failed else g.correct for g in grades]
 
 
 def _handler(data: ViewData) -> type[BaseHTTPRequestHandler]:
@@ -134,10 +132,10 @@ def export(results_dir: Path, out: Path, say: Callable[[str], None] = print) -> 
         shutil.copytree(data.root / "figures", tmp / "figures")
     n = _write_js(tmp, "overview", data.overview()) + _write_js(tmp, "index", data.sample_index())
     idx = data.index
-    for task, pid in idx[["task", "problem_id"]].drop_duplicates().itertuples(index=False):
+    for task, pid in idx[[Col.TASK, Col.PROBLEM_ID]].drop_duplicates().itertuples(index=False):
         n += _write_js(tmp, "problem-" + f"{task}~{pid}".encode().hex(), data.problem(task, pid))
-        df = data._rows(["cell_id", "seed", "problem_id", "sample"], task=task, problem_id=pid)  # noqa: SLF001
-        samples = [data.sample(sample_key(r)) for r in df[["cell_id", "seed", "problem_id", "sample"]].to_dict("records")]
+        df = data._rows(list(SAMPLE_KEY), task=task, problem_id=pid)  # noqa: SLF001
+        samples = [data.sample(sample_key(r)) for r in df[list(SAMPLE_KEY)].to_dict("records")]
         for s, ref in zip(samples, reference_verdicts(samples), strict=True):
             n += _write_js(tmp, "sample-" + s["key"].encode().hex(), {**s, "reference": ref})
     if out.exists():
