@@ -19,21 +19,22 @@ from evalkit.report import matched as mt
 from evalkit.report.claim_data import ClaimData, Verdict, needs, pct
 from evalkit.report.claims_reported import published_seed_variance
 from evalkit.spec.claims import ControlToken, LengthConfound, MatchedCompute, SeedVariance
+from evalkit.store import Col, Samples
 
 
 def seed_variance(data: ClaimData, p: SeedVariance) -> Verdict:
     """From the sweep cell on the benchmark with the most seeds (at least ``min_seeds``), else published seeds."""
-    df, alpha = data.rows, data.alpha
-    seq = df[(df["task"] == p.benchmark) & (df["method"] == "sequential")] if not df.empty else df
+    rows, alpha = Samples.of(data.rows), data.alpha
+    seq = rows.where((rows.task == p.benchmark) & (rows.method == "sequential")) if not rows.empty else rows
     best = None
-    for cid, g in (seq.groupby("cell_id") if not seq.empty else []):
-        if g["seed"].nunique() >= p.min_seeds and (best is None or g["seed"].nunique() > best[1]["seed"].nunique()):
+    for cid, g in (seq.by(Col.CELL_ID) if not seq.empty else []):
+        if g.n_seeds >= p.min_seeds and (best is None or g.n_seeds > best[1].n_seeds):
             best = (cid, g)
     if best is None:
         v = published_seed_variance(data.reported, p, alpha) if data.reported is not None else None
         return v if v is not None else needs()
     _, g = best
-    mat = g.pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean").to_numpy(float)
+    mat = g.accuracy_matrix().to_numpy(float)
     seed_acc = np.nanmean(mat, axis=0)
     sd = seed_sd_interval(seed_acc, 1 - alpha, correct=mat)
     ci = accuracy_interval(mat, 1 - alpha)
@@ -52,8 +53,8 @@ def seed_variance(data: ClaimData, p: SeedVariance) -> Verdict:
 def matched_compute(data: ClaimData, p: MatchedCompute) -> Verdict:
     """Sequential minus parallel over the matched compute range of the first sweep that has both."""
     for df in data.results:
-        if {"sequential", "parallel"} <= set(df["method"]):
-            x = "flops_prefix_cached" if df["flops_prefix_cached"].notna().all() else "tokens"
+        if Samples.of(df).has_method("sequential") and Samples.of(df).has_method("parallel"):
+            x = mt.default_x(df)
             try:
                 m, _ = mt.compare(df, x)
             except ValueError:
@@ -69,20 +70,19 @@ def matched_compute(data: ClaimData, p: MatchedCompute) -> Verdict:
     return needs()
 
 
-def _control_mats(g: pd.DataFrame, ctrls: list[str]) -> dict[str, pd.DataFrame]:
-    return {c: g[g.control == c].pivot_table(index="problem_id", columns="seed", values="correct", aggfunc="mean")
-            for c in ctrls}
+def _control_mats(g: Samples, ctrls: list[str]) -> dict[str, pd.DataFrame]:
+    return {c: g.where(g.control == c).accuracy_matrix() for c in ctrls}
 
 
 def control_token(data: ClaimData, p: ControlToken) -> Verdict:
     """Paired t tests between every two controls at the same task, cap and ignores; Holm over all of them."""
-    df, alpha = data.rows, data.alpha
-    seq = df[(df.get("method") == "sequential") & (df.get("n_ignore", 0) > 0)] if not df.empty else df
-    if seq.empty or seq["control"].nunique() < 2:
+    rows, alpha = Samples.of(data.rows), data.alpha
+    seq = rows.where((rows.method == "sequential") & (rows.n_ignore > 0)) if not rows.empty else rows
+    if seq.empty or seq.control.nunique() < 2:
         return needs()
     lines, pvals = [], []
-    for (task, cap, k), g in seq.groupby(["task", "cap", "n_ignore"]):
-        ctrls = sorted(g["control"].unique())
+    for (task, cap, k), g in seq.by(Col.TASK, Col.CAP, Col.N_IGNORE):
+        ctrls = sorted(g.control.unique())
         if len(ctrls) < 2:
             continue
         mats = _control_mats(g, ctrls)
@@ -100,24 +100,24 @@ def control_token(data: ClaimData, p: ControlToken) -> Verdict:
     verdict = "supported" if (adj < alpha).any() else "inconclusive"
     return Verdict(verdict, statistic="; ".join(lines),
                    interval=f"smallest Holm-adjusted p = {adj.min():.3f} over {len(pvals)} paired comparisons",
-                   n=f"{seq['problem_id'].nunique()} problems x {seq['seed'].nunique()} seeds",
+                   n=f"{seq.n_problems} problems x {seq.n_seeds} seeds",
                    method="paired t tests over problems (population of problems; level shown by simulation, README "
                           "statistics), Holm correction", details=lines)
 
 
 def length_confound(data: ClaimData, p: LengthConfound) -> Verdict:
     """Within-problem association of correctness with realised thinking length (sequential samples)."""
-    df = data.rows
-    if df.empty:
+    rows = Samples.of(data.rows)
+    if rows.empty:
         return needs()
-    seq = df[df["method"] == "sequential"]
+    seq = rows.of_method("sequential")
     if seq.empty:
         return needs()
-    seq = seq[seq["thinking_tokens"].notna()]  # imported samples may not know their token counts
+    seq = seq.where(seq.thinking_tokens.notna())  # imported samples may not know their token counts
     if seq.empty:
         return needs("thinking token counts are unknown (import lm-eval samples with --tokenizer)")
-    s = within_cluster_slope(seq["thinking_tokens"].astype(float).to_numpy(), seq["correct"].astype(float).to_numpy(),
-                             seq["problem_id"].to_numpy(), 1 - data.alpha)
+    s = within_cluster_slope(seq.thinking_tokens.astype(float).to_numpy(), seq.correct.astype(float).to_numpy(),
+                             seq.problem_id.to_numpy(), 1 - data.alpha)
     return Verdict("supported" if (s.low > 0 or s.high < 0) else "inconclusive",
                    statistic=f"within-problem slope of correctness on realised thinking length: "
                              f"{1e5 * s.estimate:+.1f} points of accuracy per 1,000 thinking tokens",
