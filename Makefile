@@ -36,10 +36,11 @@ quickstart: install
 services:
 	bash tests/services/up
 
-test: install services
+test: install services lint
 	$(EVALKIT) models install smollm2-135m
 	$(PY) -m pytest
 
+# The rules the code follows (pyproject.toml, [tool.ruff.lint]); `make test` runs it first, so CI does.
 lint: install
 	$(VENV)/bin/ruff check evalkit tests benchmarks
 

@@ -41,7 +41,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalkit.analyze import bootstrap_means  # noqa: E402
+from evalkit.analyze import bootstrap_means
 
 P, S, B = 500, 64, 10_000
 

@@ -45,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalkit.analyze import (  # noqa: E402
+from evalkit.analyze import (
     accuracy_interval,
     fixed_set_interval,
     matched_compute,
@@ -190,8 +190,12 @@ def curve_rows(P: int, S: int, design: str, sims: int, rng: np.random.Generator,
         px = [np.full((P, S), x) for _, x in PAR]
         sc = scaling_curve(seq, sx, confidence=1 - alpha, n_boot=400, seed=int(rng.integers(1 << 31)))
         mc = matched_compute(seq, sx, par, px, confidence=1 - alpha, n_boot=400, seed=int(rng.integers(1 << 31)))
-        for name, iv, truth in (("scaling point", sc.points[1].accuracy, seq_truth[1]), ("scaling slope", sc.scaling, slope_truth),
-                                ("performance", sc.performance, perf_truth), ("matched diff", mc.mean_difference, diff_truth)):
+        for name, iv, truth in (
+            ("scaling point", sc.points[1].accuracy, seq_truth[1]),
+            ("scaling slope", sc.scaling, slope_truth),
+            ("performance", sc.performance, perf_truth),
+            ("matched diff", mc.mean_difference, diff_truth),
+        ):
             hits[name] += iv.low <= truth <= iv.high
             width[name] += iv.high - iv.low
     return [{"row": k, "estimand": "P", "P": P, "S": S, "design": design, "kind": "coverage", "value": hits[k] / sims,
@@ -218,7 +222,10 @@ def run(problems: list[int], seeds_: list[int], designs: list[str], sims: int, s
 
 
 def render(rows: list[dict]) -> str:
-    lines = ["| row | estimand | design | P | S | measure | value | mean width | in band |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| row | estimand | design | P | S | measure | value | mean width | in band |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         w = "" if math.isnan(r["width"]) else f"{r['width']:.3f}"
         band = "" if r["kind"] == "power" else ("yes" if in_band(r) else "**no**")
@@ -238,7 +245,9 @@ def main() -> None:
     rows = run(a.problems, a.seeds, a.designs, a.sims)
     print(render(rows))
     out = [r for r in rows if r["kind"] != "power" and not in_band(r)]
-    print(f"\n{len(rows)} rows, {len(out)} outside the band, {a.sims} simulations each, {time.perf_counter() - t0:.0f} s")
+    print(
+        f"\n{len(rows)} rows, {len(out)} outside the band, {a.sims} simulations each, {time.perf_counter() - t0:.0f} s"
+    )
 
 
 if __name__ == "__main__":

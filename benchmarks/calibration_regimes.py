@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalkit.analyze import accuracy_interval, fixed_set_interval, paired_interval, paired_t_test  # noqa: E402
+from evalkit.analyze import accuracy_interval, fixed_set_interval, paired_interval, paired_t_test
 
 SIZES = (12, 30, 198, 500)
 SEEDS = (1, 4, 16, 64)

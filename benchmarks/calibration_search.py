@@ -17,12 +17,14 @@ A random design draws:
   a one-sided loss, or a symmetric swap (a null: the mean difference is 0).
 Each statistic the report, figures and claims print is run on every simulated benchmark of a design
 (the bootstrap ones, ``scaling_curve``'s Scaling and Performance and ``matched_compute``'s mean
-difference, on every third design without missing seeds, as the report draws complete cells only: a budget-forcing family of three cells sharing random numbers and a
+difference, on every third design without missing seeds, as the report draws complete cells only: a budget-forcing
+family of three cells sharing random numbers and a
 parallel family of two, closing 0-25% and 7.5-20% of each problem's gap to 1):
 ``accuracy_interval`` (population), ``fixed_set_interval`` (this problem set; where some problem has
 two or more units), ``paired_interval`` and ``paired_t_test`` (type-I error on null designs),
 ``subset_difference`` (the last 20% excluded, shifted by a random amount) and ``seed_sd_interval``
-(equal seeds, 10 or more, with the problems x seeds matrix, as claim C2 prints it from a sweep). Truths: the population quantities from 400,000 draws of the design; the fixed-set
+(equal seeds, 10 or more, with the problems x seeds matrix, as claim C2 prints it from a sweep). Truths: the population
+quantities from 400,000 draws of the design; the fixed-set
 truth from the drawn accuracies. The worst designs of each statistic are then simulated again with
 fresh random numbers (their first estimate is the minimum of many noisy ones), and those estimates
 are what the summary reports, with their Monte Carlo SE.
@@ -40,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalkit.analyze import (  # noqa: E402
+from evalkit.analyze import (
     accuracy_interval,
     fixed_set_interval,
     matched_compute,
@@ -50,8 +52,8 @@ from evalkit.analyze import (  # noqa: E402
     seed_sd_interval,
     subset_difference,
 )
-from evalkit.analyze.matched import _curve  # noqa: E402
-from evalkit.analyze.scaling import _metrics  # noqa: E402
+from evalkit.analyze.matched import _curve
+from evalkit.analyze.scaling import _metrics
 
 SIZES = (12, 20, 30, 60, 100, 198, 500)
 SEEDS = (1, 2, 3, 4, 8, 16, 32, 64)
@@ -181,7 +183,9 @@ def simulate(d: dict, sims: int, rng: np.random.Generator, truth: dict[str, floa
                 out["paired test"][1] += 1
         if "subset diff" in out:
             pc = np.where(keep, pa, np.clip(accuracies(d, rng, P) + d["shift"], 0, 1))
-            _hit(out["subset diff"], subset_difference(units(d, rng, pc, rng.random((P, S))), keep), truth["subset diff"])
+            _hit(
+                out["subset diff"], subset_difference(units(d, rng, pc, rng.random((P, S))), keep), truth["subset diff"]
+            )
         if "seed SD" in out and S >= SD_SEEDS and d["ragged"] == "none":
             true_sd = math.sqrt(float(np.sum(pa2 * (1 - pa2)))) / P
             if true_sd > 0:
@@ -266,13 +270,21 @@ def render(rows: list[dict], rechecked: list[dict]) -> str:
         cov = mine[0]["kind"] == "coverage"
         vals = np.array([r["value"] for r in mine])
         screen = vals.min() if cov else vals.max()
-        worst = min(again, key=lambda r: r["value"]) if cov and again else max(again, key=lambda r: r["value"]) if again else None
+        worst = (
+            min(again, key=lambda r: r["value"])
+            if cov and again
+            else max(again, key=lambda r: r["value"])
+            if again
+            else None
+        )
         if worst is None:
             lines.append(f"| {stat} | {len(mine)} | {np.median(vals):.3f} | {screen:.3f} | | | | |")
             continue
         w = "" if math.isnan(worst["width"]) else f"{worst['width']:.3f}"
-        lines.append(f"| {stat} ({'coverage' if cov else 'type-I'}) | {len(mine)} | {np.median(vals):.3f} | {screen:.3f} | "
-                     f"{describe(worst['design'])} | {worst['value']:.3f} | {mc_se(worst['value'], worst['n']):.3f} | {w} |")
+        lines.append(
+            f"| {stat} ({'coverage' if cov else 'type-I'}) | {len(mine)} | {np.median(vals):.3f} | {screen:.3f} | "
+            f"{describe(worst['design'])} | {worst['value']:.3f} | {mc_se(worst['value'], worst['n']):.3f} | {w} |"
+        )
     return "\n".join(lines)
 
 

@@ -116,7 +116,9 @@ def main() -> None:
         q = rng.choice(vendored)
         kind = "verbatim" if k % 2 == 0 else "paraphrase"
         text = q.text if kind == "verbatim" else paraphrase(q.text, "all", rng)
-        trace = f"Working it out carefully, the final answer is $\\boxed{{{q.answer}}}$." if k % 4 < 2 else "I am not sure."
+        trace = (
+            f"Working it out carefully, the final answer is $\\boxed{{{q.answer}}}$." if k % 4 < 2 else "I am not sure."
+        )
         pos = rng.randint(0, len(items))
         items.insert(pos, {"question": text, "trace": trace, "_src": (q.task, q.problem_id, kind)})
     train_path = tmp / "train.jsonl"
@@ -152,7 +154,10 @@ def main() -> None:
                 found[src[2]][m] += 1
     for kind in ("verbatim", "paraphrase"):
         n = sum(1 for s in planted.values() if s[2] == kind)
-        print(f"  planted {kind} ({n}): caught by " + ", ".join(f"{m} {c}" for m, c in sorted(found.get(kind, {}).items())))
+        print(
+            f"  planted {kind} ({n}): caught by "
+            + ", ".join(f"{m} {c}" for m, c in sorted(found.get(kind, {}).items()))
+        )
     other = [f for f in res.flags if f.train_line not in planted]
     print(f"  flags on synthetic (unplanted) items: {len(other)} pairs "
           f"({len({f.train_line for f in other})} items); answer leaks among planted traces: "

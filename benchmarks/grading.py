@@ -38,7 +38,11 @@ def corpus(n: int = 4000, seed: int = 0) -> list[Item]:
         ans = gold
         if rng.random() < 0.3:  # a wrong answer: change a digit or append one
             digits = [j for j, ch in enumerate(gold) if ch.isdigit()]
-            ans = (gold[:digits[0]] + str((int(gold[digits[0]]) + 1) % 10) + gold[digits[0] + 1:]) if digits else gold + "+1"
+            ans = (
+                (gold[: digits[0]] + str((int(gold[digits[0]]) + 1) % 10) + gold[digits[0] + 1 :])
+                if digits
+                else gold + "+1"
+            )
         items.append(Item(FORMATS[i % len(FORMATS)].format(a=ans), gold, "math"))
     return items
 

@@ -30,7 +30,7 @@ def per_cell_tokens(out) -> int:  # noqa: ANN001
                + g.answer_tokens + (g.answer_finish == "stop") for g in out)
 
 
-def vllm_part(engine_args: dict, repeat: int = 1) -> None:  # noqa: ANN001
+def vllm_part(engine_args: dict, repeat: int = 1) -> None:
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
@@ -39,7 +39,9 @@ def vllm_part(engine_args: dict, repeat: int = 1) -> None:  # noqa: ANN001
     from evalkit.spec import load_problems
 
     problems = load_problems("math500", where={"level": [1, 2]}, limit=16)
-    engine = VLLMEngine(str(install("qwen2.5-coder-0.5b")), {"max_model_len": 2048, **engine_args}, name="qwen2.5-coder-0.5b")
+    engine = VLLMEngine(
+        str(install("qwen2.5-coder-0.5b")), {"max_model_len": 2048, **engine_args}, name="qwen2.5-coder-0.5b"
+    )
     cells = [Cell("math500", "qwen", "s1", ForcingConfig(cap=c, n_ignore=k, controls=("Wait",) if k else ()),
                   SamplingConfig(temperature=0.7, top_p=0.95, answer_max_tokens=64))
              for c in (128, 256, 512) for k in (0, 1, 2)]
@@ -58,7 +60,7 @@ def vllm_part(engine_args: dict, repeat: int = 1) -> None:  # noqa: ANN001
 
     n = len(prompts)
 
-    def tree_run() -> tuple[float, int, int, list]:  # noqa: ANN001
+    def tree_run() -> tuple[float, int, int, list]:
         cold()
         engine.step_log = []
         toks, steps = engine.generated_tokens, engine.steps
@@ -71,7 +73,12 @@ def vllm_part(engine_args: dict, repeat: int = 1) -> None:  # noqa: ANN001
         for (a, k), (b, _) in zip(log, log[1:], strict=False):
             by_live.setdefault(min(k // 16, 4), []).append(b - a)
         computed = (engine.prompt_tokens - seen) - (engine.cached_prompt_tokens - cached)
-        return wall, engine.generated_tokens - toks, engine.steps - steps, [out, by_live, computed, engine.prompt_tokens - seen]
+        return (
+            wall,
+            engine.generated_tokens - toks,
+            engine.steps - steps,
+            [out, by_live, computed, engine.prompt_tokens - seen],
+        )
 
     def raw(lengths: list[int]) -> tuple[float, int, int]:
         params = [SamplingParams(max_tokens=m, ignore_eos=True, temperature=0.7, top_p=0.95, seed=i)
@@ -88,9 +95,11 @@ def vllm_part(engine_args: dict, repeat: int = 1) -> None:  # noqa: ANN001
     ratios: dict[str, list[float]] = {}
     for rep in range(repeat):
         tree_wall, tree, steps, (out, by_live, computed, seen) = tree_run()
-        print(f" repeat {rep + 1}: tree generated tokens: {tree:,} in {tree_wall:.1f} s ({tree / tree_wall:.1f} tok/s), "
-              f"{steps} engine steps ({tree_wall / steps:.3f} s/step); prompt tokens computed {computed:,} "
-              f"(of {seen:,}; the rest from the prefix cache)")
+        print(
+            f" repeat {rep + 1}: tree generated tokens: {tree:,} in {tree_wall:.1f} s ({tree / tree_wall:.1f} tok/s), "
+            f"{steps} engine steps ({tree_wall / steps:.3f} s/step); prompt tokens computed {computed:,} "
+            f"(of {seen:,}; the rest from the prefix cache)"
+        )
         for k in sorted(by_live):
             v = by_live[k]
             print(f"    requests in flight {16 * k}-{16 * k + 15 if k < 4 else '':>3}: {len(v)} steps, "
@@ -153,7 +162,9 @@ def scripted() -> None:
         longest[key] = max(longest.get(key, 0), g.provenance["tree_thinking_tokens"])
     answers = {}
     for g in out:  # identical answer contexts are generated once
-        answers[(g.problem_id, tuple(g.thinking_ids), tuple(g.forced_ids))] = g.answer_tokens + (g.answer_finish == "stop")
+        answers[(g.problem_id, tuple(g.thinking_ids), tuple(g.forced_ids))] = g.answer_tokens + (
+            g.answer_finish == "stop"
+        )
     lower = sum(longest.values()) + sum(answers.values())
     print(f"s1 grid on the scripted engine: {len(cells)} cells x {len(problems)} problems = {len(jobs)} samples")
     print(f"  tree generated tokens:      {tree:,} ({wall:.1f} s, {len(engine.calls)} engine calls)")

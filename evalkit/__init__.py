@@ -29,7 +29,7 @@ _LAZY = {"run_sweep": "evalkit.pipeline", "regrade": "evalkit.pipeline", "SweepR
          "EvalkitError": "evalkit.errors"}
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - lazy: importing evalkit.records must stay light
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     if name in ("report", "grade"):

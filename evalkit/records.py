@@ -155,7 +155,7 @@ class Problem:
     meta: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-def cap_label(cap: Any) -> str:  # noqa: ANN401 - an int, None, or a pandas value (NaN or NA for no cap)
+def cap_label(cap: Any) -> str:
     """How a thinking cap is written everywhere: its integer, or ``none``."""
     if cap is None:
         return "none"
@@ -245,7 +245,11 @@ class Cell:
     def label(self) -> str:
         f = self.forcing
         cap = cap_label(f.cap)
-        fmt = "" if self.think_format in ("s1",) else f" format={self.think_format if len(self.think_format) < 20 else 'custom'}"
+        fmt = (
+            ""
+            if self.think_format in ("s1",)
+            else f" format={self.think_format if len(self.think_format) < 20 else 'custom'}"
+        )
         ctl = "|".join(f.controls) if f.n_ignore else "-"
         if self.method == "rejection":
             return f"{self.task} rejection cap={cap} attempts<={self.max_attempts}{fmt}"

@@ -17,7 +17,7 @@ def make_problems(n: int = 6, task: str = "toy") -> list[Problem]:
     ]
 
 
-def make_cell(cap=64, k=0, controls=("Wait",), min_tokens=0, fmt="s1", temperature=0.7, answer_max=40):  # noqa: ANN001
+def make_cell(cap=64, k=0, controls=("Wait",), min_tokens=0, fmt="s1", temperature=0.7, answer_max=40):
     return Cell(
         task="toy",
         model="scripted",

@@ -264,7 +264,10 @@ def test_scaling_curve_metrics() -> None:
     assert r.performance.estimate == pytest.approx(max(acc))
     assert r.control.estimate == 1.0  # tokens never exceed their cap here
     assert all(p.accuracy.low <= p.accuracy.estimate <= p.accuracy.high for p in r.points)
-    over = [np.where(rng.random((P, S)) < 0.25, c + 1, c) for c in [np.minimum(t, c) for t, c in zip(tokens, caps, strict=True)]]
+    over = [
+        np.where(rng.random((P, S)) < 0.25, c + 1, c)
+        for c in [np.minimum(t, c) for t, c in zip(tokens, caps, strict=True)]
+    ]
     assert scaling_curve(correct, over, budgets=[(0, c) for c in caps], n_boot=50).control.estimate < 1.0
 
 

@@ -127,7 +127,9 @@ def test_the_graph_sees_lazy_imports() -> None:
     assert "evalkit.store.row" in graph["evalkit.store"]
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert find_cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
-    lazy = function_level_imports(ast.parse("import os\ndef f():\n    from evalkit.spec import Plan\n    import vllm\n"))
+    lazy = function_level_imports(
+        ast.parse("import os\ndef f():\n    from evalkit.spec import Plan\n    import vllm\n")
+    )
     assert lazy == [(3, "evalkit.spec"), (4, "vllm")]
 
 
@@ -198,7 +200,8 @@ if __name__ == "__main__":
     tmp = Path(sys.argv[1])
     spec = tmp / "lib.yaml"
     spec.write_text("name: lib\\nmodel: {id: scripted-model}\\ntasks:\\n  - name: math500\\n    limit: 4\\n"
-                    "seeds: [0, 1]\\nsampling: {temperature: 0.7, answer_max_tokens: 30}\\nsequential:\\n  caps: [30, 60]\\n")
+                    "seeds: [0, 1]\\nsampling: {temperature: 0.7, answer_max_tokens: 30}\\n"
+                    "sequential:\\n  caps: [30, 60]\\n")
     seen = Observer()
     seen.messages = []
     seen.say = seen.messages.append

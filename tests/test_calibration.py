@@ -34,7 +34,7 @@ from evalkit.analyze import (
 cal = load_benchmark("calibration")
 
 
-def test_reduced_grid_holds_the_bands(capsys) -> None:  # noqa: ANN001
+def test_reduced_grid_holds_the_bands(capsys) -> None:
     """30 problems (the size users have), 1 and 10 seeds, the three designs, 400 simulations: every
     coverage within [0.94, 0.96] and every type-I error within [0.04, 0.06], widened by 3 Monte
     Carlo SEs (0.033 at 400 simulations). The sign-flip test is not the reported test: with few seeds
@@ -49,7 +49,9 @@ def test_reduced_grid_holds_the_bands(capsys) -> None:  # noqa: ANN001
     # may over-cover / under-reject, never the reverse: the paired score interval takes P pairs (as
     # correlated as can be) when fewer than 6 problems differ, which AIME-like designs often have
     conservative = ("sign-flip", "subset diff", "paired t")
-    bad = [r for r in rows if r["kind"] != "power" and not r["row"].startswith(conservative) and not cal.in_band(r, tol)]
+    bad = [
+        r for r in rows if r["kind"] != "power" and not r["row"].startswith(conservative) and not cal.in_band(r, tol)
+    ]
     assert not bad, bad
     assert all(r["value"] >= 0.94 - tol for r in rows if r["kind"] == "coverage")
     assert all(r["value"] <= 0.06 + tol for r in rows if r["kind"] == "type-I")
@@ -69,7 +71,9 @@ def test_resample_engine_equals_index_resampling_in_distribution() -> None:
     t = resample(pm, mean_of(0), n_resamples=20_000, rng=1, method="t")
     sd = pm.std(ddof=1) / math.sqrt(60)
     q = stats.t.isf(0.025, 59)
-    assert t.low[0] == pytest.approx(pm.mean() - q * sd, abs=0.01) and t.high[0] == pytest.approx(pm.mean() + q * sd, abs=0.01)
+    assert t.low[0] == pytest.approx(pm.mean() - q * sd, abs=0.01) and t.high[0] == pytest.approx(
+        pm.mean() + q * sd, abs=0.01
+    )
 
 
 def test_boundary_intervals_are_never_zero_width() -> None:
@@ -127,7 +131,8 @@ def test_variance_components_refuse_what_is_not_estimable() -> None:
 
 
 def test_seed_sd_interval_is_chi_square() -> None:
-    """C2: SD 4.5 points over 10 seeds: [3.1, 8.2] (chi-square), where a percentile bootstrap over seeds said [2.6, 5.5]."""
+    """C2: SD 4.5 points over 10 seeds: [3.1, 8.2] (chi-square), where a percentile bootstrap over seeds said
+    [2.6, 5.5]."""
     x = np.array([0.45, 0.50, 0.40, 0.55, 0.45, 0.50, 0.41, 0.52, 0.47, 0.39])
     sd = float(np.std(x, ddof=1))
     iv = seed_sd_interval(x)

@@ -27,7 +27,7 @@ SIMS = 400
 FLOOR = 0.95 - 3 * math.sqrt(0.05 * 0.95 / SIMS)  # 0.917: three Monte Carlo SEs below nominal
 
 
-def _coverage(draw, interval, sims: int = SIMS, seed: int = 0) -> float:  # noqa: ANN001
+def _coverage(draw, interval, sims: int = SIMS, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     hits = 0
     for _ in range(sims):
@@ -41,7 +41,7 @@ def _coverage(draw, interval, sims: int = SIMS, seed: int = 0) -> float:  # noqa
 def test_fixed_set_interval_holds_with_unequal_seeds(P: int, singles: int, S: int) -> None:
     """Problems with one seed carry Bernoulli variance too (the old interval gave them none: 198
     problems half on 1 seed covered 0.626, 188 on 1 + 10 on 10 covered 0.113)."""
-    def draw(rng: np.random.Generator):  # noqa: ANN202
+    def draw(rng: np.random.Generator):
         p = rng.beta(0.6, 0.9, P)
         c = (rng.random((P, S)) < p[:, None]).astype(float)
         c[:singles, 1:] = np.nan
@@ -59,7 +59,7 @@ def test_paired_interval_holds_when_cells_share_most_outcomes(P: int, S: int, fr
     covered 0.605 / 0.761 / 0.834 at 30 x 1 / 4 / 16 with a gain on 10% of problems)."""
     truth = -frac * 0.5 * 0.6
 
-    def draw(rng: np.random.Generator):  # noqa: ANN202
+    def draw(rng: np.random.Generator):
         p = rng.beta(0.6, 0.9, P)
         a = (rng.random((P, S)) < p[:, None]).astype(float)
         hit = rng.random(P) < frac
@@ -77,7 +77,7 @@ def test_population_interval_holds_for_a_weak_model_on_a_hard_benchmark(P: int, 
     covered 0.898 at 30 x 16 and 0.874 at 30 x 64, missing low)."""
     truth = 0.2 * 0.5 / 5.5
 
-    def draw(rng: np.random.Generator):  # noqa: ANN202
+    def draw(rng: np.random.Generator):
         p = np.where(rng.random(P) < 0.8, 0.0, rng.beta(0.5, 5, P))
         return ((rng.random((P, S)) < p[:, None]).astype(float),), truth
 
@@ -93,7 +93,7 @@ def test_population_interval_holds_when_a_few_one_seed_successes_decide_the_mean
     (0.83 at 48 x 64, found by the random-design search through subset_difference); stratified, 0.98."""
     truth = 0.26 / 9.66
 
-    def draw(rng: np.random.Generator):  # noqa: ANN202
+    def draw(rng: np.random.Generator):
         p = rng.beta(0.26, 9.4, P)
         c = (rng.random((P, S)) < p[:, None]).astype(float)
         c[: P // 2, 1:] = np.nan
@@ -131,7 +131,7 @@ def test_seed_sd_of_equal_per_seed_accuracies_is_zero_with_a_positive_bound() ->
 
 @pytest.mark.parametrize(("P", "S"), [(30, 4), (12, 16), (198, 4)])
 def test_fixed_set_interval_holds_for_a_weak_model(P: int, S: int) -> None:
-    def draw(rng: np.random.Generator):  # noqa: ANN202
+    def draw(rng: np.random.Generator):
         p = np.where(rng.random(P) < 0.8, 0.0, rng.beta(0.5, 5, P))
         return ((rng.random((P, S)) < p[:, None]).astype(float),), p.mean()
 
@@ -155,7 +155,7 @@ def test_the_paired_test_holds_its_level_under_a_sparse_null() -> None:
     assert rej / SIMS <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / SIMS)
 
 
-def test_reduced_random_design_search_finds_no_failure(capsys) -> None:  # noqa: ANN001
+def test_reduced_random_design_search_finds_no_failure(capsys) -> None:
     """The search of benchmarks/calibration_search.py, reduced: 24 random designs x 120 simulations, the
     3 worst of each statistic simulated again at 600 (the bootstrap ones: the worst at 200); every
     rechecked coverage >= 0.90 and type-I error <= 0.10 (0.95 / 0.05 widened by 5 Monte Carlo SEs at

@@ -30,11 +30,11 @@ executor: {chunk_size: 2, retries: 0}
 PARALLEL = "parallel: {n: 2, caps: [40], verifier: 'VERIFIER'}\n"
 
 
-def explode(problem: Any, responses: Any, extracted: Any) -> list[float]:  # noqa: ANN401
+def explode(problem: Any, responses: Any, extracted: Any) -> list[float]:
     raise RuntimeError("verifier failure (test)")
 
 
-def explode_on_odd(problem: Any, responses: Any, extracted: Any) -> list[float]:  # noqa: ANN401
+def explode_on_odd(problem: Any, responses: Any, extracted: Any) -> list[float]:
     if int(re.sub(r"\D", "", problem.problem_id) or 0) % 2:
         raise RuntimeError("verifier failure on an odd problem (test)")
     return [0.0] * len(responses)
@@ -46,7 +46,7 @@ def _write(tmp: Path, text: str) -> Path:
     return p
 
 
-def _sweep(tmp: Path, text: str, *args: str):  # noqa: ANN202
+def _sweep(tmp: Path, text: str, *args: str):
     return CliRunner().invoke(app, ["sweep", str(_write(tmp, text)), "--engine", "scripted",
                                     "--results", str(tmp / "r"), *args])
 
@@ -62,7 +62,7 @@ def test_misspelt_flops_config_fails_the_dry_run_with_the_valid_names(tmp_path: 
 def test_misspelt_settings_build_no_engine_and_write_nothing(tmp_path: Path) -> None:
     built: list[str] = []
 
-    def factory(*a: Any) -> Any:  # noqa: ANN401
+    def factory(*a: Any) -> Any:
         built.append(a[0])
         return scripted_factory(*a)
 
@@ -117,7 +117,9 @@ def test_a_sweep_whose_batches_all_fail_writes_no_report(tmp_path: Path) -> None
 
 
 def test_a_sweep_with_some_failed_batches_reports_what_it_stored_without_next_steps(tmp_path: Path) -> None:
-    text = SPEC.replace("chunk_size: 2", "chunk_size: 1") + PARALLEL.replace("VERIFIER", "tests.test_checks:explode_on_odd")
+    text = SPEC.replace("chunk_size: 2", "chunk_size: 1") + PARALLEL.replace(
+        "VERIFIER", "tests.test_checks:explode_on_odd"
+    )
     res = _sweep(tmp_path, text)
     assert res.exit_code == 1, res.output
     said = " ".join(res.output.split())

@@ -119,11 +119,15 @@ def test_a_users_claims_file_with_every_kind_is_decided(tmp_path: Path, sweep_di
     assert {k: x.verdict for k, x in v.items()} == {
         "A": "supported",  # 80 vs 50 of 100: Newcombe interval above 0
         "B": "not supported",  # the same comparison the other way round
-        "S": "supported", "P": "inconclusive",  # a sweep cell with 10 seeds; 5 published seeds < min_seeds 10
-        "M": "supported", "T": "inconclusive", "F": "supported",  # the scripted sweep's matched compute, controls, length
+        "S": "supported",
+        "P": "inconclusive",  # a sweep cell with 10 seeds; 5 published seeds < min_seeds 10
+        "M": "supported",
+        "T": "inconclusive",
+        "F": "supported",  # the scripted sweep's matched compute, controls, length
         "L": "not supported",  # 50 -> 80 of 100 is not noise
         "R": "not supported",  # Big's 50 -> 80 ladder on the same benchmark is a trend
-        "N": NEEDS}
+        "N": NEEDS,
+    }
     assert v["S"].source == "sweep results" and "30 problems x 10 seeds" in v["S"].n
     assert v["P"].source.startswith("published multi-seed (Doe et al. 2026") and v["P"].k == "5 seeds"
     assert "(50/100 -> 80/100)" in v["L"].statistic and "Newcombe" in v["L"].interval

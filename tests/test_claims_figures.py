@@ -38,8 +38,17 @@ sequential: {caps: [40, 160], ignores: [0, 1], controls: [Wait, Hmm]}
 parallel: {n: 4, caps: [40]}
 """
     run(tmp_path, spec)
-    res = CliRunner().invoke(app, ["claims", str(tmp_path / "cl"), "--reported", str(ROOT / "paper_figs/s1_reported.yaml"),
-                                   "--out", str(tmp_path / "claims")])
+    res = CliRunner().invoke(
+        app,
+        [
+            "claims",
+            str(tmp_path / "cl"),
+            "--reported",
+            str(ROOT / "paper_figs/s1_reported.yaml"),
+            "--out",
+            str(tmp_path / "claims"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     md = (tmp_path / "claims" / "claims.md").read_text()
     for c in ("C2", "C3", "C4", "C8"):

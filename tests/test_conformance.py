@@ -18,7 +18,7 @@ from evalkit.grade.mathverify import grade_math
 PAIRS = Path(__file__).parent / "data" / "conformance_pairs.jsonl"
 
 
-def test_conformance_agreement(capsys) -> None:  # noqa: ANN001
+def test_conformance_agreement(capsys) -> None:
     rows = [json.loads(line) for line in PAIRS.read_text().splitlines() if line.strip()]
     assert len(rows) == 286
     agree: collections.Counter[str] = collections.Counter()
@@ -35,14 +35,21 @@ def test_conformance_agreement(capsys) -> None:  # noqa: ANN001
                           f"flags={r['flags']}")
     # the standing check: evalkit differs from plain math-verify (same settings) only where the label
     # says evalkit is right
-    below = [r["id"] for r in rows if _plain(r) == r["equivalent"]
-             and grade_math(r["candidate"], r["gold"], GraderConfig.from_settings(r["settings"], gold_format="text")).correct
-             != r["equivalent"]]
+    below = [
+        r["id"]
+        for r in rows
+        if _plain(r) == r["equivalent"]
+        and grade_math(r["candidate"], r["gold"], GraderConfig.from_settings(r["settings"], gold_format="text")).correct
+        != r["equivalent"]
+    ]
     plain_agree = sum(_plain(r) == r["equivalent"] for r in rows)
     overall = sum(agree.values()) / len(rows)
     with capsys.disabled():
-        print(f"\nconformance agreement {sum(agree.values())}/{len(rows)} = {overall:.3f} "
-              f"(plain math-verify with the same settings: {plain_agree}/{len(rows)}; evalkit wrong where it is right: {below})")
+        print(
+            f"\nconformance agreement {sum(agree.values())}/{len(rows)} = {overall:.3f} "
+            f"(plain math-verify with the same settings: {plain_agree}/{len(rows)}; "
+            f"evalkit wrong where it is right: {below})"
+        )
         for src in sorted(total):
             print(f"  {src}: {agree[src]}/{total[src]}")
         for m in misses:

@@ -104,7 +104,9 @@ def test_perturbations_are_seeded_and_change_what_they_say() -> None:
     q = next(q for q in MATH if "$x$" in q.text and any(c.isdigit() for c in q.text) and ". " in q.text)
     for kind in KINDS:
         assert paraphrase(q.text, kind, random.Random(1)) == paraphrase(q.text, kind, random.Random(1))
-    assert change_numbers("Alice has 3 apples and $x^2 = 40$.", random.Random(0)) != "Alice has 3 apples and $x^2 = 40$."
+    assert (
+        change_numbers("Alice has 3 apples and $x^2 = 40$.", random.Random(0)) != "Alice has 3 apples and $x^2 = 40$."
+    )
     assert "^2" in change_numbers("$x^2 = 40$", random.Random(0))  # exponents stay
     for seed in range(5):
         r = reorder_sentences("First A. Then B. What is C?", random.Random(seed))
@@ -227,7 +229,9 @@ def test_cli_with_embeddings_catches_the_paraphrase(tmp_path: Path, monkeypatch:
     res = CliRunner().invoke(app, ["contamination", str(f), "--field", "question", "--benchmarks", "aime24",
                                    "--out", str(tmp_path / "x"), "--exclude-by", "7-gram", "--no-embeddings"])
     assert res.exit_code == 2 and "unknown methods ['7-gram']" in res.output and not (tmp_path / "x").exists()
-    assert len(list((tmp_path / "cache" / "evalkit" / "contamination").glob("emb-*.npy"))) == 2  # one per benchmark selection
+    assert (
+        len(list((tmp_path / "cache" / "evalkit" / "contamination").glob("emb-*.npy"))) == 2
+    )  # one per benchmark selection
     summary = json.loads((out / "summary.json").read_text())
     assert summary["benchmarks"] == ["aime24", "math500"] and summary["embedding"]["threshold"] == 0.737
     assert "| aime24 | 30 |" in (out / "report.md").read_text()
@@ -342,7 +346,9 @@ def test_report_exclude_recomputes_on_the_clean_subset(tmp_path: Path) -> None:
     assert "| 7 | 3 |" in md  # the clean cell tables hold 7 problems x 3 seeds
     assert not (tmp_path / "mini" / "report.md").exists()  # the full report is not overwritten
     # claims and figures on the clean subset too
-    res = CliRunner().invoke(app, ["claims", str(tmp_path / "mini"), "--out", str(tmp_path / "c"), "--exclude", str(ex)])
+    res = CliRunner().invoke(
+        app, ["claims", str(tmp_path / "mini"), "--out", str(tmp_path / "c"), "--exclude", str(ex)]
+    )
     assert res.exit_code == 0, res.output
     claims_md = (tmp_path / "c" / "claims.md").read_text()
     assert "(clean: without the problems of flagged.txt)" in claims_md and "n: 7 problems, 42 samples" in claims_md

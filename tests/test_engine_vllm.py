@@ -29,7 +29,7 @@ def _missing() -> str | None:
     return None
 
 
-def _engine(**args):  # noqa: ANN003, ANN202
+def _engine(**args):
     why = _missing()
     if why:
         if REQUIRED:
@@ -41,14 +41,14 @@ def _engine(**args):  # noqa: ANN003, ANN202
 
 
 @pytest.fixture(scope="module")
-def engine():  # noqa: ANN201
+def engine():
     eng = _engine()
     yield eng
     eng.close()
 
 
 @pytest.fixture(scope="module")
-def engine32():  # noqa: ANN201
+def engine32():
     """float32, recording log-probabilities: the exactness checks (no AMX kernel serves float32; the
     numerical noise between batches is ~1e-4 nats here instead of bf16's one logit ULP, up to 0.5)."""
     eng = _engine(dtype="float32", max_logprobs=20)
@@ -71,7 +71,7 @@ def cell(cap: int, k: int, fmt: str, top_p: float = 0.95) -> Cell:
 
 
 @pytest.mark.parametrize("fmt", ["s1", "plain"])
-def test_budget_forcing_grid_on_vllm(engine, fmt: str) -> None:  # noqa: ANN001
+def test_budget_forcing_grid_on_vllm(engine, fmt: str) -> None:
     from evalkit.generate import Job, run_sequential
 
     cells = [cell(cap, k, fmt) for cap in (32, 64) for k in (0, 1)]
@@ -95,7 +95,9 @@ def test_budget_forcing_grid_on_vllm(engine, fmt: str) -> None:  # noqa: ANN001
             assert g.thinking_tokens == f.cap or g.oov_ids
         assert all(0 <= x < tok.vocab_size for x in g.thinking_ids + g.answer_ids)
     # the cap-32 branch is a prefix of the cap-64 trajectory of the same problem
-    by = {(j.cell.forcing.cap, j.cell.forcing.n_ignore, j.problem.problem_id): g for j, g in zip(jobs, out, strict=True)}
+    by = {
+        (j.cell.forcing.cap, j.cell.forcing.n_ignore, j.problem.problem_id): g for j, g in zip(jobs, out, strict=True)
+    }
     for p in PROBS:
         assert by[(64, 1, p.problem_id)].thinking_ids[: by[(32, 1, p.problem_id)].thinking_tokens] == \
             by[(32, 1, p.problem_id)].thinking_ids
@@ -103,7 +105,7 @@ def test_budget_forcing_grid_on_vllm(engine, fmt: str) -> None:  # noqa: ANN001
     assert tree_tokens < sum(g.thinking_tokens - g.control_tokens + g.answer_tokens for g in out)
 
 
-def test_tree_branch_equals_independent_run_on_vllm(engine32, capsys) -> None:  # noqa: ANN001
+def test_tree_branch_equals_independent_run_on_vllm(engine32, capsys) -> None:
     """A tree branch sends the engine the prompt and seed an independent run sends: request by
     request, the two runs give the same tokens, or part only at a near tie that the engine's recorded
     log-probabilities explain (same context, same seeded noise: evalkit.generate.exactness). Which of
@@ -129,7 +131,7 @@ def test_tree_branch_equals_independent_run_on_vllm(engine32, capsys) -> None:  
     assert len(res.comparisons) + res.descendants == len(logs["independent"]) > 2 * len(PROBS)
 
 
-def test_exactness_check_catches_a_wrong_seed_or_context(engine32) -> None:  # noqa: ANN001
+def test_exactness_check_catches_a_wrong_seed_or_context(engine32) -> None:
     """The property above cannot pass by accident: another seed, or a context one token off, is
     reported unexplained."""
     from evalkit.generate.engine import GenRequest
@@ -159,21 +161,28 @@ def test_exactness_check_catches_a_wrong_seed_or_context(engine32) -> None:  # n
     assert not compare_logs(ref, off, tol=TOL32).ok
 
 
-def test_stream_follow_ups_and_abort_on_error(engine32) -> None:  # noqa: ANN001
+def test_stream_follow_ups_and_abort_on_error(engine32) -> None:
     """Continuous batching on the real engine: a follow-up starts when its parent ends and equals the
-    same request run through generate(); an error in a callback aborts what is in flight and leaves the engine usable."""
+    same request run through generate(); an error in a callback aborts what is in flight and leaves the engine
+    usable."""
     from evalkit.generate import GenRequest
 
     tok = engine32.tokenizer
-    prompt = tuple(tok.encode(tok.chat_prompt("Count to ten. " + "Then name the ten numbers in French, German, "
-                                                 "Spanish and Italian, one language per line, and say which language has the longest "
-                                                 "words on average. Finally, count backwards from ten to one in each of "
-                                                 "these languages and check that you did not skip any number.")))
+    prompt = tuple(
+        tok.encode(
+            tok.chat_prompt(
+                "Count to ten. " + "Then name the ten numbers in French, German, "
+                "Spanish and Italian, one language per line, and say which language has the longest "
+                "words on average. Finally, count backwards from ten to one in each of "
+                "these languages and check that you did not skip any number."
+            )
+        )
+    )
     first = GenRequest(prompt, max_tokens=8, seed=3, temperature=0.8)
     long = GenRequest(prompt, max_tokens=40, seed=5, temperature=0.8)
     finished: list[tuple] = []
 
-    def on_done(r, o):  # noqa: ANN001, ANN202
+    def on_done(r, o):
         finished.append((r, o))
         if r is first:
             return [GenRequest(prompt + tuple(o.token_ids), max_tokens=8, seed=4, temperature=0.8)]
@@ -201,7 +210,7 @@ def test_stream_follow_ups_and_abort_on_error(engine32) -> None:  # noqa: ANN001
     assert res.ok, res.summary()
     assert len(log) == 4 and len(res.comparisons) == 3
 
-    def boom(r, o):  # noqa: ANN001, ANN202
+    def boom(r, o):
         raise RuntimeError("callback failed")
 
     with pytest.raises(RuntimeError, match="callback failed"):
@@ -211,7 +220,7 @@ def test_stream_follow_ups_and_abort_on_error(engine32) -> None:  # noqa: ANN001
     assert len(again[0].token_ids) <= 4
 
 
-def test_sweep_end_to_end_on_vllm(engine, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sweep_end_to_end_on_vllm(engine, tmp_path: Path) -> None:
     from evalkit.pipeline import run_sweep
     from evalkit.report import cell_table
     from evalkit.spec import build_plan, parse_spec
@@ -226,7 +235,7 @@ sampling: {temperature: 0.7, top_p: 0.95, answer_max_tokens: 24}
 sequential: {caps: [64], ignores: [0, 1]}
 """
     class Borrowed:  # the sweep closes the engines it gets; this one belongs to the fixture
-        def __getattr__(self, name: str):  # noqa: ANN204
+        def __getattr__(self, name: str):
             if name == "close":
                 raise AttributeError(name)
             return getattr(engine, name)

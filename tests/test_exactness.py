@@ -80,12 +80,22 @@ def test_compare_logs_bounds_the_number_of_divergences() -> None:
     allows is what another seed looks like."""
     a, b = [], []
     for s in range(10):
-        a.append((GenRequest((s,), 1, seed=s, temperature=1.0), GenResult([3], None, logprobs=[lp(t3=-0.6931, t4=-0.69315)])))
-        b.append((GenRequest((s,), 1, seed=s, temperature=1.0), GenResult([4], None, logprobs=[lp(t3=-0.69312, t4=-0.69313)])))
+        a.append(
+            (GenRequest((s,), 1, seed=s, temperature=1.0), GenResult([3], None, logprobs=[lp(t3=-0.6931, t4=-0.69315)]))
+        )
+        b.append(
+            (
+                GenRequest((s,), 1, seed=s, temperature=1.0),
+                GenResult([4], None, logprobs=[lp(t3=-0.69312, t4=-0.69313)]),
+            )
+        )
     res = compare_logs(a, b, tol=0.05)
     assert all(c.verdict == "explained" for c in res.comparisons)
     assert res.divergences == 10 > res.max_divergences and not res.ok
     # a stop token counts as a sampled token: an EOS in A against a token in B is a divergence
-    eos = compare_logs([(GenRequest((1,), 2, seed=0), GenResult([], 0, logprobs=[lp(t0=-0.5, t2=-0.52)]))],
-                       [(GenRequest((1,), 2, seed=0), GenResult([2], None, logprobs=[lp(t0=-0.52, t2=-0.5)]))], tol=0.05)
+    eos = compare_logs(
+        [(GenRequest((1,), 2, seed=0), GenResult([], 0, logprobs=[lp(t0=-0.5, t2=-0.52)]))],
+        [(GenRequest((1,), 2, seed=0), GenResult([2], None, logprobs=[lp(t0=-0.52, t2=-0.5)]))],
+        tol=0.05,
+    )
     assert eos.comparisons[0].position == 0

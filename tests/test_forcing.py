@@ -13,11 +13,11 @@ from tests.conftest import make_cell, make_problems
 PROBS = make_problems(4)
 
 
-def engine(p_end: float = 0.05, **kw) -> ScriptedEngine:  # noqa: ANN003
+def engine(p_end: float = 0.05, **kw) -> ScriptedEngine:
     return ScriptedEngine(golds={p.prompt: p.gold for p in PROBS}, p_end=p_end, max_difficulty=60, **kw)
 
 
-def jobs_for(cells, seeds=(0, 1)):  # noqa: ANN001, ANN201
+def jobs_for(cells, seeds=(0, 1)):
     return [Job(c, p, s) for c in cells for p in PROBS for s in seeds]
 
 
@@ -33,7 +33,7 @@ grid = st.tuples(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(grid)
-def test_invariants_and_tree_equals_independent(g) -> None:  # noqa: ANN001
+def test_invariants_and_tree_equals_independent(g) -> None:
     caps, ignores, controls, m, fmt, p_end = g
     cells = [make_cell(cap=c, k=k, controls=controls, min_tokens=m, fmt=fmt) for c in caps for k in ignores]
     jobs = jobs_for(cells)
@@ -189,7 +189,7 @@ def test_rejection_sampling_fits_the_budget_and_counts_attempts() -> None:
         assert by[(p.problem_id, 20)] >= by[(p.problem_id, 60)] >= by[(p.problem_id, 200)]
 
 
-def _rejection_in_waves(e, jobs, max_attempts):  # noqa: ANN001, ANN202
+def _rejection_in_waves(e, jobs, max_attempts):
     """Reference semantics: attempt a of every pending job is sample a, run as a wave of unforced
     probes (cap + 1); the first probe whose thinking ends within the cap is kept; after the last
     attempt the job is forced at its cap on that sample."""
@@ -213,9 +213,13 @@ def _rejection_in_waves(e, jobs, max_attempts):  # noqa: ANN001, ANN202
 
 
 @settings(max_examples=25, deadline=None)
-@given(caps=st.lists(st.integers(1, 80), min_size=1, max_size=3, unique=True),
-       p_end=st.sampled_from([0.02, 0.05, 0.2]), max_attempts=st.integers(1, 5), order=st.sampled_from(["rounds", "random"]))
-def test_event_driven_rejection_equals_attempt_waves(caps, p_end, max_attempts, order) -> None:  # noqa: ANN001
+@given(
+    caps=st.lists(st.integers(1, 80), min_size=1, max_size=3, unique=True),
+    p_end=st.sampled_from([0.02, 0.05, 0.2]),
+    max_attempts=st.integers(1, 5),
+    order=st.sampled_from(["rounds", "random"]),
+)
+def test_event_driven_rejection_equals_attempt_waves(caps, p_end, max_attempts, order) -> None:
     from evalkit.generate import run_rejection
 
     jobs = jobs_for([make_cell(cap=c) for c in caps])
@@ -238,7 +242,12 @@ def test_forcing_and_rejection_in_one_run_equal_separate_runs() -> None:
     both = run_trees(engine(0.05, order="random"), seq + rej, max_attempts=[0] * len(seq) + [4] * len(rej))
     apart = run_sequential(engine(0.05), seq) + run_rejection(engine(0.05), rej, max_attempts=4)
     for a, b in zip(both, apart, strict=True):
-        assert (a.thinking_ids, a.answer_ids, a.forced_end, a.n_ignored) == (b.thinking_ids, b.answer_ids, b.forced_end, b.n_ignored)
+        assert (a.thinking_ids, a.answer_ids, a.forced_end, a.n_ignored) == (
+            b.thinking_ids,
+            b.answer_ids,
+            b.forced_end,
+            b.n_ignored,
+        )
         assert a.provenance.get("attempts") == b.provenance.get("attempts")
     with pytest.raises(ValueError, match="max_attempts has 1 entries for 2 jobs"):
         run_trees(engine(), seq[:2], max_attempts=[1])

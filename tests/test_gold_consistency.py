@@ -98,7 +98,7 @@ def test_every_vendored_gold_parses_whole() -> None:
     assert len(PROBLEMS) >= 560
 
 
-def test_golds_grade_correct_in_every_surface_form(capsys) -> None:  # noqa: ANN001
+def test_golds_grade_correct_in_every_surface_form(capsys) -> None:
     ok: collections.Counter[str] = collections.Counter()
     plain: collections.Counter[str] = collections.Counter()
     total: collections.Counter[str] = collections.Counter()
@@ -120,7 +120,7 @@ def test_golds_grade_correct_in_every_surface_form(capsys) -> None:  # noqa: ANN
     assert not misses
 
 
-def test_fragments_of_multi_part_golds_grade_wrong(capsys) -> None:  # noqa: ANN001
+def test_fragments_of_multi_part_golds_grade_wrong(capsys) -> None:
     n, wrong_right, plain_right = 0, [], 0
     for p in PROBLEMS:
         for f in fragments(p.gold):

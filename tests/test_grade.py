@@ -70,7 +70,7 @@ def test_rational_vs_decimal_policy() -> None:
     assert not grade_answer("\\boxed{1.41}", "\\sqrt{2}", "math").correct
 
 
-def test_cli_grade_and_cache(tmp_path) -> None:  # noqa: ANN001
+def test_cli_grade_and_cache(tmp_path) -> None:
     import json
 
     from typer.testing import CliRunner

@@ -40,7 +40,13 @@ LETTER_GOLDS = {
 
 # unit words and abbreviations in plain text: the number, with or without its unit, is right
 UNIT_GOLDS = {
-    "45 degrees": [("45", True), ("45^\\circ", True), ("45 degrees", True), ("45 \\text{ degrees}", True), ("135", False)],
+    "45 degrees": [
+        ("45", True),
+        ("45^\\circ", True),
+        ("45 degrees", True),
+        ("45 \\text{ degrees}", True),
+        ("135", False),
+    ],
     "12 square inches": [("12", True), ("12 \\text{ square inches}", True), ("12 \\text{ in}^2", True), ("24", False)],
     "8 cm": [("8", True), ("8 cm", True), ("8 \\text{ cm}", True), ("8\\,\\mathrm{cm}", True), ("80", False)],
     "3 hours": [("3", True), ("3 hours", True), ("3 \\text{ hours}", True), ("4", False)],
@@ -123,7 +129,7 @@ def test_issue_table_golds_grade_correct() -> None:
 
 @pytest.mark.parametrize("name,table", [("letters glued to numbers (variables)", LETTER_GOLDS),
                                         ("unit words and abbreviations", UNIT_GOLDS)])
-def test_unit_and_variable_golds_at_or_above_plain_math_verify(name: str, table: dict, capsys) -> None:  # noqa: ANN001
+def test_unit_and_variable_golds_at_or_above_plain_math_verify(name: str, table: dict, capsys) -> None:
     n, ek, mv, misses, below = _compare(_pairs(table))
     with capsys.disabled():
         print(f"\n{name}: {len(table)} golds, {n} graded responses; matches the label: evalkit {ek}/{n}, "
@@ -185,8 +191,10 @@ BARE = [  # gold, answer, answer type, verdict
 ]
 
 
-def test_bare_answers_grade_by_the_same_equivalence(capsys) -> None:  # noqa: ANN001
-    wrong = [(g, a, t, grade_bare_answer(a, g, t)) for g, a, t, label in BARE if grade_bare_answer(a, g, t).correct != label]
+def test_bare_answers_grade_by_the_same_equivalence(capsys) -> None:
+    wrong = [
+        (g, a, t, grade_bare_answer(a, g, t)) for g, a, t, label in BARE if grade_bare_answer(a, g, t).correct != label
+    ]
     raw = sum(plain_math_verify(a, g) == label for g, a, t, label in BARE if t != "mc")
     dollars = sum(plain_math_verify(f"${a.strip('$')}$", g) == label for g, a, t, label in BARE if t != "mc")
     n = sum(t != "mc" for *_, t, _ in BARE)
@@ -203,7 +211,7 @@ def test_bare_pairs_need_no_delimiters() -> None:
     assert grade_bare_answer("", "1", "math").reason == "no_answer"
 
 
-def test_cli_grades_answer_records_and_warns_on_unparsable_golds(tmp_path) -> None:  # noqa: ANN001
+def test_cli_grades_answer_records_and_warns_on_unparsable_golds(tmp_path) -> None:
     from typer.testing import CliRunner
 
     from evalkit.cli import app
@@ -233,7 +241,7 @@ def test_cli_grades_answer_records_and_warns_on_unparsable_golds(tmp_path) -> No
     assert not (tmp_path / "never.jsonl").exists()
 
 
-def test_answer_and_response_records_are_cached_apart(tmp_path) -> None:  # noqa: ANN001
+def test_answer_and_response_records_are_cached_apart(tmp_path) -> None:
     from evalkit.grade import GradeCache, Item
 
     cache = GradeCache(tmp_path / "c.sqlite")
@@ -306,10 +314,18 @@ def test_rule_mixed_numbers(gold: str, ans: str, ok: bool) -> None:
         assert g.reason == "mixed_number"
 
 
-@pytest.mark.parametrize("gold,ans,ok", [("0.\\overline{3}", "\\frac13", True), ("\\frac13", "0.\\overline{3}", True),
-                                         ("0.1\\overline{6}", "\\frac16", True), ("1.\\overline{142857}", "\\frac87", True),
-                                         ("0.\\overline{3}", "0", False), ("0", "0.\\overline{3}", False),
-                                         ("0.\\overline{3}", "0.\\overline{3}", True)])
+@pytest.mark.parametrize(
+    "gold,ans,ok",
+    [
+        ("0.\\overline{3}", "\\frac13", True),
+        ("\\frac13", "0.\\overline{3}", True),
+        ("0.1\\overline{6}", "\\frac16", True),
+        ("1.\\overline{142857}", "\\frac87", True),
+        ("0.\\overline{3}", "0", False),
+        ("0", "0.\\overline{3}", False),
+        ("0.\\overline{3}", "0.\\overline{3}", True),
+    ],
+)
 def test_rule_repeating_decimals(gold: str, ans: str, ok: bool) -> None:
     """math-verify reads ``0.\\overline{3}`` as 0, so plain math-verify grades 0 correct for it."""
     assert grade_response(f"$\\boxed{{{ans}}}$", gold, "math").correct is ok

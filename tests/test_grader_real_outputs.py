@@ -10,7 +10,7 @@ from conftest import load_benchmark
 ga = load_benchmark("grader_agreement")
 
 
-def test_real_output_corpus_matches_every_label(capsys) -> None:  # noqa: ANN001
+def test_real_output_corpus_matches_every_label(capsys) -> None:
     items, labels = ga.load()
     assert len(items) >= 1000, "the real-output corpus has at least 1,000 responses"
     assert {it["task"] for it in items} >= {"math500", "aime24", "aime25", "gpqa_diamond"}
@@ -30,8 +30,11 @@ def test_real_output_corpus_matches_every_label(capsys) -> None:  # noqa: ANN001
     with capsys.disabled():
         print(f"\nreal-output corpus: {len(items)} responses, {len(labels)} adjudicated")
         for src, c in sorted(res["per_source"].items()):
-            print(f"  {src:32s} n={c['n']:4d} evalkit correct {c['evalkit_correct']:3d}, reference {c['baseline_correct']:3d}; "
-                  f"agree {c['agree']}/{c['n']}; labels matched: evalkit {c['evalkit_matches_label']}/{c['labelled']}, "
-                  f"reference {c['baseline_matches_label']}/{c['labelled']}")
+            print(
+                f"  {src:32s} n={c['n']:4d} evalkit correct {c['evalkit_correct']:3d}, "
+                f"reference {c['baseline_correct']:3d}; "
+                f"agree {c['agree']}/{c['n']}; labels matched: evalkit {c['evalkit_matches_label']}/{c['labelled']}, "
+                f"reference {c['baseline_matches_label']}/{c['labelled']}"
+            )
     assert not wrong_label, wrong_label
     assert not unlabelled, f"disagreements with the reference that nobody adjudicated: {unlabelled}"

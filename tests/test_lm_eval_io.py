@@ -48,7 +48,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "mini"
 
 
-def invoke(*args: str):  # noqa: ANN201
+def invoke(*args: str):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
@@ -144,7 +144,7 @@ def test_tokenizer_recounts(tmp_path: Path) -> None:
     assert "token counts: recounted" in res.output
 
 
-def _copy(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+def _copy(tmp_path: Path, edit) -> Path:
     lines = FORCING2K.read_text().splitlines()
     edit(lines)
     p = tmp_path / FORCING2K.name
@@ -152,23 +152,58 @@ def _copy(tmp_path: Path, edit) -> Path:  # noqa: ANN001
     return p
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda ls: ls.__setitem__(2, ls[2][:40]), ":3: not JSON"),
-    (lambda ls: ls.__setitem__(1, json.dumps({k: v for k, v in json.loads(ls[1]).items()
-                                                if k not in ("resps", "filtered_resps")})), ":2: missing field 'resps'"),
-    (lambda ls: ls.__setitem__(0, json.dumps({k: v for k, v in json.loads(ls[0]).items() if k != "doc_id"})),
-     ":1: missing field 'doc_id'"),
-    (lambda ls: ls.__setitem__(3, json.dumps({**json.loads(ls[3]), "resps": "oops"})), ":4: field 'resps'"),
-    (lambda ls: ls.__setitem__(0, json.dumps({**json.loads(ls[0]), "arguments": {"gen_args_0": {
-        "arg_0": "x", "arg_1": {"max_tokens_thinking": 2000, "top_k": 3}}}})), ":2: field 'arguments' gen_kwargs differ"),
-    (lambda ls: [ls.__setitem__(i, json.dumps({**json.loads(ls[i]), "arguments": {"gen_args_0": {
-        "arg_0": "x", "arg_1": {"max_tokens_thinking": 2000, "top_k": 3}}}})) for i in range(len(ls))],
-     ":1: field 'arguments' (gen_kwargs): gen_kwargs top_k: not supported"),
-    (lambda ls: ls.__setitem__(4, json.dumps({**json.loads(ls[4]), "target": None, "doc": {}})),
-     ":5: missing field 'target'"),
-    (lambda ls: ls.append(ls[2]), ":6: doc_id 1 appears twice (line 3)"),
-])
-def test_bad_input_names_file_line_and_field_and_writes_nothing(tmp_path: Path, edit, message: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda ls: ls.__setitem__(2, ls[2][:40]), ":3: not JSON"),
+        (
+            lambda ls: ls.__setitem__(
+                1, json.dumps({k: v for k, v in json.loads(ls[1]).items() if k not in ("resps", "filtered_resps")})
+            ),
+            ":2: missing field 'resps'",
+        ),
+        (
+            lambda ls: ls.__setitem__(0, json.dumps({k: v for k, v in json.loads(ls[0]).items() if k != "doc_id"})),
+            ":1: missing field 'doc_id'",
+        ),
+        (lambda ls: ls.__setitem__(3, json.dumps({**json.loads(ls[3]), "resps": "oops"})), ":4: field 'resps'"),
+        (
+            lambda ls: ls.__setitem__(
+                0,
+                json.dumps(
+                    {
+                        **json.loads(ls[0]),
+                        "arguments": {"gen_args_0": {"arg_0": "x", "arg_1": {"max_tokens_thinking": 2000, "top_k": 3}}},
+                    }
+                ),
+            ),
+            ":2: field 'arguments' gen_kwargs differ",
+        ),
+        (
+            lambda ls: [
+                ls.__setitem__(
+                    i,
+                    json.dumps(
+                        {
+                            **json.loads(ls[i]),
+                            "arguments": {
+                                "gen_args_0": {"arg_0": "x", "arg_1": {"max_tokens_thinking": 2000, "top_k": 3}}
+                            },
+                        }
+                    ),
+                )
+                for i in range(len(ls))
+            ],
+            ":1: field 'arguments' (gen_kwargs): gen_kwargs top_k: not supported",
+        ),
+        (
+            lambda ls: ls.__setitem__(4, json.dumps({**json.loads(ls[4]), "target": None, "doc": {}})),
+            ":5: missing field 'target'",
+        ),
+        (lambda ls: ls.append(ls[2]), ":6: doc_id 1 appears twice (line 3)"),
+    ],
+)
+def test_bad_input_names_file_line_and_field_and_writes_nothing(tmp_path: Path, edit, message: str) -> None:
     bad = _copy(tmp_path, edit)
     out = tmp_path / "results" / "bad"
     res = invoke("import", "lm-eval", FORCING2K, bad, "--task", "aime24", "--out", out)
@@ -187,7 +222,7 @@ def test_unknown_task_existing_out_and_no_half_written_results(tmp_path: Path, m
     # a failure while writing leaves neither the results directory nor a temporary one
     import evalkit.integrations.lmeval.io as io
 
-    def boom(*a, **k):  # noqa: ANN002, ANN003, ANN202
+    def boom(*a, **k):
         raise OSError("disk full")
 
     monkeypatch.setattr(io.ResultStore, "write_manifest", boom)

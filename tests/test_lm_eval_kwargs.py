@@ -114,7 +114,7 @@ def test_budget() -> None:
        ctl=st.sampled_from(["Wait", "Hmm", ""]), temp=st.sampled_from([0.0, 0.6, 1.0]),
        fmt=st.sampled_from(["s1", "think_tags", "plain", format_key(S1_FORK_FORMAT)]),
        min_tokens=st.integers(0, 3), until=st.lists(st.sampled_from(["\n\n", "Problem:", "</s>"]), max_size=2))
-def test_gen_kwargs_round_trip(cap, k, ctl, temp, fmt, min_tokens, until) -> None:  # noqa: ANN001
+def test_gen_kwargs_round_trip(cap, k, ctl, temp, fmt, min_tokens, until) -> None:
     sp = LmEvalGen(thinking=True, fmt=get_format(fmt), cap=cap, n_ignore=k, controls=(ctl,) if k else (),
                    min_tokens=min_tokens, rejection=False, max_attempts=16, temperature=temp, top_p=1.0,
                    max_gen_toks=512, answer_max_tokens=None, until=tuple(until), seed=None)

@@ -34,8 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = {f"What is {i} + {i}?": str(2 * i) for i in range(6)}
 
 
-def engine(**kw) -> ScriptedEngine:  # noqa: ANN003
-    return ScriptedEngine(golds=QUESTIONS, p_end=kw.pop("p_end", 0.06), max_difficulty=kw.pop("max_difficulty", 60), **kw)
+def engine(**kw) -> ScriptedEngine:
+    return ScriptedEngine(
+        golds=QUESTIONS, p_end=kw.pop("p_end", 0.06), max_difficulty=kw.pop("max_difficulty", 60), **kw
+    )
 
 
 def chat(q: str) -> str:
@@ -65,7 +67,9 @@ def test_budget_forcing_equals_the_strategy_on_the_context() -> None:
         cell = Cell(task="toy", model="scripted", think_format=_fmt_key(),
                     forcing=ForcingConfig(cap=60, n_ignore=2, controls=("Wait",), min_tokens=1),
                     sampling=SamplingConfig(temperature=0.8, answer_max_tokens=200))
-        direct = run_sequential(_ContextEngine(engine()), [Job(cell, Problem("toy", str(it.doc_id), chat(q), "", "math"), 5)])[0]
+        direct = run_sequential(
+            _ContextEngine(engine()), [Job(cell, Problem("toy", str(it.doc_id), chat(q), "", "math"), 5)]
+        )[0]
         assert direct.response == g.response and direct.thinking_ids == g.thinking_ids
         assert text == "<|im_start|>think" + g.response
         assert g.thinking_tokens <= 60 and g.n_ignored <= 2
@@ -118,7 +122,9 @@ def test_repeats_are_distinct_samples_and_until_cuts_the_answer_only() -> None:
 
 def test_plain_requests_and_seeds() -> None:
     lm = EvalkitLM(engine=engine(), seed=1)
-    plain = lm.generate_until([instance(0, "What is 1 + 1?", {"until": ["\n\n"], "max_gen_toks": 20, "temperature": 0.7})])
+    plain = lm.generate_until(
+        [instance(0, "What is 1 + 1?", {"until": ["\n\n"], "max_gen_toks": 20, "temperature": 0.7})]
+    )
     assert not plain[0].startswith("<|im_start|>think") and lm.last_generations[0][1] is None
     assert len(plain[0]) <= 20 and "<|im_start|>" not in plain[0]
     a = EvalkitLM(engine=engine(), seed=1).generate_until([instance(0, "What is 1 + 1?", S1)])
@@ -232,7 +238,9 @@ def test_lm_evals_cli_runs_evalkit_vllm_with_s1_gen_kwargs(tmp_path: Path) -> No
     n_wait = 0
     for s in samples:
         kw = s["arguments"]["gen_args_0"]["arg_1"]
-        assert kw["max_tokens_thinking"] == 60 and kw["thinking_n_ignore"] == 2 and kw["thinking_n_ignore_str"] == "Wait"
+        assert (
+            kw["max_tokens_thinking"] == 60 and kw["thinking_n_ignore"] == 2 and kw["thinking_n_ignore_str"] == "Wait"
+        )
         (resp,) = s["resps"][0]
         assert resp.startswith("<|im_start|>think") and "<|im_start|>answer" in resp
         thinking = resp[len("<|im_start|>think"):resp.index("<|im_start|>answer")]

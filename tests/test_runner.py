@@ -76,7 +76,7 @@ def test_a_failing_batch_is_isolated_recorded_and_resumed(tmp_path: Path) -> Non
     plan = build_plan(parse_spec(SPEC.replace("DELAY", "0")))
     victim = plan.selections["math500"].problems(0)[4].prompt
 
-    def failing(model_id, path, args, plan):  # noqa: ANN001, ANN202
+    def failing(model_id, path, args, plan):
         e = scripted_factory(model_id, path, args, plan)
         e.fail_on = lambda reqs: any(victim in e.tokenizer.decode(list(r.prompt_ids)) for r in reqs)
         return e
@@ -98,7 +98,7 @@ def test_cli_exit_code_is_nonzero_when_a_batch_fails(tmp_path: Path, monkeypatch
     from evalkit.cli import app
     from evalkit.pipeline import models
 
-    def broken(*a):  # noqa: ANN002, ANN202
+    def broken(*a):
         e = ScriptedEngine()
         e.fail_on = lambda reqs: True
         return e

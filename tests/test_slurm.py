@@ -62,7 +62,7 @@ def _hurry() -> None:
             subprocess.run(["scontrol", "update", f"JobId={tid}", "StartTime=now"], capture_output=True)
 
 
-def _until(cond, timeout: float = 300, step: float = 1.0) -> None:  # noqa: ANN001
+def _until(cond, timeout: float = 300, step: float = 1.0) -> None:
     t0 = time.time()
     while not cond():
         if time.time() - t0 > timeout:
@@ -133,8 +133,12 @@ def test_job_array_survives_scancel_and_time_limits(tmp_path: Path) -> None:
 
 
 def test_status_shows_done_running_failed_and_pending(tmp_path: Path) -> None:
-    text = SPEC.replace("DELAY", "3").replace("limit: 12", "limit: 3").replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]") \
+    text = (
+        SPEC.replace("DELAY", "3")
+        .replace("limit: 12", "limit: 3")
+        .replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]")
         .replace("requeue: false}", "requeue: false,\n           sbatch_lines: ['#SBATCH --hold']}")
+    )
     plan = build_plan(parse_spec(text))
     job = run_sweep(plan, tmp_path, engine="scripted", observer=Collect()).job_id
     root = tmp_path / "onslurm"

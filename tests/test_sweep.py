@@ -33,7 +33,7 @@ sequential:
 """
 
 
-def run(tmp: Path, text: str = SPEC, **kw):  # noqa: ANN003, ANN201
+def run(tmp: Path, text: str = SPEC, **kw):
     plan = build_plan(parse_spec(text))
     return run_sweep(plan, tmp, engine=scripted_factory, resolve=lambda m: (m, {"kind": "scripted"}),
                      observer=Collect(), **kw)

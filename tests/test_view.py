@@ -60,7 +60,7 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
+def browser():
     exe = _chromium()
     from playwright.sync_api import sync_playwright
 
@@ -71,7 +71,7 @@ def browser():  # noqa: ANN201
 
 
 @pytest.fixture(scope="module")
-def server(sweep_dir: Path):  # noqa: ANN201
+def server(sweep_dir: Path):
     from evalkit.view import serve
 
     urls: list[str] = []
@@ -80,8 +80,10 @@ def server(sweep_dir: Path):  # noqa: ANN201
     httpd.shutdown()
 
 
-def _rows(page, selector: str) -> list[list[str]]:  # noqa: ANN001
-    return page.eval_on_selector_all(f"{selector} tbody tr", "trs => trs.map(tr => [...tr.cells].map(td => td.innerText.trim()))")
+def _rows(page, selector: str) -> list[list[str]]:
+    return page.eval_on_selector_all(
+        f"{selector} tbody tr", "trs => trs.map(tr => [...tr.cells].map(td => td.innerText.trim()))"
+    )
 
 
 def _report_rows(sweep_dir: Path) -> list[list[str]]:
@@ -92,7 +94,7 @@ def _report_rows(sweep_dir: Path) -> list[list[str]]:
     return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines if ln.startswith("| ") and "task" not in ln]
 
 
-def test_overview_numbers_equal_the_report(browser, server: str, sweep_dir: Path) -> None:  # noqa: ANN001
+def test_overview_numbers_equal_the_report(browser, server: str, sweep_dir: Path) -> None:
     page = browser.new_page()
     page.goto(server)
     page.wait_for_selector("#cells table")
@@ -102,7 +104,7 @@ def test_overview_numbers_equal_the_report(browser, server: str, sweep_dir: Path
     page.close()
 
 
-def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir: Path) -> None:  # noqa: ANN001
+def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir: Path) -> None:
     page = browser.new_page()
     page.goto(server + "#/samples")
     page.wait_for_selector("#count")
@@ -140,7 +142,7 @@ def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir
     page.close()
 
 
-def test_static_export_opens_from_disk(browser, server: str, sweep_dir: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_static_export_opens_from_disk(browser, server: str, sweep_dir: Path, tmp_path: Path) -> None:
     from evalkit.view import export
 
     out = export(sweep_dir, tmp_path / "export", say=lambda m: None)

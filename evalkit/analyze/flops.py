@@ -63,7 +63,9 @@ class ModelShape:
                 or cfg.get("model_type") in ("llama", "qwen2", "qwen3", "mistral", "qwen2_moe", "qwen3_moe"),
                 experts_per_token=int(cfg.get("num_experts_per_tok") or 1),
                 expert_intermediate=cfg.get("moe_intermediate_size"),
-                shared_experts=int(cfg.get("n_shared_experts") or (1 if cfg.get("shared_expert_intermediate_size") else 0)),
+                shared_experts=int(
+                    cfg.get("n_shared_experts") or (1 if cfg.get("shared_expert_intermediate_size") else 0)
+                ),
             )
         except KeyError as e:
             raise ValueError(f"model config lacks {e.args[0]!r}") from None

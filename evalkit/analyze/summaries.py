@@ -46,7 +46,9 @@ class SeedSpread:
     """What a seed SD over n problems says about the problems."""
 
     problem_sd: float  # SD of the problems' accuracies p_i (0 if the seed SD is at its maximum)
-    share_between: float  # Var(p_i) / (pbar (1 - pbar)): 0 = every problem a coin, 1 = every problem always right or wrong
+    share_between: (
+        float  # Var(p_i) / (pbar (1 - pbar)): 0 = every problem a coin, 1 = every problem always right or wrong
+    )
     se_fixed: float  # SE of the k-seed mean for these problems
     se_population: float  # ... for the population of problems
 
@@ -152,7 +154,9 @@ class TrendPower:
     power: dict[float, float]  # power for the observed slope by the correlation of the steps' outcomes
 
 
-def trend_power(tr: Trend, n: int, alpha: float = 0.05, correlations: tuple[float, ...] = (0.0, 0.5, 0.9)) -> TrendPower:
+def trend_power(
+    tr: Trend, n: int, alpha: float = 0.05, correlations: tuple[float, ...] = (0.0, 0.5, 0.9)
+) -> TrendPower:
     """Interval, minimum detectable slope and power of a ladder's trend test at n problems per step;
     paired steps (outcomes correlating ``rho``) shrink the slope's SE by sqrt(1 - rho)."""
     c = stats.norm.isf(alpha / 2)

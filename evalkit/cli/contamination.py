@@ -53,15 +53,34 @@ def _questions(names: list[str], defaults: bool, gpqa_csv: Path | None) -> list:
 def contamination(
     train: Annotated[Path, typer.Argument(help="training set (JSONL)")],
     field: Annotated[str, typer.Option("--field", help="JSON field holding the question")],
-    trace_field: Annotated[str | None, typer.Option("--trace-field", help="JSON field holding the trace (answer leakage)")] = None,
-    benchmarks: Annotated[str | None, typer.Option(help="comma-separated tasks [default: aime24,aime25,math500,gpqa_diamond; gpqa_diamond only when its CSV is available]")] = None,
-    gpqa_csv: Annotated[Path | None, typer.Option("--gpqa-csv", help="official gpqa_diamond.csv (else EVALKIT_GPQA_CSV)")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder [default: results/contamination/<train stem>]")] = None,
+    trace_field: Annotated[
+        str | None, typer.Option("--trace-field", help="JSON field holding the trace (answer leakage)")
+    ] = None,
+    benchmarks: Annotated[
+        str | None,
+        typer.Option(
+            help="comma-separated tasks [default: aime24,aime25,math500,gpqa_diamond; "
+            "gpqa_diamond only when its CSV is available]"
+        ),
+    ] = None,
+    gpqa_csv: Annotated[
+        Path | None, typer.Option("--gpqa-csv", help="official gpqa_diamond.csv (else EVALKIT_GPQA_CSV)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="output folder [default: results/contamination/<train stem>]")
+    ] = None,
     ngram: Annotated[str, typer.Option(help="n-gram sizes")] = "8,13",
     threshold: Annotated[float | None, typer.Option(help="cosine threshold (default: the calibrated one)")] = None,
-    embeddings: Annotated[bool, typer.Option("--embeddings/--no-embeddings", help="paraphrase check with all-MiniLM-L6-v2")] = True,
+    embeddings: Annotated[
+        bool, typer.Option("--embeddings/--no-embeddings", help="paraphrase check with all-MiniLM-L6-v2")
+    ] = True,
     precision: Annotated[str, typer.Option(help="embedding precision: auto | fp32 | bf16")] = "auto",
-    exclude_by: Annotated[str | None, typer.Option("--exclude-by", help="methods whose flags enter flagged.txt, e.g. embedding,13-gram [default: all]")] = None,
+    exclude_by: Annotated[
+        str | None,
+        typer.Option(
+            "--exclude-by", help="methods whose flags enter flagged.txt, e.g. embedding,13-gram [default: all]"
+        ),
+    ] = None,
     rows: Annotated[int, typer.Option(help="flagged pairs printed")] = 20,
 ) -> None:
     """Flag (benchmark problem, training item) pairs by n-gram overlap, paraphrase similarity and answer
@@ -103,7 +122,9 @@ def contamination(
     exclude = format_exclude(keys, header)
     pairs = "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in res.flags)
     summary = {k: v for k, v in res.to_json().items() if k != "flags"}
-    summary.update(train=str(train), field=field, trace_field=trace_field, benchmarks=sorted({q.task for q in questions}))
+    summary.update(
+        train=str(train), field=field, trace_field=trace_field, benchmarks=sorted({q.task for q in questions})
+    )
     for name, data in (("flagged.jsonl", pairs), ("flagged.txt", exclude), ("report.md", md),
                        ("summary.json", json.dumps(summary, indent=2, default=str) + "\n")):
         atomic_write_bytes(out_dir / name, data.encode())

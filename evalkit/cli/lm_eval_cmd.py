@@ -28,11 +28,18 @@ def register(app: typer.Typer) -> None:
 
     @import_app.command("lm-eval")
     def import_lm_eval(
-        samples: Annotated[list[Path], typer.Argument(help="lm-eval samples_*.jsonl files (files of one setting are seeds)")],
+        samples: Annotated[
+            list[Path], typer.Argument(help="lm-eval samples_*.jsonl files (files of one setting are seeds)")
+        ],
         task: Annotated[str, typer.Option(help="evalkit task the docs belong to (answer type, grader, problem ids)")],
         out: Annotated[Path, typer.Option(help="results directory to create, e.g. results/s1_forcing2k")],
-        model: Annotated[str | None, typer.Option(help="model name (default: from results_<date>.json beside a file)")] = None,
-        tokenizer: Annotated[str | None, typer.Option(help="recount tokens with: an installed pack, a local tokenizer directory, or scripted")] = None,
+        model: Annotated[
+            str | None, typer.Option(help="model name (default: from results_<date>.json beside a file)")
+        ] = None,
+        tokenizer: Annotated[
+            str | None,
+            typer.Option(help="recount tokens with: an installed pack, a local tokenizer directory, or scripted"),
+        ] = None,
         force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
         workers: Annotated[int, typer.Option(min=1, help="sandboxed grading processes")] = 1,
         report: Annotated[bool, typer.Option(help="print the report afterwards")] = True,

@@ -96,7 +96,9 @@ def print_flops(model: str, prompt: int, think: int, answer: int, samples: int) 
     modes = sample_flops(shape, prompt, think + answer, 1.0 / samples)
     kv = float(span_kv_reads(shape, prompt, think + answer))
     for m, v in modes.items():
-        console.print(f"  {m:14s} {float(v):.4g} FLOPs per sample" + (f" (1/{samples} of the prompt)" if m != "naive" else ""))
+        console.print(
+            f"  {m:14s} {float(v):.4g} FLOPs per sample" + (f" (1/{samples} of the prompt)" if m != "naive" else "")
+        )
     console.print(f"  KV cache elements read while decoding: {kv:.4g}")
 
 

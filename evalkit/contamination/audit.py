@@ -180,7 +180,7 @@ def _ngram_evidence(bench_words: list, train_words: list, ngram_sizes: tuple[int
     return indexes
 
 
-def _embedding_evidence(train: list[TrainItem], questions: list[QuestionText], encoder: Any,  # noqa: ANN401
+def _embedding_evidence(train: list[TrainItem], questions: list[QuestionText], encoder: Any,
                         bench_encode: Callable | None, threshold: float, scores: Evidence,
                         timings: dict[str, float], say: Callable[[str], None]) -> np.ndarray:
     """Cosine similarities of every (training item, problem) pair; pairs over ``threshold`` flagged."""

@@ -67,7 +67,7 @@ class Encoder:
     """Batch sentence encoder returning L2-normalised float32 rows (cosine = dot product)."""
 
     def __init__(self, path: str | Path | None = None, *, precision: str = "auto", batch_size: int = 64,
-                 max_length: int = MAX_LENGTH):
+                 max_length: int = MAX_LENGTH) -> None:
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         self.path = Path(path) if path else model_dir()

@@ -18,8 +18,10 @@ import re
 
 from evalkit.contamination.normalize import words
 
-_ANCHOR = re.compile(r"(?:final answer|answer is|answer:|answer =|the answer)\s*(?:is|:|=)?\s*(.{1,120}?)(?:\n|$|(?<=[^\d])\.\s)",
-                     re.I | re.S)
+_ANCHOR = re.compile(
+    r"(?:final answer|answer is|answer:|answer =|the answer)\s*(?:is|:|=)?\s*(.{1,120}?)(?:\n|$|(?<=[^\d])\.\s)",
+    re.I | re.S,
+)
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 

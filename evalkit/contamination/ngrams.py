@@ -44,7 +44,7 @@ def window_hashes(flat: np.ndarray, bounds: np.ndarray, n: int) -> tuple[np.ndar
 
     Returns (hashes, doc index, start offset within the document)."""
     N = len(flat)
-    if N < n or len(bounds) == 0:
+    if n > N or len(bounds) == 0:
         return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     m = N - n + 1
     with np.errstate(over="ignore"):
@@ -73,7 +73,7 @@ class NgramMatches:
 class NgramIndex:
     """Distinct n-grams of each benchmark problem, ready to be matched against corpora."""
 
-    def __init__(self, bench_words: list[list[str]], n: int, vocab: Vocab | None = None):
+    def __init__(self, bench_words: list[list[str]], n: int, vocab: Vocab | None = None) -> None:
         self.n = n
         self.vocab = vocab or Vocab()
         self.bench_words = bench_words

@@ -84,7 +84,8 @@ def canonical_variables(text: str) -> str:
 
 
 def format_numbers(text: str) -> str:
-    """``1{,}000`` / ``1,000`` -> ``1000``; ``2.50`` -> ``2.5``; ``3.0`` -> ``3``; ``.5`` -> ``0.5``; ``007`` -> ``7``."""
+    """``1{,}000`` / ``1,000`` -> ``1000``; ``2.50`` -> ``2.5``; ``3.0`` -> ``3``; ``.5`` -> ``0.5``;
+    ``007`` -> ``7``."""
     text = _THOUSANDS_BRACE.sub("", text)
     text = _THOUSANDS.sub("", text)
     text = _DECIMAL.sub(_decimal, text)

@@ -57,8 +57,16 @@ def _step_diff(pa: dict[int, float], pb: dict[int, float]) -> float:
     return max((abs(pa[t] - pb[t]) for t in common), default=0.0)
 
 
-def compare(ids_a: Sequence[int], lp_a: Sequence[dict[int, float]], ids_b: Sequence[int],
-            lp_b: Sequence[dict[int, float]], *, tol: float, top_p: float = 1.0, temperature: float = 1.0) -> Comparison:
+def compare(
+    ids_a: Sequence[int],
+    lp_a: Sequence[dict[int, float]],
+    ids_b: Sequence[int],
+    lp_b: Sequence[dict[int, float]],
+    *,
+    tol: float,
+    top_p: float = 1.0,
+    temperature: float = 1.0,
+) -> Comparison:
     """Compare two generations of one request (same prompt and seed). ``lp_*[i]`` holds the sampled
     token's log-probability and the recorded top-k at step ``i``. Sequences may differ in length (a
     shorter ``max_tokens``): only the common length is compared. ``tol`` bounds numerical noise of a
@@ -73,8 +81,13 @@ def compare(ids_a: Sequence[int], lp_a: Sequence[dict[int, float]], ids_b: Seque
     t = max(temperature, 1e-6)
     bound = sum(min(1.0, 2 * dt / t) for dt in deltas)
     if shared > tol:
-        return Comparison("unexplained", d, shared, why=f"log-probabilities of a shared context differ by {shared:.3g} > {tol}",
-                          flip_bound=bound)
+        return Comparison(
+            "unexplained",
+            d,
+            shared,
+            why=f"log-probabilities of a shared context differ by {shared:.3g} > {tol}",
+            flip_bound=bound,
+        )
     if d is None:
         return Comparison("identical", None, shared, flip_bound=bound)
     pa, pb = lp_a[d], lp_b[d]

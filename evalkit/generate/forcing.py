@@ -394,7 +394,9 @@ class TreeScheduler:
         one token past its cap (that is how an attempt that does not fit is told apart)."""
         for j, m in zip(self.jobs, self.attempts_max, strict=True):
             if m and (j.cell.forcing.cap is None or j.cell.forcing.n_ignore):
-                raise BudgetError(f"{j.problem.task}/{j.problem.problem_id}: rejection sampling needs a cap and no ignores")
+                raise BudgetError(
+                    f"{j.problem.task}/{j.problem.problem_id}: rejection sampling needs a cap and no ignores"
+                )
         for j in self.jobs:
             name = j.cell.think_format
             if name not in self.prep:

@@ -44,7 +44,8 @@ class GradeCache:
         found: dict[str, Grade] = {}
         for start in range(0, len(keys), 900):
             chunk = keys[start:start + 900]
-            q = f"SELECT key, correct, extracted, reason, version FROM grades WHERE key IN ({','.join('?' * len(chunk))})"
+            marks = ",".join("?" * len(chunk))
+            q = f"SELECT key, correct, extracted, reason, version FROM grades WHERE key IN ({marks})"
             for k, c, e, r, v in self.db.execute(q, chunk):
                 found[k] = Grade(bool(c), e, r, v)  # the reason is stored as text, parsed back here
         return [found.get(k) for k in keys]

@@ -59,7 +59,7 @@ class GraderConfig:
                              f"got {self.unclosed_thinking!r}")
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> GraderConfig:  # noqa: ANN401
+    def from_settings(cls, settings: dict[str, Any], **overrides: Any) -> GraderConfig:
         """From the keyword settings used by math-verify / lighteval tests (``match_types`` /
         ``match_type``, ``precision``, ``strict``, ``allow_set_relation_comp``), plus ``overrides``."""
         kw: dict[str, Any] = dict(overrides)

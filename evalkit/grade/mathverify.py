@@ -290,16 +290,17 @@ def normalized_equal(gold: str, cand: str, cfg: GraderConfig) -> str | None:
     if g.replace(" ", "") == c.replace(" ", ""):
         return R.NORMALIZED_STRING
     gd, cd = _base_digits(g), _base_digits(c)
-    if gd is not None and gd[1] is not None:  # a gold in base b ("40_9"): the same digits, base b or unstated
-        if cd is not None and cd[0].upper() == gd[0].upper() and cd[1] in (None, gd[1]):
-            return R.BASE_SUBSCRIPT
+    # a gold in base b ("40_9"): the same digits, base b or unstated
+    if (gd is not None and gd[1] is not None and cd is not None and cd[0].upper() == gd[0].upper()
+            and cd[1] in (None, gd[1])):
+        return R.BASE_SUBSCRIPT
     for a, b in ((g, c), (c, g)):
         exp = _expand_pm(a)
         other = _split_list(b)
-        if exp and other and len(other) == 2:
-            if (_mv_equal(exp[0], other[0], cfg) and _mv_equal(exp[1], other[1], cfg)) or (
-                    _mv_equal(exp[0], other[1], cfg) and _mv_equal(exp[1], other[0], cfg)):
-                return R.PM_EXPANSION
+        if exp and other and len(other) == 2 and (
+                (_mv_equal(exp[0], other[0], cfg) and _mv_equal(exp[1], other[1], cfg))
+                or (_mv_equal(exp[0], other[1], cfg) and _mv_equal(exp[1], other[0], cfg))):
+            return R.PM_EXPANSION
     gl, cl = _split_list(g), _split_list(c)
     if gl and cl and len(gl) == len(cl):
         remaining = list(cl)
@@ -331,7 +332,7 @@ def anchored_text(text: str) -> str | None:
     return _SCRIPT_DIGIT.sub(" ", text[last.end():])
 
 
-def _factored(expr: Any) -> bool:  # noqa: ANN401 - a sympy expression (or anything else: False)
+def _factored(expr: Any) -> bool:
     """A factorisation: a product of two or more factors with variables, one of them a sum
     ((a+5)(b+2), x(x+3)), or a power of a sum ((x+1)^2, 2(x-1)^3). Not a constant times a sum ((x+2)/7)."""
     try:
@@ -342,10 +343,12 @@ def _factored(expr: Any) -> bool:  # noqa: ANN401 - a sympy expression (or anyth
         factors = expr.args if isinstance(expr, sympy.Mul) else (expr,)
         with_vars = [f for f in factors if f.free_symbols]
 
-        def is_sum(f: Any) -> bool:  # noqa: ANN401
+        def is_sum(f: Any) -> bool:
             return isinstance(f, sympy.Add)
 
-        powered = any(isinstance(f, sympy.Pow) and is_sum(f.base) and f.exp.is_Integer and f.exp >= 2 for f in with_vars)
+        powered = any(
+            isinstance(f, sympy.Pow) and is_sum(f.base) and f.exp.is_Integer and f.exp >= 2 for f in with_vars
+        )
         sums = any(is_sum(f.base if isinstance(f, sympy.Pow) else f) for f in with_vars)
         return powered or (len(with_vars) >= 2 and sums)
     except Exception:  # noqa: BLE001
@@ -420,7 +423,11 @@ def _reference_gold_rule(gold: str, g: tuple[Any, ...], a: tuple[Any, ...], rout
     whole gold once unit text is gone (so never a fragment), also counts (``30°`` read as the string
     ``30°`` matches ``\\boxed{30°}``). Not for a gold whose glued letters are variables or a mixed number."""
     body = _body(gold)
-    if route not in ("whole", "units") or repeating_as_latex(body) or mixed_number(_UNIT_TEXT.sub(" ", strip_units(body))) is not None:
+    if (
+        route not in ("whole", "units")
+        or repeating_as_latex(body)
+        or mixed_number(_UNIT_TEXT.sub(" ", strip_units(body))) is not None
+    ):
         return None  # evalkit reads these golds on purpose otherwise (5m is 5m, 1 1/2 is 3/2)
     pg = _parse(f"${body}$", cfg)
     if len(pg) < 2 or pg == g or not covers(strip_units(body, letters=cfg.unit_letters), str(pg[1])):

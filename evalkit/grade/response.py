@@ -84,7 +84,9 @@ def grade_response(
     return grade_answer(answer, gold, answer_type, cfg)
 
 
-_BARE_LETTER = re.compile(r"\s*\$?\s*(?:\\(?:boxed|text|textbf|mathrm)\s*\{)?\s*\(?\s*([A-Ea-e])\s*\)?\s*\}?\s*\$?\s*\.?\s*")
+_BARE_LETTER = re.compile(
+    r"\s*\$?\s*(?:\\(?:boxed|text|textbf|mathrm)\s*\{)?\s*\(?\s*([A-Ea-e])\s*\)?\s*\}?\s*\$?\s*\.?\s*"
+)
 
 
 def grade_bare_answer(answer: str, gold: str, answer_type: str, cfg: GraderConfig = DEFAULT) -> Grade:

@@ -5,6 +5,7 @@ per-item clock restarts at every answer, so the isolation costs little throughpu
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import resource
@@ -52,7 +53,7 @@ def _fault(kind: str) -> None:
         os._exit(3)
 
 
-def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[str, str] | None = None) -> None:  # noqa: ANN401
+def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[str, str] | None = None) -> None:
     _limit_memory(max_bytes)
     while True:
         try:
@@ -74,7 +75,7 @@ def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[st
 
 
 class _Slot:
-    def __init__(self, ctx: Any, cfg: GraderConfig, max_bytes: int | None,  # noqa: ANN401
+    def __init__(self, ctx: Any, cfg: GraderConfig, max_bytes: int | None,
                  faults: dict[str, str] | None = None) -> None:
         self.ctx, self.cfg, self.max_bytes, self.faults = ctx, cfg, max_bytes, faults
         self.start()
@@ -114,10 +115,8 @@ class SandboxGrader:
 
     def close(self) -> None:
         for s in self.slots:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 s.conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
             s.proc.join(timeout=1)
             if s.proc.is_alive():
                 s.kill()

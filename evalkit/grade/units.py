@@ -60,7 +60,9 @@ def strip_units(s: str, *, letters: bool = False) -> str:
     return t.strip() or s.strip()
 
 
-_MIXED = re.compile(r"^\s*(-?)\s*(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\[dtc]?frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d)))\s*$")
+_MIXED = re.compile(
+    r"^\s*(-?)\s*(\d+)\s*(?:\s(\d+)\s*/\s*(\d+)|\\[dtc]?frac\s*(?:\{(\d+)\}|(\d))\s*(?:\{(\d+)\}|(\d)))\s*$"
+)
 
 
 def mixed_number(s: str) -> Fraction | None:

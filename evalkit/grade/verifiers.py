@@ -14,7 +14,7 @@ from typing import Any
 Verifier = Callable[[Any, Sequence[str], Sequence[str | None]], Sequence[float]]
 
 
-def agreement(problem: Any, responses: Sequence[str], extracted: Sequence[str | None]) -> list[float]:  # noqa: ANN401
+def agreement(problem: Any, responses: Sequence[str], extracted: Sequence[str | None]) -> list[float]:
     """Score = how many other samples state the same extracted answer (string-equal); no answer = -1.
     Best-of-n with it is a plurality vote that breaks ties at random."""
     out = []
@@ -23,7 +23,7 @@ def agreement(problem: Any, responses: Sequence[str], extracted: Sequence[str | 
     return out
 
 
-def shortest(problem: Any, responses: Sequence[str], extracted: Sequence[str | None]) -> list[float]:  # noqa: ANN401
+def shortest(problem: Any, responses: Sequence[str], extracted: Sequence[str | None]) -> list[float]:
     """Prefer the shortest response that states an answer (a length prior)."""
     return [-float(len(r)) if x is not None else -float("inf") for r, x in zip(responses, extracted, strict=True)]
 

@@ -75,9 +75,20 @@ def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path
         if judged is not None:
             verdicts["judge"] = judged[i]
         if len(set(verdicts.values())) > 1:
-            rows.append(json.dumps({"line": i + 1, "task": r["task"], "gold": r["gold"], "extracted": full.extracted,
-                                    "verdicts": verdicts, "reasons": {"evalkit": full.reason_text, "reference": mv.reason_text},
-                                    "response_tail": r.get("response", r.get("answer", ""))[-300:]}, ensure_ascii=False))
+            rows.append(
+                json.dumps(
+                    {
+                        "line": i + 1,
+                        "task": r["task"],
+                        "gold": r["gold"],
+                        "extracted": full.extracted,
+                        "verdicts": verdicts,
+                        "reasons": {"evalkit": full.reason_text, "reference": mv.reason_text},
+                        "response_tail": r.get("response", r.get("answer", ""))[-300:],
+                    },
+                    ensure_ascii=False,
+                )
+            )
     atomic_write_bytes(audit, ("\n".join(rows) + ("\n" if rows else "")).encode())
     return len(rows)
 

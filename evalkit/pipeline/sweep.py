@@ -101,9 +101,12 @@ def run_sweep(
     pending = {(c, b.seed) for b in batches for c in b.cell_ids}
     result = SweepResult(store.root, 0, len(units - pending), 0, held=len(held), batches=len(batches))
     if not batches:
-        observer.say(f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate" if not held else
-            f"{store.root}: nothing to submit: {len(held)} missing samples are held by tasks still in the Slurm "
-            f"queue (evalkit status {store.root})")
+        observer.say(
+            f"{store.root}: all {len(units)} (cell, seed) pairs are complete; nothing to generate"
+            if not held
+            else f"{store.root}: nothing to submit: {len(held)} missing samples are held by tasks still in the Slurm "
+            f"queue (evalkit status {store.root})"
+        )
         return result
     manifest, started = store.read_manifest(), now()
     log = RunLog(observer, store.logs_dir / f"run-{started.replace(':', '')}.log", now)
@@ -120,11 +123,20 @@ def run_sweep(
             log.say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
                 "run the sweep again to retry them")
     finally:
-        run = {"start": started, "end": now(), "executor": run_on.kind, **({"job_id": result.job_id} if result.job_id else {}),
-               "parts_written": result.generated_shards,
-               "samples": result.samples, "failed_batches": result.failed_batches,
-               "generated_tokens": result.generated_tokens, "generate_s": round(result.generate_s, 3),
-               "git_commit": git_commit(), "versions": versions(), "hardware": hardware()}
+        run = {
+            "start": started,
+            "end": now(),
+            "executor": run_on.kind,
+            **({"job_id": result.job_id} if result.job_id else {}),
+            "parts_written": result.generated_shards,
+            "samples": result.samples,
+            "failed_batches": result.failed_batches,
+            "generated_tokens": result.generated_tokens,
+            "generate_s": round(result.generate_s, 3),
+            "git_commit": git_commit(),
+            "versions": versions(),
+            "hardware": hardware(),
+        }
         write_manifest(store, plan, manifest, run, models)
         log.close()
     return result

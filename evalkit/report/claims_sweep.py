@@ -39,15 +39,20 @@ def seed_variance(data: ClaimData, p: SeedVariance) -> Verdict:
     sd = seed_sd_interval(seed_acc, 1 - alpha, correct=mat)
     ci = accuracy_interval(mat, 1 - alpha)
     fixed = fixed_set_interval(mat, 1 - alpha)
-    return Verdict("supported",
-                   statistic=f"across-seed SD of accuracy {100 * sd.estimate:.1f} points "
-                             f"(seed accuracies {', '.join(pct(x) for x in seed_acc)})",
-                   interval=(f"SD [{100 * sd.low:.1f}, {100 * sd.high:.1f}] points (chi-square, {sd.details['df']:.1f} df; these "
-                             f"problems); mean {pct(ci.estimate)} [{pct(ci.low)}, {pct(ci.high)}] for the population "
-                             f"of problems, [{pct(fixed.low)}, {pct(fixed.high)}] for these problems (seed noise only)"),
-                   n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds", k=f"{mat.shape[1]} seeds",
-                   method="chi-square interval for an SD; problem-clustered score interval; pooled within-problem variance",
-                   source="sweep results")
+    return Verdict(
+        "supported",
+        statistic=f"across-seed SD of accuracy {100 * sd.estimate:.1f} points "
+        f"(seed accuracies {', '.join(pct(x) for x in seed_acc)})",
+        interval=(
+            f"SD [{100 * sd.low:.1f}, {100 * sd.high:.1f}] points (chi-square, {sd.details['df']:.1f} df; these "
+            f"problems); mean {pct(ci.estimate)} [{pct(ci.low)}, {pct(ci.high)}] for the population "
+            f"of problems, [{pct(fixed.low)}, {pct(fixed.high)}] for these problems (seed noise only)"
+        ),
+        n=f"{mat.shape[0]} problems x {mat.shape[1]} seeds",
+        k=f"{mat.shape[1]} seeds",
+        method="chi-square interval for an SD; problem-clustered score interval; pooled within-problem variance",
+        source="sweep results",
+    )
 
 
 def matched_compute(data: ClaimData, p: MatchedCompute) -> Verdict:
@@ -87,8 +92,11 @@ def control_token(data: ClaimData, p: ControlToken) -> Verdict:
             continue
         mats = _control_mats(g, ctrls)
         accs = {c: float(np.nanmean(np.nanmean(m.to_numpy(float), axis=1))) for c, m in mats.items()}
-        lines.append(f"{task} cap {cap} ignores {k}: " + ", ".join(f"{c} {pct(a)}" for c, a in accs.items())
-                     + f" (mean {pct(np.mean(list(accs.values())))} +- {100 * np.std(list(accs.values()), ddof=1):.1f})")
+        lines.append(
+            f"{task} cap {cap} ignores {k}: "
+            + ", ".join(f"{c} {pct(a)}" for c, a in accs.items())
+            + f" (mean {pct(np.mean(list(accs.values())))} +- {100 * np.std(list(accs.values()), ddof=1):.1f})"
+        )
         for i in range(len(ctrls)):
             for j in range(i + 1, len(ctrls)):
                 a, b = mats[ctrls[i]], mats[ctrls[j]]

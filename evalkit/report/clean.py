@@ -87,10 +87,13 @@ def full_vs_clean(df: pd.DataFrame | Samples, entries: list[ExcludeEntry], n_boo
 
 HEADERS = ["task", "cell", "problems", "excluded", "seeds", "full", "full 95% CI", "clean", "clean 95% CI",
            "clean - full", "paired 95% CI"]
-NOTE = ("Accuracy is the mean over problems of each problem's accuracy over seeds (in %). clean: without the "
-        "excluded problems. Intervals are for the population of problems: full and clean by the problem-clustered "
-        "score interval; clean - full = (1 - K/P)(kept - excluded) by Welch's t interval on kept vs excluded "
-        "problems, the interval of the difference itself. An interval excluding 0 means the excluded problems score differently from the rest.")
+NOTE = (
+    "Accuracy is the mean over problems of each problem's accuracy over seeds (in %). clean: without the "
+    "excluded problems. Intervals are for the population of problems: full and clean by the problem-clustered "
+    "score interval; clean - full = (1 - K/P)(kept - excluded) by Welch's t interval on kept vs excluded "
+    "problems, the interval of the difference itself. An interval excluding 0 means the excluded problems score "
+    "differently from the rest."
+)
 
 
 def _cells(r: CleanRow) -> list[str]:

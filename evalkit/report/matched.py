@@ -93,7 +93,9 @@ def family_arrays(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED) 
     return out
 
 
-def compare(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED, n_boot: int = 2_000) -> tuple[MatchedComparison, dict]:
+def compare(
+    df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED, n_boot: int = 2_000
+) -> tuple[MatchedComparison, dict]:
     arrs = family_arrays(df, x)
     if not arrs["seq_acc"] or not arrs["par_acc"]:
         raise ValueError("need at least one complete sequential cell and one complete parallel cell")

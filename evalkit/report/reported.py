@@ -19,7 +19,7 @@ Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 class ReportedError(EvalkitError, ValueError):
     """A reported-results file evalkit cannot use; the message names file, line and key."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
 

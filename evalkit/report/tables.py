@@ -107,9 +107,22 @@ def _iv(lo: float, hi: float) -> str:
 def cell_strings(r: CellRow) -> list[str]:
     """The printed columns of one cell (HEADERS): what the report, the terminal and the viewer show."""
     sd = "-" if np.isnan(r.seed_sd) else f"{100 * r.seed_sd:.1f}"
-    return [r.task, r.cap, str(r.n_ignore), r.control, str(r.n_problems), str(r.n_seeds), str(r.n),
-            f"{100 * r.accuracy:.1f}%", _iv(r.ci_low, r.ci_high), _iv(r.fixed_low, r.fixed_high), sd,
-            "-" if np.isnan(r.mean_thinking) else f"{r.mean_thinking:.0f}", f"{100 * r.forced_frac:.0f}%", f"{100 * r.no_answer_frac:.0f}%"]
+    return [
+        r.task,
+        r.cap,
+        str(r.n_ignore),
+        r.control,
+        str(r.n_problems),
+        str(r.n_seeds),
+        str(r.n),
+        f"{100 * r.accuracy:.1f}%",
+        _iv(r.ci_low, r.ci_high),
+        _iv(r.fixed_low, r.fixed_high),
+        sd,
+        "-" if np.isnan(r.mean_thinking) else f"{r.mean_thinking:.0f}",
+        f"{100 * r.forced_frac:.0f}%",
+        f"{100 * r.no_answer_frac:.0f}%",
+    ]
 
 
 NOTE = ("Accuracy: mean over problems of each problem's accuracy over its seeds (in %). 95% CI (problems): "

@@ -20,7 +20,7 @@ from evalkit.spec.errors import UNION_NAMES, format_loc, validate_yaml
 class ClaimsError(EvalkitError, ValueError):
     """A claims file evalkit cannot use; the message names file, line and key of every problem."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
 

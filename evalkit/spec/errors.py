@@ -15,7 +15,7 @@ class SpecError(EvalkitError, ValueError):
 
     exit_code = 2
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
 
@@ -30,7 +30,7 @@ def format_loc(loc: tuple[Any, ...]) -> str:
 class LineIndex:
     """Maps a key path (as in pydantic's ``loc``) to the 1-based line where it stands in the YAML."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str) -> None:
         self.root = yaml.compose(text)
 
     def line(self, loc: tuple[Any, ...]) -> int | None:
@@ -78,7 +78,7 @@ class LineIndex:
 UNION_NAMES = ("str", "int", "TaskEntry", "ModelEntry", "list[str]")  # pydantic's union members in a loc
 
 
-def validate_yaml(text: str, source: str, model: Any, error: type[Exception], what: str) -> tuple[Any, LineIndex]:  # noqa: ANN401
+def validate_yaml(text: str, source: str, model: Any, error: type[Exception], what: str) -> tuple[Any, LineIndex]:
     """Parse YAML text and validate it as the pydantic ``model``; every problem (YAML syntax, not a
     mapping, duplicate keys, each validation error) becomes ``source:line: key: message`` in one
     ``error([...])``. Returns the instance and the line index (for later checks that name lines)."""

@@ -16,7 +16,7 @@ from evalkit.spec.tasks import TaskError, load_problems
 def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
     """Validate YAML text; every problem is reported as ``source:line: key: message``."""
     spec, index = validate_yaml(text, source, SweepSpec, SpecError, "a sweep spec")
-    spec._locate = lambda loc: f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}"
+    spec._locate = lambda loc: f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}"  # noqa: SLF001 - set where parsed
     return spec
 
 
@@ -30,9 +30,9 @@ def load_spec(path: str | Path) -> SweepSpec:
             check_name(p.stem)
         except ValueError as e:
             raise SpecError([f"{p}:1: name: the sweep is named after its file, and {e}; give `name:`"]) from None
-        locate = spec._locate
+        locate = spec._locate  # noqa: SLF001 - the parsed spec's locator survives the copy
         spec = spec.model_copy(update={"name": p.stem})
-        spec._locate = locate
+        spec._locate = locate  # noqa: SLF001
     return spec
 
 

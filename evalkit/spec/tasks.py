@@ -233,10 +233,7 @@ def load_problems(
 ) -> list[Problem]:
     """Problems of a task, filtered by ``where`` (field -> allowed values) and cut to ``limit``."""
     task = get_task(name)
-    if task.source == "gpqa_csv":
-        probs = _load_gpqa(task, data_path, run_seed)
-    else:
-        probs = _load_jsonl(task)
+    probs = _load_gpqa(task, data_path, run_seed) if task.source == "gpqa_csv" else _load_jsonl(task)
     if where:
         for key in where:
             if key not in task.filter_fields:

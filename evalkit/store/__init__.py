@@ -26,8 +26,23 @@ from evalkit.store.row import FIELDS, ROW_SCHEMA, SampleRow, from_table, rows_of
 
 SCHEMA_VERSION = 2  # the columns of SampleRow; directories written since schema 2 read unchanged
 
-__all__ = ["FIELDS", "ROW_SCHEMA", "SAMPLE_KEY", "SCHEMA_VERSION", "TEXTS", "CellColumns", "Col", "ResultStore",
-           "ResultsError", "SampleRow", "Samples", "atomic_write_bytes", "atomic_write_json", "check_frame", "open_results"]
+__all__ = [
+    "FIELDS",
+    "ROW_SCHEMA",
+    "SAMPLE_KEY",
+    "SCHEMA_VERSION",
+    "TEXTS",
+    "CellColumns",
+    "Col",
+    "ResultStore",
+    "ResultsError",
+    "SampleRow",
+    "Samples",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "check_frame",
+    "open_results",
+]
 
 
 class ResultsError(EvalkitError, ValueError):
@@ -71,7 +86,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 class ResultStore:
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
     # layout

@@ -104,7 +104,7 @@ def check_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _int_or_none(v: Any) -> int | None:  # noqa: ANN401
+def _int_or_none(v: Any) -> int | None:
     return None if v is None or pd.isna(v) else int(v)
 
 

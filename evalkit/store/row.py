@@ -123,7 +123,7 @@ class SampleRow:
 
     @classmethod
     def build(cls, sweep: str, cell: Cell, problem: Problem, gen: Generation, grade: Grade,
-              **extra: Any) -> SampleRow:  # noqa: ANN401
+              **extra: Any) -> SampleRow:
         """The row of one generation and its verdict; ``extra`` sets what later steps compute
         (``answer_class``, ``verifier_score``, the FLOPs columns)."""
         return cls(
@@ -142,7 +142,7 @@ class SampleRow:
         return dataclasses.replace(self, correct=grade.correct, extracted=grade.extracted,
                                    grade_reason=grade.reason, grader_version=grade.grader_version)
 
-    def replace(self, **changes: Any) -> SampleRow:  # noqa: ANN401
+    def replace(self, **changes: Any) -> SampleRow:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,7 +158,7 @@ class SampleRow:
         return cls(**d)
 
 
-def _stored(value: Any) -> Any:  # noqa: ANN401
+def _stored(value: Any) -> Any:
     """A field's value as stored: a grade reason as its text; everything else as it is."""
     return reason_text(value) if isinstance(value, Enum | GradeError) else value
 
@@ -166,7 +166,7 @@ def _stored(value: Any) -> Any:  # noqa: ANN401
 _ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
 
 
-def _stored_type(t: Any) -> type:  # noqa: ANN401
+def _stored_type(t: Any) -> type:
     """The Python type a field is stored as: a vocabulary (Literal, str enum) or a GradeError is text."""
     if typing.get_origin(t) is Literal:
         kinds = {type(v) for v in typing.get_args(t)}
@@ -176,7 +176,7 @@ def _stored_type(t: Any) -> type:  # noqa: ANN401
     return t
 
 
-def _arrow_type(hint: Any) -> pa.DataType:  # noqa: ANN401
+def _arrow_type(hint: Any) -> pa.DataType:
     union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
     args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
     stored = {_stored_type(a) for a in args}

@@ -36,7 +36,7 @@ INDEX_COLUMNS = [Col.CELL_ID, Col.TASK, Col.PROBLEM_ID, Col.SEED, Col.SAMPLE, Co
                  Col.FORCED_END, Col.THINKING_END, Col.N_IGNORED, Col.THINKING_TOKENS, Col.EXTRACTED, Col.METHOD]
 
 
-def _clean(v: Any) -> Any:  # noqa: ANN401 - JSON-ready scalars (NaN and pandas NA become None)
+def _clean(v: Any) -> Any:
     if isinstance(v, float | np.floating):
         return None if np.isnan(v) else float(v)
     if isinstance(v, np.integer):
@@ -74,7 +74,7 @@ class SweepData:
     def cells(self) -> dict[str, Any]:
         return self.store.read_cells()
 
-    def _rows(self, columns: list[str] | None = None, **eq: Any) -> pd.DataFrame:  # noqa: ANN401
+    def _rows(self, columns: list[str] | None = None, **eq: Any) -> pd.DataFrame:
         """Rows matching the equalities (all columns, texts included, unless ``columns``)."""
         cond = None
         for k, v in eq.items():

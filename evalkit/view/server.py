@@ -36,7 +36,7 @@ class ViewData(SweepData):
         s["reference"] = reference_verdicts([s])[0]
         return s
 
-    def api(self, kind: str, arg: str | None) -> Any:  # noqa: ANN401
+    def api(self, kind: str, arg: str | None) -> Any:
         if kind == "overview":
             return getattr(self, "overview_cached", None) or self.overview()
         if kind == "index":
@@ -64,7 +64,7 @@ def reference_verdicts(samples: list[dict[str, Any]]) -> list[bool | None]:
 
 def _handler(data: ViewData) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002, ANN401
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _send(self, code: int, body: bytes, ctype: str) -> None:
@@ -75,7 +75,7 @@ def _handler(data: ViewData) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlparse(self.path)
             path = unquote(url.path)
             try:
@@ -110,7 +110,7 @@ def serve(results_dir: Path, port: int = 8765, host: str = "127.0.0.1",
     return httpd
 
 
-def _write_js(out: Path, name: str, obj: Any) -> int:  # noqa: ANN401
+def _write_js(out: Path, name: str, obj: Any) -> int:
     body = f"window.EVALKIT_DATA = window.EVALKIT_DATA || {{}};\nwindow.EVALKIT_DATA[{json.dumps(name)}] = " + \
         json.dumps(obj, default=str) + ";\n"
     (out / "data" / f"{name}.js").write_text(body, encoding="utf-8")
@@ -126,7 +126,9 @@ def export(results_dir: Path, out: Path, say: Callable[[str], None] = print) -> 
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "data").mkdir(parents=True)
     shutil.copytree(STATIC, tmp / "static")
-    html = (STATIC / "index.html").read_text().replace("<!--STATIC-->", "<script>window.EVALKIT_STATIC = true;</script>")
+    html = (
+        (STATIC / "index.html").read_text().replace("<!--STATIC-->", "<script>window.EVALKIT_STATIC = true;</script>")
+    )
     (tmp / "index.html").write_text(html)
     if (data.root / "figures").is_dir():
         shutil.copytree(data.root / "figures", tmp / "figures")

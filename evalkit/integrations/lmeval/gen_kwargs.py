@@ -76,7 +76,7 @@ class GenKwargsError(EvalkitError, ValueError):
     """A gen_kwargs entry evalkit cannot honour; the message names the key."""
 
 
-def _int(key: str, value: Any, *, minimum: int = 0) -> int:  # noqa: ANN401
+def _int(key: str, value: Any, *, minimum: int = 0) -> int:
     if isinstance(value, bool):
         raise GenKwargsError(f"gen_kwargs {key}={value!r}: expected an integer")
     try:
@@ -90,14 +90,14 @@ def _int(key: str, value: Any, *, minimum: int = 0) -> int:  # noqa: ANN401
     return out
 
 
-def _float(key: str, value: Any) -> float:  # noqa: ANN401
+def _float(key: str, value: Any) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
         raise GenKwargsError(f"gen_kwargs {key}={value!r}: expected a number") from None
 
 
-def _bool(key: str, value: Any) -> bool:  # noqa: ANN401
+def _bool(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float) and value in (0, 1):
@@ -107,7 +107,7 @@ def _bool(key: str, value: Any) -> bool:  # noqa: ANN401
     raise GenKwargsError(f"gen_kwargs {key}={value!r}: expected true or false")
 
 
-def _str(key: str, value: Any) -> str:  # noqa: ANN401
+def _str(key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise GenKwargsError(f"gen_kwargs {key}={value!r}: expected a string")
     return value

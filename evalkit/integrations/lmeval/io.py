@@ -82,7 +82,7 @@ cell_from_key = Cell.from_key
 
 # -- tokenizers for recounting ----------------------------------------------------------------------
 
-def load_tokenizer(ref: str) -> Any:  # noqa: ANN401
+def load_tokenizer(ref: str) -> Any:
     """``scripted`` (the test double's characters), an installed model pack, or a local tokenizer
     directory; never downloads."""
     if ref == "scripted":
@@ -331,7 +331,7 @@ def _doc_problem(fp: _FilePlan, s: LmEvalSample, matcher: _Matcher, got: _Collec
     return pid, gold
 
 
-def _collect(plans: list[_FilePlan], matcher: _Matcher, tok: Any, sweep: str) -> _Collected:  # noqa: ANN401
+def _collect(plans: list[_FilePlan], matcher: _Matcher, tok: Any, sweep: str) -> _Collected:
     got = _Collected()
     seen: dict[tuple, str] = {}
     for fp in plans:
@@ -433,7 +433,7 @@ def _exact_row(fp: _FilePlan, s: LmEvalSample, k: int, text: str) -> dict[str, A
             "answer_text": answer}
 
 
-def _recounted_row(fp: _FilePlan, s: LmEvalSample, text: str, tok: Any, prov: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+def _recounted_row(fp: _FilePlan, s: LmEvalSample, text: str, tok: Any, prov: dict[str, Any]) -> dict[str, Any]:
     """The fields of a plain lm-eval response: split at the delimiter, tokens recounted if a
     tokenizer is given, the rest unknown."""
     sp = split_response(text, fp.fmt)
@@ -460,7 +460,7 @@ def _recounted_row(fp: _FilePlan, s: LmEvalSample, text: str, tok: Any, prov: di
 
 
 def _row(fp: _FilePlan, s: LmEvalSample, k: int, text: str, pid: str, gold: str, answer_type: str,
-         tok: Any, counts_kind: set[str], sweep: str) -> SampleRow:  # noqa: ANN401
+         tok: Any, counts_kind: set[str], sweep: str) -> SampleRow:
     prov: dict[str, Any] = {"lm_eval_import": {"file": str(fp.path), "line": s.line, "doc_id": s.doc_id,
                                                "filter": s.filter, "from_filtered_resps": s.from_filtered}}
     base = {"sweep": sweep, **SampleRow.cell_fields(fp.cell), "problem_id": pid, "seed": fp.seed, "sample": k,

@@ -74,20 +74,20 @@ class LmEvalRequest:
 class _ContextTokenizer:
     """The engine's tokenizer, except that prompts are already rendered: no chat template on top."""
 
-    def __init__(self, inner: Any) -> None:  # noqa: ANN401
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
 
     def chat_prompt(self, user: str) -> str:
         return user
 
-    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
 
 class _ContextEngine:
     """An engine whose prompts are lm-eval contexts (see :class:`_ContextTokenizer`)."""
 
-    def __init__(self, inner: Any) -> None:  # noqa: ANN401
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.tokenizer = _ContextTokenizer(inner.tokenizer)
         self.max_model_len = inner.max_model_len
@@ -98,7 +98,7 @@ class _ContextEngine:
 
 
 def build_engine(pretrained: str, engine_args: dict[str, Any], *, golds: str | None = None,
-                 p_end: float = 0.02, max_difficulty: int = 400) -> Any:  # noqa: ANN401
+                 p_end: float = 0.02, max_difficulty: int = 400) -> Any:
     """``scripted`` (the test double) or a vLLM engine on a pack, a local directory or a hub id."""
     if pretrained == "scripted":
         extra = sorted(set(engine_args) - {"max_model_len"})
@@ -107,9 +107,12 @@ def build_engine(pretrained: str, engine_args: dict[str, Any], *, golds: str | N
         gold_map = json.loads(Path(golds).read_text()) if golds else {}
         if not isinstance(gold_map, dict):
             raise ValueError(f"golds={golds}: expected a JSON object mapping problem text to its answer")
-        return ScriptedEngine(golds={str(k): str(v) for k, v in gold_map.items()}, p_end=float(p_end),
-                              max_difficulty=int(max_difficulty),
-                              **({"max_model_len": int(engine_args["max_model_len"])} if "max_model_len" in engine_args else {}))
+        return ScriptedEngine(
+            golds={str(k): str(v) for k, v in gold_map.items()},
+            p_end=float(p_end),
+            max_difficulty=int(max_difficulty),
+            **({"max_model_len": int(engine_args["max_model_len"])} if "max_model_len" in engine_args else {}),
+        )
     path, _info = resolve_model(pretrained)
     return VLLMEngine(path, dict(engine_args), name=pretrained)
 
@@ -125,11 +128,13 @@ class EvalkitLM(LM):
 
     def __init__(self, pretrained: str = "", seed: int = 0, max_gen_toks: int = 256, think_format: str | None = None,
                  golds: str | None = None, p_end: float = 0.02, max_difficulty: int = 400,
-                 batch_size: Any = None, max_batch_size: Any = None, device: Any = None,  # noqa: ANN401
-                 engine: Any = None, **engine_args: Any) -> None:  # noqa: ANN401
+                 batch_size: Any = None, max_batch_size: Any = None, device: Any = None,
+                 engine: Any = None, **engine_args: Any) -> None:
         super().__init__()
         if engine is None and not pretrained:
-            raise ValueError("evalkit-vllm needs model_args pretrained=<pack name | model directory | hub id | scripted>")
+            raise ValueError(
+                "evalkit-vllm needs model_args pretrained=<pack name | model directory | hub id | scripted>"
+            )
         self.model_name = pretrained or getattr(engine, "name", "engine")
         self.seed = int(seed)
         self.max_gen_toks = int(max_gen_toks)

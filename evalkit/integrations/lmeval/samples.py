@@ -59,7 +59,7 @@ def _err(path: Path, line: int, msg: str) -> SamplesError:
     return SamplesError(f"{path}:{line}: {msg}")
 
 
-def _arguments(raw: Any, path: Path, n: int) -> tuple[str | None, dict[str, Any] | None]:  # noqa: ANN401
+def _arguments(raw: Any, path: Path, n: int) -> tuple[str | None, dict[str, Any] | None]:
     """(context, gen_kwargs) of the first request, from either layout of ``arguments``."""
     if raw is None:
         return None, None
@@ -186,8 +186,17 @@ def read_samples(path: str | Path) -> list[LmEvalSample]:
     return out
 
 
-def sample_record(*, doc_id: int | str, doc: dict[str, Any], target: str, context: str, gen_kwargs: dict[str, Any],
-                  responses: list[str], metrics: dict[str, Any], evalkit: dict[str, Any] | None = None) -> dict[str, Any]:
+def sample_record(
+    *,
+    doc_id: int | str,
+    doc: dict[str, Any],
+    target: str,
+    context: str,
+    gen_kwargs: dict[str, Any],
+    responses: list[str],
+    metrics: dict[str, Any],
+    evalkit: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One line in lm-eval's layout (filter ``none``: the first response is the filtered one)."""
     rec: dict[str, Any] = {
         "doc_id": doc_id,

@@ -45,7 +45,7 @@ class SubmititExecutor:
     def __init__(self, wait: bool = True, kind: str = "submitit-local") -> None:
         self.kind = kind  # "slurm" here: a blocking array through submitit's AutoExecutor (not the default)
 
-    def make(self, folder: Path, ex_spec: Any):  # noqa: ANN401, ANN201
+    def make(self, folder: Path, ex_spec: Any):  # noqa: ANN201
         if self.kind == "submitit-local":
             ex = submitit.LocalExecutor(folder=str(folder))
             ex.update_parameters(timeout_min=ex_spec.timeout_min)

@@ -92,7 +92,7 @@ class PlainTask(SweepTask):
         return None
 
 
-def slurm_parameters(ex_spec: Any, name: str) -> dict[str, Any]:  # noqa: ANN401
+def slurm_parameters(ex_spec: Any, name: str) -> dict[str, Any]:
     params: dict[str, Any] = {"time": ex_spec.timeout_min, "gpus_per_node": ex_spec.gpus_per_node or None,
                               "cpus_per_task": ex_spec.cpus_per_task, "mem": f"{ex_spec.mem_gb}GB",
                               "array_parallelism": ex_spec.array_parallelism, "job_name": f"evalkit-{name}",
@@ -116,7 +116,7 @@ def sbatch_options(lines: list[str]) -> dict[str, Any]:
     return out
 
 
-def _executor(store: ResultStore, ex_spec: Any, name: str) -> submitit.SlurmExecutor:  # noqa: ANN401
+def _executor(store: ResultStore, ex_spec: Any, name: str) -> submitit.SlurmExecutor:
     ex = submitit.SlurmExecutor(folder=str(store.logs_dir / "submitit"), max_num_timeout=ex_spec.max_requeues)
     ex.update_parameters(**slurm_parameters(ex_spec, name))
     return ex

@@ -41,7 +41,7 @@ class SweepStatus:
     note: str = ""
 
 
-def _units(plan: Any) -> list[tuple[str, int, str]]:  # noqa: ANN401
+def _units(plan: Any) -> list[tuple[str, int, str]]:
     out = []
     for c in plan.cells:
         for s in plan.seeds:
@@ -53,7 +53,7 @@ def _batch(d: dict[str, Any]) -> Batch:
     return Batch(**{**d, "problem_ids": tuple(d["problem_ids"]), "cell_ids": tuple(d["cell_ids"])})
 
 
-def _queue(store: Any) -> tuple[list[dict], dict[str, str], str]:  # noqa: ANN401
+def _queue(store: Any) -> tuple[list[dict], dict[str, str], str]:
     subs = submissions(store)
     if not subs:
         return [], {}, ""
@@ -63,7 +63,7 @@ def _queue(store: Any) -> tuple[list[dict], dict[str, str], str]:  # noqa: ANN40
         return subs, {}, f"{e}; states of submitted tasks are inferred from the disk only"
 
 
-def _rates(store: Any, subs: list[dict], done: int, todo: int) -> tuple[int, int, float | None, float | None]:  # noqa: ANN401
+def _rates(store: Any, subs: list[dict], done: int, todo: int) -> tuple[int, int, float | None, float | None]:
     files = [str(f) for f in store.shard_files()]
     if not files:
         return 0, 0, None, None
@@ -149,8 +149,10 @@ def render(st: SweepStatus) -> tuple[list[str], list[list[str]], list[str]]:
            if st.eta_s else "")]
     if st.jobs:
         live = {k: v for k, v in st.queue.items()}
-        lines.append(f"Slurm jobs {', '.join(st.jobs)}: " + (", ".join(f"{k} {v.lower()}" for k, v in sorted(live.items()))
-                                                            if live else "none in the queue"))
+        lines.append(
+            f"Slurm jobs {', '.join(st.jobs)}: "
+            + (", ".join(f"{k} {v.lower()}" for k, v in sorted(live.items())) if live else "none in the queue")
+        )
     if st.note:
         lines.append(st.note)
     lines += [f"failure: {f}" for f in st.failures]

@@ -23,9 +23,17 @@ FACTS = [
     ("Which element has atomic number 1?", "Hydrogen", ["Helium", "Lithium", "Carbon"]),
     ("What is the speed of light in vacuum, approximately, in km/s?", "300000", ["30000", "3000", "3000000"]),
     ("Which molecule stores genetic information in most organisms?", "DNA", ["ATP", "Glucose", "Cellulose"]),
-    ("What kind of bond holds the two hydrogen atoms of H2 together?", "Covalent", ["Ionic", "Metallic", "Hydrogen bond"]),
+    (
+        "What kind of bond holds the two hydrogen atoms of H2 together?",
+        "Covalent",
+        ["Ionic", "Metallic", "Hydrogen bond"],
+    ),
     ("What is the integral of 1/x dx?", "ln|x| + C", ["x + C", "1/x^2 + C", "e^x + C"]),
-    ("Which scientist proposed the three laws of motion?", "Isaac Newton", ["Albert Einstein", "Niels Bohr", "Galileo Galilei"]),
+    (
+        "Which scientist proposed the three laws of motion?",
+        "Isaac Newton",
+        ["Albert Einstein", "Niels Bohr", "Galileo Galilei"],
+    ),
     ("What is the charge of an alpha particle in units of e?", "+2", ["+1", "-1", "0"]),
 ]
 
@@ -34,7 +42,11 @@ def arithmetic(rng: random.Random, i: int) -> tuple[str, str, list[str]]:
     a, b = rng.randint(12, 99), rng.randint(3, 19)
     right = a * b
     wrong = sorted({right + d for d in (-b, b, 10, -10, 1)} - {right})[:3]
-    return f"A crate holds {b} boxes of {a} bolts each. How many bolts are in the crate? (item {i})", str(right), [str(w) for w in wrong]
+    return (
+        f"A crate holds {b} boxes of {a} bolts each. How many bolts are in the crate? (item {i})",
+        str(right),
+        [str(w) for w in wrong],
+    )
 
 
 def main() -> None:
