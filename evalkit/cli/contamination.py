@@ -114,23 +114,26 @@ def contamination(
             _fail(f"--exclude-by: unknown methods {sorted(chosen - set(res.thresholds))}; "
                   f"this run has {', '.join(res.thresholds)}")
     out_dir = out or Path("results") / "contamination" / train.stem
-    md = render_markdown(res, str(train))
+    _write(res, out_dir, train, field, trace_field, chosen, sorted({q.task for q in questions}))
+    _print(res, rows)
+    err.print(f"wrote {out_dir}/flagged.jsonl, flagged.txt, report.md, summary.json "
+              f"({res.timings['total']:.1f}s)", highlight=False)
+
+
+def _write(res, out_dir: Path, train: Path, field: str, trace_field: str | None,  # noqa: ANN001 - AuditResult
+           chosen: set[str] | None, benchmarks: list[str]) -> None:
+    """flagged.jsonl, flagged.txt (an exclude list), report.md and summary.json."""
     keys = res.flagged_keys(chosen)
     header = [f"evalkit contamination {train.name} --field {field}: {len(keys)} problems flagged by "
               + ("+".join(sorted(chosen)) if chosen else "any method"),
               "thresholds: " + ", ".join(f"{k} >= {v:g}" for k, v in res.thresholds.items())]
-    exclude = format_exclude(keys, header)
     pairs = "".join(json.dumps(f.to_dict(), ensure_ascii=False) + "\n" for f in res.flags)
     summary = {k: v for k, v in res.to_json().items() if k != "flags"}
-    summary.update(
-        train=str(train), field=field, trace_field=trace_field, benchmarks=sorted({q.task for q in questions})
-    )
-    for name, data in (("flagged.jsonl", pairs), ("flagged.txt", exclude), ("report.md", md),
+    summary.update(train=str(train), field=field, trace_field=trace_field, benchmarks=benchmarks)
+    for name, data in (("flagged.jsonl", pairs), ("flagged.txt", format_exclude(keys, header)),
+                       ("report.md", render_markdown(res, str(train))),
                        ("summary.json", json.dumps(summary, indent=2, default=str) + "\n")):
         atomic_write_bytes(out_dir / name, data.encode())
-    _print(res, rows)
-    err.print(f"wrote {out_dir}/flagged.jsonl, flagged.txt, report.md, summary.json "
-              f"({res.timings['total']:.1f}s)", highlight=False)
 
 
 def _print(res, rows: int) -> None:  # noqa: ANN001 - AuditResult
