@@ -67,6 +67,17 @@ def _score(estimate: float, n_eff: float, df: float | None, confidence: float) -
     return wilson_bounds(min(max(estimate, 0.0), 1.0), n_eff, z, small_counts=True)
 
 
+def _exact(estimate: float, n: int, confidence: float) -> tuple[float, float]:
+    """Clopper-Pearson bounds for ``estimate`` x ``n`` successes (continuous in the count): below
+    ``MIN_SPREAD`` problems, where Wilson's interval on P dips below its level (12 problems nearly all
+    solved or never: 0.93; a mean of values in [0, 1] is never more dispersed than the binomial)."""
+    alpha = 1 - confidence
+    x = min(max(estimate, 0.0), 1.0) * n
+    lo = 0.0 if x <= 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
+    hi = 1.0 if x >= n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
+    return lo, hi
+
+
 def unseen_floor(estimate: float, problems: int, confidence: float, lo: float, hi: float) -> tuple[float, float]:
     """Bounds at least as far from the estimate as a kind of problem nobody has seen could move it.
 
@@ -91,7 +102,8 @@ def accuracy_interval(correct: np.ndarray, confidence: float = 0.95) -> Interval
     AIME: 30 x 64 covered 0.85; 20 problems mostly on one seed 0.85): the worst case of fully correlated
     seeds, the effective n P. The same below ``MIN_SPREAD`` problems: one rare kind of problem
     decides the mean and a sample of 12 often holds none (12 problems, 9% of them never solved, the rest
-    near 80%: 0.86 with the spread estimated). The bounds are never closer to the estimate than a kind of
+    near 80%: 0.86 with the spread estimated); there the bounds are Clopper-Pearson's on P (:func:`_exact`:
+    Wilson's interval on 12 problems dips to 0.93). The bounds are never closer to the estimate than a kind of
     problem absent from the sample could move it (:func:`unseen_floor`). When some problems have one
     seed and others more, the two groups' intervals are combined (:func:`_stratified`). Never of zero
     width, also at 0 or P correct."""
@@ -117,7 +129,8 @@ def accuracy_interval(correct: np.ndarray, confidence: float = 0.95) -> Interval
         elif carriers < SPARSE:
             n_eff, df = float(P), None
             method = f"{method}; fewer than {SPARSE} problems carry the signal: fully correlated seeds (n_eff = P)"
-    lo, hi = unseen_floor(p, P, confidence, *_score(p, n_eff, df, confidence))
+    bounds = _exact(p, P, confidence) if P < MIN_SPREAD else _score(p, n_eff, df, confidence)
+    lo, hi = unseen_floor(p, P, confidence, *bounds)
     return Interval(p, lo, hi, confidence, method, P,
                     {"n_eff": n_eff, "df": df, "units": int(n.sum()), "estimand": "population of problems"})
 
