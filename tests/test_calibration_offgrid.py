@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from conftest import load_benchmark
+from scipy import stats
 
 from evalkit.analyze import (
     accuracy_interval,
@@ -104,6 +105,37 @@ def test_population_interval_holds_when_a_few_one_seed_successes_decide_the_mean
     assert cov >= FLOOR
     iv = accuracy_interval(draw(np.random.default_rng(1))[0][0])
     assert iv.details["single_seed_problems"] == P // 2 and iv.method.startswith("stratified")
+
+
+@pytest.mark.parametrize(("P", "S", "w1"), [(30, 16, 0.03), (60, 16, 0.05), (20, 64, 0.05)])
+def test_population_interval_allows_for_a_kind_of_problem_absent_from_the_sample(P: int, S: int, w1: float) -> None:
+    """A few per cent of problems always solved among hard ones (Beta(1, 20)): with many seeds the problems'
+    spread looks small whenever none of the easy kind was drawn (40% of samples at 30 x 3%), and the
+    clustered interval covered 0.80 at 30 x 16; its bounds now reach as far as such a kind could move
+    the mean."""
+    truth = w1 + (1 - w1) / 21
+
+    def draw(rng: np.random.Generator):
+        p = np.where(rng.random(P) < w1, 1.0, rng.beta(1, 20, P))
+        return ((rng.random((P, S)) < p[:, None]).astype(float),), truth
+
+    cov = _coverage(draw, accuracy_interval)
+    print(f"population, {w1:.0%} always solved among hard problems, {P} x {S}: coverage {cov:.3f}")
+    assert cov >= FLOOR
+
+
+def test_population_interval_below_20_problems_is_clopper_pearson_on_p() -> None:
+    """12 problems, 38% never solved and the rest nearly always (64 seeds): Wilson on 12 covered 0.925."""
+    def draw(rng: np.random.Generator):
+        p = np.where(rng.random(12) < 0.38, 0.0, rng.beta(14, 0.23, 12))
+        return ((rng.random((12, 64)) < p[:, None]).astype(float),), 0.62 * 14 / 14.23
+
+    cov = _coverage(draw, accuracy_interval)
+    print(f"population, 12 bimodal problems x 64: coverage {cov:.3f}")
+    assert cov >= FLOOR
+    iv = accuracy_interval(np.vstack([np.ones((5, 4)), np.zeros((7, 4))]))
+    exact = stats.binomtest(5, 12).proportion_ci(method="exact")
+    assert iv.low == pytest.approx(exact.low) and iv.high == pytest.approx(exact.high)
 
 
 def test_seed_sd_of_equal_per_seed_accuracies_is_zero_with_a_positive_bound() -> None:
