@@ -50,6 +50,20 @@ from evalkit.analyze.power import (
 )
 from evalkit.analyze.resample import Resampled, mean_of, resample
 from evalkit.analyze.scaling import CurvePoint, ScalingResult, scaling_curve
+from evalkit.analyze.sequential import (
+    AdaptiveRule,
+    ConfidenceSequence,
+    PopulationFloor,
+    SeedForecast,
+    StopCheck,
+    StopRule,
+    accuracies_from_summary,
+    confidence_sequence,
+    expected_seeds,
+    paired_confidence_sequence,
+    population_floor,
+    stop_check,
+)
 from evalkit.analyze.summaries import (
     SeedSpread,
     Trend,
@@ -132,4 +146,16 @@ __all__ = [
     "single_run_range",
     "trend_power",
     "yardstick_position",
+    "AdaptiveRule",
+    "ConfidenceSequence",
+    "PopulationFloor",
+    "SeedForecast",
+    "StopCheck",
+    "StopRule",
+    "accuracies_from_summary",
+    "confidence_sequence",
+    "expected_seeds",
+    "paired_confidence_sequence",
+    "population_floor",
+    "stop_check",
 ]
