@@ -14,6 +14,7 @@ from rich.table import Table
 from evalkit.cli.common import app, console, fail, failing, observer, say, show
 from evalkit.cli.plan import print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
+from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
 from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, grade_file, results_dir, run_sweep
 from evalkit.pipeline import regrade as run_regrade
@@ -43,9 +44,20 @@ def sweep(
     executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
     throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU, for GPU-hours")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
-    exclude: Annotated[Path | None, typer.Option(help="exclude list: the report is also computed on the clean subset (report-clean.md)")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show the engine's own output (else it goes to results/<sweep>/logs/engine.log)")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)")] = False,
+    exclude: Annotated[
+        Path | None,
+        typer.Option(help="exclude list: the report is also computed on the clean subset (report-clean.md)"),
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="show the engine's own output (else it goes to results/<sweep>/logs/engine.log)"
+        ),
+    ] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)"),
+    ] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
     if engine not in ENGINES:
@@ -69,8 +81,11 @@ def sweep(
         say(f"{res.out_dir}: the rest is still in the Slurm queue; `evalkit status {res.out_dir}`")
         return
     if res.job_id and not wait:
-        say(f"{res.out_dir}: job {res.job_id} submitted; you can log out. Follow it with `evalkit status {res.out_dir}`; "
-            f"when it is done: `evalkit report {res.out_dir}` (or run this sweep again to submit what is missing)")
+        say(
+            f"{res.out_dir}: job {res.job_id} submitted; you can log out. "
+            f"Follow it with `evalkit status {res.out_dir}`; "
+            f"when it is done: `evalkit report {res.out_dir}` (or run this sweep again to submit what is missing)"
+        )
         return
     say(f"{res.out_dir}: wrote {res.generated_shards} parts ({res.samples} samples); "
         f"{res.skipped_shards} (cell, seed) pairs were already complete")
@@ -118,8 +133,13 @@ def status(
 @app.command()
 def report(
     results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
-    exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): tables on the clean subset, "
-                                                      "with the paired full - clean difference; writes report-clean.md")] = None,
+    exclude: Annotated[
+        Path | None,
+        typer.Option(
+            help="exclude list (task/problem_id per line): tables on the clean subset, "
+            "with the paired full - clean difference; writes report-clean.md"
+        ),
+    ] = None,
 ) -> None:
     """Per-cell accuracy with Wilson 95% intervals; writes report.md beside the results."""
     with failing():
@@ -142,9 +162,13 @@ def tasks() -> None:
 @app.command()
 def figures(
     results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
-    out: Annotated[Path | None, typer.Option(help="output folder (default: results/<sweep>/figures, "
-                                                  "or figures-clean with --exclude)")] = None,
-    exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): figures of the clean subset")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="output folder (default: results/<sweep>/figures, or figures-clean with --exclude)"),
+    ] = None,
+    exclude: Annotated[
+        Path | None, typer.Option(help="exclude list (task/problem_id per line): figures of the clean subset")
+    ] = None,
 ) -> None:
     """Paper figures (PDF + PNG): scaling curve, matched compute, control tokens, seed variance, heatmap."""
     with failing():
@@ -196,17 +220,35 @@ def claims(
 
 @app.command()
 def grade(
-    infile: Annotated[Path, typer.Argument(help="JSONL: task (aime24|aime25|math500|gpqa|math|integer|mc), gold, and "
-                                                 "either response (a model's text) or answer (an already extracted "
-                                                 "answer, LaTeX or plain text, no $...$ or \\boxed{} needed)")],
+    infile: Annotated[
+        Path,
+        typer.Argument(
+            help="JSONL: task (aime24|aime25|math500|gpqa|math|integer|mc), gold, and "
+            "either response (a model's text) or answer (an already extracted "
+            "answer, LaTeX or plain text, no $...$ or \\boxed{} needed)"
+        ),
+    ],
     out: Annotated[Path, typer.Option("-o", "--out", help="output JSONL")],
     workers: Annotated[int, typer.Option(min=1, help="sandboxed grading processes")] = 1,
     timeout: Annotated[float, typer.Option(help="hard wall-clock seconds per item")] = 5.0,
     think_end: Annotated[str | None, typer.Option(help="end-of-thinking delimiter: only text after it counts")] = None,
     cache: Annotated[bool, typer.Option(help="reuse verdicts from the user cache")] = True,
-    audit: Annotated[Path | None, typer.Option(help="also grade with plain math-verify (letters: simple-evals' pattern) and --judge; write disagreements here")] = None,
-    judge: Annotated[str | None, typer.Option(help="optional LLM-judge hook for --audit: module:function(item) -> bool")] = None,
-    unit_letters: Annotated[bool, typer.Option(help="the answers carry units: one letter after a number is a unit (5m = 5); default: a variable (5m = 5m)")] = False,
+    audit: Annotated[
+        Path | None,
+        typer.Option(
+            help="also grade with plain math-verify (letters: simple-evals' pattern) and --judge; "
+            "write disagreements here"
+        ),
+    ] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="optional LLM-judge hook for --audit: module:function(item) -> bool")
+    ] = None,
+    unit_letters: Annotated[
+        bool,
+        typer.Option(
+            help="the answers carry units: one letter after a number is a unit (5m = 5); default: a variable (5m = 5m)"
+        ),
+    ] = False,
 ) -> None:
     """Grade responses or extracted answers: each output record is the input plus correct, extracted, reason,
     grader_version. A record holds a response (graded after --think-end) or an answer (compared whole)."""
@@ -237,7 +279,9 @@ def view(
     results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
     port: Annotated[int, typer.Option(help="port (0: any free one)")] = 8765,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    export: Annotated[Path | None, typer.Option(help="write a static copy to this folder (opens from disk) and exit")] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="write a static copy to this folder (opens from disk) and exit")
+    ] = None,
 ) -> None:
     """Browse a sweep in the browser: cells, problems x cells, trajectory trees, samples, paired view."""
     with failing():
@@ -269,6 +313,33 @@ def models_list() -> None:
     for name, p in PACKS.items():
         state = str(pack_dir(name)) if installed(name) else "not installed"
         console.print(f"{name:22s} {state}\n    {p.description}", highlight=False)
+
+
+@models_app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def models_serve(
+    ctx: typer.Context,
+    pack: Annotated[str, typer.Argument(help="installed pack name (or a model directory)")],
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(help="interface: 127.0.0.1, or 0.0.0.0 on a cluster node")] = "127.0.0.1",
+    served_model_name: Annotated[str | None, typer.Option(help="name clients ask for (default: the pack's)")] = None,
+) -> None:
+    """Serve a pack with vLLM's OpenAI server and the CPU settings evalkit applies (vLLM flags after
+    `--`, e.g. `-- --dtype float32`); prints the URL for a spec's `model.server.urls`."""
+    if pack in PACKS and not installed(pack):
+        fail(f"pack {pack} is not installed: evalkit models install {pack}")
+    path = pack_dir(pack) if pack in PACKS else Path(pack)
+    if not path.is_dir():
+        fail(f"{pack}: not a pack ({', '.join(PACKS)}) nor a model directory")
+    name = served_model_name or (pack if pack in PACKS else path.name)
+    ident = pack if pack in PACKS else str(path)
+
+    def ready(url: str) -> None:
+        spec = f"model: {{id: {ident}, server: {{urls: [{url}], model: {name}}}}}"
+        print(f"serving {name} at {url}\nin a sweep spec:  {spec}", flush=True)
+
+    with failing():
+        code = run_server(path, name, host=host, port=port, extra=ctx.args, say=say, on_ready=ready)
+    raise typer.Exit(code)
 
 
 @app.command()

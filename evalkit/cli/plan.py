@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
+import numpy as np
 from rich.table import Table
 
+from evalkit.analyze import accuracies_from_summary, expected_seeds, population_floor
 from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
 from evalkit.cli.common import console, fail, show
 from evalkit.generate.engine import has_cuda
 from evalkit.generate.packs import PACKS, installed, pack_dir
 from evalkit.integrations.slurm.executor import sbatch_script
 from evalkit.pipeline import load_model_config, plan_batches
+from evalkit.pipeline.adaptive import rule_of
 from evalkit.pipeline.provenance import hardware, versions
 from evalkit.spec import Plan
 from evalkit.spec.tasks import data_status, registry
-from evalkit.store import ResultStore
+from evalkit.store import ResultStore, Samples
 
 
 def print_plan(plan: Plan, results: Path, throughput: float, executor: str | None = None) -> None:
@@ -26,7 +30,9 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
         console.print(f"  task {name}: {n if n is not None else '?'} problems"
                       + (f"  ({plan.unavailable[name]})" if name in plan.unavailable else ""), highlight=False)
     for m in s.model_entries():
-        console.print(f"  model {m.id}" + (f" engine {m.engine}" if m.engine else ""), highlight=False)
+        console.print(f"  model {m.id}" + (f" engine {m.engine}" if m.engine else "")
+                      + (f" served by {', '.join(m.server.urls)} as {m.server.model or m.id}" if m.server else ""),
+                      highlight=False)
     for c in plan.cells:
         console.print(f"  cell {c.cell_id}  {c.label}", highlight=False)
     mml = next((m.engine.get("max_model_len") for m in s.model_entries() if m.engine.get("max_model_len")), None)
@@ -39,6 +45,8 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
         console.print(f"estimated GPU-hours at {throughput:,.0f} generated tokens/s per GPU: "
                       f"<= {ub / throughput / 3600:,.1f}")
         print_flops_bound(plan, mml)
+    if s.adaptive is not None:
+        print_adaptive(plan, results, throughput, ub)
     store = ResultStore(results / str(s.name))
     batches = plan_batches(plan, store.completed() if store.root.exists() else set())
     if store.root.exists():
@@ -48,6 +56,48 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
         console.print(f"slurm: a job array of {n} tasks, {s.executor.batches_per_task} batch(es) each "
                       f"({len(batches)} batches); the script sbatch receives:", highlight=False)
         console.print(sbatch_script(plan, store, max(n, 1)), highlight=False, markup=False)
+
+
+def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
+    """Per-problem accuracies of the rule's first cell from rows already stored (a pilot), else None."""
+    store = ResultStore(results / str(plan.spec.name))
+    if not store.root.exists():
+        return None
+    rows = Samples.of(store.read_rows())
+    cell = next(iter(plan.stop_cells().values()))[0]
+    m = rows.where(rows.cell_id == cell).accuracy_matrix().to_numpy(float) if not rows.empty else np.empty((0, 0))
+    return np.nanmean(m, axis=1) if m.size else None
+
+
+def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int | None) -> None:
+    """An adaptive spec's dry run: the rule, the seeds it is expected to use (and GPU-hours) under stated
+    assumptions, and the floor the number of problems sets on the population-of-problems interval."""
+    a = plan.spec.adaptive
+    assert a is not None
+    rule = rule_of(a)
+    what = (f"every interval within +-{a.stop.halfwidth:g} points" if a.stop.halfwidth is not None else
+            f"the difference {' - '.join(a.stop.compare or [])} excludes 0"
+            + (f" or lies inside +-{a.stop.margin:g} points" if a.stop.margin is not None else ""))
+    console.print(f"adaptive seeds: {a.start}, then {a.step} per round, at most {a.max}; stop when {what} "
+                  f"(anytime-valid at {a.confidence:.0%}, these problems)", highlight=False)
+    pilot = _pilot(plan, results)
+    n = min(v for v in plan.problem_counts.values() if v) if any(plan.problem_counts.values()) else 30
+    scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot, 0.0)] if pilot is not None else
+                 [(f"assumed: {n} problems, accuracies Beta(0.6, 0.9) quantiles (mean 0.4)",
+                   accuracies_from_summary(0.4, math.sqrt((0.24 - 0.096) / n), n), 0.0)])
+    if rule.rule != "halfwidth":
+        base = scenarios[0][1]
+        scenarios = [(f"{scenarios[0][0]}, difference {e:+.0%}", base, e) for e in (0.0, 0.05, 0.10)]
+    per_seed = tokens_max / len(plan.seeds) if tokens_max else None
+    for label, acc, effect in scenarios:
+        f = expected_seeds(rule, acc, effect=effect, shared=0.8, sims=400)
+        hours = f" (<= {per_seed * f.mean / throughput / 3600:,.1f} GPU-hours)" if per_seed else ""
+        console.print(f"  expected seeds {f.mean:.1f}{hours}, 90% of sweeps <= {f.quantiles[0.9]:.0f}, "
+                      f"{f.share_at_max:.0%} run to {a.max}: {label}", highlight=False)
+    floor = population_floor(n, correct=None if pilot is None else pilot[:, None])
+    console.print(f"  floor of the population-of-problems interval: no number of seeds takes it below +-"
+                  f"{100 * floor.floor:.1f} points with {n} problems ({floor.basis}); the rule is about these "
+                  "problems", highlight=False)
 
 
 def print_flops_bound(plan: Plan, max_model_len: int | None) -> None:

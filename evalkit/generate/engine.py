@@ -32,7 +32,8 @@ class GenRequest:
 class GenResult:
     token_ids: list[int]  # generated ids, without the stop token that ended the request
     stop_token: int | None  # the id that stopped it (an EOS or a stop id), None if it hit max_tokens
-    suppressed: list[int] | None = None  # steps where min_tokens masked a sampled stop token (None: unknown, as in vLLM)
+    # steps where min_tokens masked a sampled stop token (None: unknown, as in vLLM)
+    suppressed: list[int] | None = None
     # per generated token (stop token included): {token id: logprob} of the sampled token and the
     # engine's top-k; only when the engine records logprobs (VLLMEngine.logprobs > 0)
     logprobs: list[dict[int, float]] | None = None
@@ -86,10 +87,24 @@ def stream_rounds(engine: Engine, initial: list[GenRequest], on_done: OnDone) ->
         batch = nxt
 
 
+def pop_stop(ids: list[int], finish_reason: str | None, stop_reason: object, stop_ids: tuple[int, ...],
+             eos_ids: tuple[int, ...]) -> int | None:
+    """The token that ended a generation, taken off the end of ``ids`` when it is there (vLLM, in
+    process and over HTTP, returns the EOS or stop id as the last generated id, with ``finish_reason``
+    "stop" and ``stop_reason`` the stop id, None for EOS); None when the generation hit ``max_tokens``."""
+    if finish_reason != "stop":
+        return None
+    if ids and (ids[-1] in stop_ids or ids[-1] in eos_ids):
+        return ids.pop()
+    if isinstance(stop_reason, int):
+        return stop_reason
+    return eos_ids[0] if eos_ids else -1
+
+
 class HFTokenizer:
     """Adapter over a Hugging Face tokenizer."""
 
-    def __init__(self, tok: Any):
+    def __init__(self, tok: Any) -> None:
         self._tok = tok
         eos = set()
         if tok.eos_token_id is not None:
@@ -111,7 +126,7 @@ class HFTokenizer:
         return int(ids[0]) if len(ids) == 1 else None
 
     @property
-    def hf(self) -> Any:  # noqa: ANN401
+    def hf(self) -> Any:
         """The wrapped Hugging Face tokenizer (for chat templates of whole conversations)."""
         return self._tok
 
@@ -262,14 +277,7 @@ class VLLMEngine:
 
     def _result(self, r: GenRequest, c: Any) -> GenResult:
         ids = list(c.token_ids)
-        stop: int | None = None
-        if c.finish_reason == "stop":
-            if ids and (ids[-1] in r.stop_token_ids or ids[-1] in self.tokenizer.eos_ids):
-                stop = ids.pop()
-            elif isinstance(c.stop_reason, int):
-                stop = c.stop_reason
-            else:
-                stop = self.tokenizer.eos_ids[0] if self.tokenizer.eos_ids else -1
+        stop = pop_stop(ids, c.finish_reason, c.stop_reason, r.stop_token_ids, self.tokenizer.eos_ids)
         self.generated_tokens += len(c.token_ids)
         lps = None
         if self.logprobs and c.logprobs is not None:

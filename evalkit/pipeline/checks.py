@@ -11,6 +11,7 @@ from typing import Any
 
 from evalkit.analyze.flops import ModelShape
 from evalkit.generate.packs import PACKS, installed, pack_dir
+from evalkit.generate.server import ServerError, probe
 from evalkit.grade import gold_problem
 from evalkit.grade.verifiers import load_verifier
 from evalkit.pipeline.models import ENGINES, engine_arg_names, load_model_config
@@ -50,13 +51,13 @@ def model_context(model_id: str, engine_args: dict) -> tuple[int, str] | None:
     return (int(n), "its config.json (max_position_embeddings)") if n else None
 
 
-def check_context(plan: Plan) -> None:
+def check_context(plan: Plan, served: dict[str, tuple[int, str]] | None = None) -> None:
     """Every cap, with the answer budget and at least one prompt token, fits the context of its model
-    (when that is known: see :func:`model_context`)."""
+    (``served``: what its servers report, by model id; else see :func:`model_context`)."""
     spec = plan.spec
     bad: dict[str, None] = {}
     for entry in spec.model_entries():
-        ctx = model_context(entry.id, dict(entry.engine))
+        ctx = (served or {}).get(entry.id) or model_context(entry.id, dict(entry.engine))
         if ctx is None:
             continue
         n, source = ctx
@@ -99,6 +100,10 @@ def check_models(plan: Plan, engine: str | None = "vllm") -> None:
                 ModelShape.from_config(load_model_config(entry.flops_config))
             except (ValueError, KeyError, TypeError) as e:
                 bad.append(f"{spec.where(*loc, 'flops_config')}: {e}")
+        if entry.server is not None and entry.engine:
+            bad.append(f"{spec.where(*loc, 'engine')}: not used with `server:` (the server's own flags decide: "
+                       f"evalkit models serve <pack> -- <vLLM flags>)")
+            continue
         for key in entry.engine if known is not None else ():
             if key not in known:
                 bad.append(f"{spec.where(*loc, 'engine', key)}: not an argument of the {engine} engine "
@@ -112,10 +117,33 @@ def check_models(plan: Plan, engine: str | None = "vllm") -> None:
         raise SpecError(bad)
 
 
+def check_servers(plan: Plan) -> dict[str, tuple[int, str]]:
+    """Every URL of a served model answers and serves the model (``model 'x' not served; served: ...``);
+    returns the context length the servers report, by model id."""
+    spec = plan.spec
+    bad: list[str] = []
+    served: dict[str, tuple[int, str]] = {}
+    for i, entry in enumerate(spec.model_entries()):
+        if entry.server is None:
+            continue
+        for k, url in enumerate(entry.server.urls):
+            try:
+                info = probe(url, entry.server.model or entry.id)
+            except ServerError as e:
+                bad.append(f"{spec.where(*_model_loc(plan, i), 'server', 'urls', k)}: {e}")
+                continue
+            if info.max_model_len and info.max_model_len < served.get(entry.id, (1 << 62,))[0]:
+                served[entry.id] = (info.max_model_len, f"what {url} reports")
+    if bad:
+        raise SpecError(bad)
+    return served
+
+
 def check_plan(plan: Plan, engine: str | None = "vllm") -> None:
-    """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded."""
+    """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded; with the
+    vllm engine, every model server must answer."""
     if plan.unavailable:
         raise SpecError(list(plan.unavailable.values()))
     check_models(plan, engine)
     check_golds(plan)
-    check_context(plan)
+    check_context(plan, check_servers(plan) if engine == "vllm" else None)

@@ -35,6 +35,7 @@ class SweepResult:
     job_id: str | None = None  # a Slurm submission's job id (the sweep runs on after this returns)
     held: int = 0  # sample units not on disk but held by tasks still in the Slurm queue
     batches: int = 0  # batches this run set out to run (or submit)
+    decision: dict[str, Any] | None = None  # an adaptive sweep's last decision (evalkit.pipeline.adaptive)
 
     @property
     def all_failed(self) -> bool:
@@ -56,7 +57,7 @@ def assign_classes(rows: Sequence[SampleRow]) -> list[SampleRow]:
     return out
 
 
-def verifier_scores(rows: Sequence[SampleRow], verifier: Any, problems: dict[str, Problem]) -> list[SampleRow]:  # noqa: ANN401
+def verifier_scores(rows: Sequence[SampleRow], verifier: Any, problems: dict[str, Problem]) -> list[SampleRow]:
     """Verifier scores of a parallel cell's samples (for best-of-n), per (problem, seed)."""
     if verifier is None or not rows or rows[0].method != "parallel":
         return list(rows)
@@ -77,7 +78,7 @@ class SweepContext:
     """What a worker needs to run batches: the plan, the store, an engine per model (loaded once)."""
 
     def __init__(self, plan: Plan, store: ResultStore, engine_factory: EngineFactory, resolve: Resolver,
-                 observer: Observer, writer: str = "local", engine_log: Path | None = None):
+                 observer: Observer, writer: str = "local", engine_log: Path | None = None) -> None:
         self.plan, self.store, self.engine_factory, self.resolve = plan, store, engine_factory, resolve
         self.observer, self.say = observer, observer.say
         self.writer = writer
@@ -94,18 +95,21 @@ class SweepContext:
         if spec.parallel is not None and spec.parallel.verifier:
             self.verifier = load_verifier(spec.parallel.verifier)
 
-    def engine(self, model_id: str) -> Any:  # noqa: ANN401
+    def engine(self, model_id: str) -> Any:
         if model_id not in self.engines:
             entry = next(e for e in self.plan.spec.model_entries() if e.id == model_id)
             path, info = self.resolve(model_id)
             self.say(f"model {model_id}: {path}")
             shape = flops_shape(model_id, path, entry.flops_config)  # what can fail from the spec, before a load
             eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
+            if hasattr(eng, "server_info"):  # a served model: its warnings (a replica dropped) go to the run log
+                eng.say = self.say
             try:
                 self.models_info[model_id] = {
                     **info, "path": path, "flops_n_active": shape.n_active if shape else None,
                     "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
-                    "max_model_len": eng.max_model_len}
+                    "max_model_len": eng.max_model_len,
+                    **({"server": eng.server_info} if hasattr(eng, "server_info") else {})}
             except BaseException:
                 if hasattr(eng, "close"):
                     eng.close()

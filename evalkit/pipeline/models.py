@@ -12,8 +12,10 @@ from evalkit.generate import ScriptedEngine, VLLMEngine
 from evalkit.generate.engine import vllm_arg_names
 from evalkit.generate.packs import PACKS, pack_dir, resolve_model
 from evalkit.generate.scripted import scripted_arg_names
+from evalkit.generate.server import ServerEngine
 from evalkit.records import Generation, Problem
 from evalkit.spec import Plan
+from evalkit.spec.schema import ModelEntry
 
 EngineFactory = Callable[[str, str, dict[str, Any], Plan], Any]  # (model id, path, engine args, plan)
 Resolver = Callable[[str], tuple[str, dict]]  # model id -> (path, info for the manifest)
@@ -51,7 +53,7 @@ def flops_shape(entry_id: str, path: str, flops_config: str | None):  # noqa: AN
 FLOPS_FIELDS = ("flops_naive", "flops_prefix_cached", "flops_kv_read", "flops_prompt")
 
 
-def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int, n_seeds: int) -> dict[str, Any]:  # noqa: ANN401
+def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int, n_seeds: int) -> dict[str, Any]:
     """FLOPs of one sample under each accounting mode (see :mod:`evalkit.analyze.flops`); the prompt
     is shared by the samples of a (problem, seed) and, unless the prompt depends on the seed (permuted
     choices), by the seeds too."""
@@ -65,11 +67,25 @@ def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int,
             "flops_kv_read": float(f["kv_read"]), "flops_prompt": float(span_flops(shape, 0, gen.prompt_tokens))}
 
 
-def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:  # noqa: ANN401
+def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
+    """vLLM in this process, or, for a model with ``server:``, the engine over its running servers."""
+    entry = next((e for e in plan.spec.model_entries() if e.id == model_id), None)
+    if entry is not None and entry.server is not None:
+        return server_engine(entry, path)
     return VLLMEngine(path, engine_args, name=model_id)
 
 
-def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:  # noqa: ANN401
+def server_engine(entry: ModelEntry, path: str) -> ServerEngine:
+    """The engine over a model's servers; tokenizer and chat template from ``path`` when it is a local
+    model directory (an installed pack), else from the server."""
+    s = entry.server
+    assert s is not None
+    return ServerEngine(s.urls, s.model or entry.id, tokenizer_path=path if Path(path).is_dir() else None,
+                        name=entry.id, concurrency=s.concurrency, timeout_s=s.timeout_s, retries=s.retries,
+                        token_ids=s.token_ids)
+
+
+def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
     """The test double, knowing the gold of every problem of the plan."""
     golds = {}
     for sel in plan.selections.values():

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.grade import GRADER_VERSION
+from evalkit.pipeline.adaptive import run_adaptive
 from evalkit.pipeline.batches import plan_batches
 from evalkit.pipeline.checks import check_plan
 from evalkit.pipeline.context import SweepResult
-from evalkit.pipeline.executors import get_executor
+from evalkit.pipeline.executors import Executor, get_executor
 from evalkit.pipeline.models import ENGINES, EngineFactory, Resolver, default_resolve
 from evalkit.pipeline.observer import Observer, RunLog
 from evalkit.pipeline.provenance import git_commit, hardware, now, versions
@@ -94,6 +95,18 @@ def run_sweep(
     check_gpus(spec, kind)
     run_on = get_executor(kind, wait)
     store = ResultStore(results_dir(results_root, str(spec.name)))
+
+    def run_pass(p: Plan, first: bool) -> SweepResult:
+        return _run_pass(p, store, run_on, factory, resolve, force=force and first, observer=observer)
+
+    if spec.adaptive is not None:
+        return run_adaptive(plan, store, run_pass, observer)
+    return run_pass(plan, True)
+
+
+def _run_pass(plan: Plan, store: ResultStore, run_on: Executor, factory: EngineFactory, resolve: Resolver, *,
+              force: bool, observer: Observer) -> SweepResult:
+    """Every missing unit of the plan's seeds: batches run (or submitted), the run recorded in the manifest."""
     done = set() if force else (store.completed() if store.root.exists() else set())
     held = run_on.held(store) - done  # never submit twice what a queued or running task will write
     batches = plan_batches(plan, done | held, force=force)

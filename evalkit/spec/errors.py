@@ -75,7 +75,8 @@ class LineIndex:
         return out
 
 
-UNION_NAMES = ("str", "int", "TaskEntry", "ModelEntry", "list[str]")  # pydantic's union members in a loc
+# pydantic's union members (and tags) in a loc
+UNION_NAMES = ("str", "int", "TaskEntry", "ModelEntry", "list[str]", "SeedSchedule")
 
 
 def validate_yaml(text: str, source: str, model: Any, error: type[Exception], what: str) -> tuple[Any, LineIndex]:

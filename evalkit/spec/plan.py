@@ -69,10 +69,24 @@ class Plan:
     selections: dict[str, TaskSelection]  # task name -> selection
     problem_counts: dict[str, int | None] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # task -> why its data is not loadable
+    active_seeds: list[int] | None = None  # an adaptive sweep's round: the seeds it runs so far
 
     @property
     def seeds(self) -> list[int]:
-        return list(self.spec.seeds)
+        return list(self.active_seeds) if self.active_seeds is not None else self.spec.seed_list
+
+    def stop_cells(self) -> dict[str, list[str]]:
+        """The cells an adaptive stop rule names, by role: ``halfwidth`` (the cells it applies to, default
+        all) or ``compare`` (two). Resolved and checked by :func:`build_plan`."""
+        a = self.spec.adaptive
+        if a is None:
+            return {}
+        if a.stop.compare is not None:
+            return {"compare": [resolve_cell(self, ref, ("seeds", "adaptive", "stop", "compare", i))
+                                for i, ref in enumerate(a.stop.compare)]}
+        names = a.stop.cells
+        return {"halfwidth": [c.cell_id for c in self.cells] if names is None else
+                [resolve_cell(self, ref, ("seeds", "adaptive", "stop", "cells", i)) for i, ref in enumerate(names)]}
 
     def n_requests(self) -> int | None:
         total = 0
@@ -103,6 +117,24 @@ def _unforced_cells(spec: SweepSpec, selections: dict[str, TaskSelection], caps:
              forcing=ForcingConfig(cap=cap, n_ignore=0, controls=()), sampling=sampling, selection=sel.key, **method)
         for sel, model, cap in itertools.product(selections.values(), spec.model_entries(), dict.fromkeys(caps))
     ]
+
+
+def resolve_cell(plan: Plan, ref: str, loc: tuple) -> str:
+    """The id of the cell a spec names: its id, its label, or words of its label that only it has
+    (``cap=4096 ignore=2``)."""
+    by_id = {c.cell_id: c for c in plan.cells}
+    if ref in by_id:
+        return ref
+    exact = [c for c in plan.cells if c.label == ref]
+    words = set(ref.split())
+    match = exact or [c for c in plan.cells if words <= set(c.label.split())]
+    if len(match) == 1:
+        return match[0].cell_id
+    if not match:
+        raise SpecError([f"{plan.spec.where(*loc)}: no cell is {ref!r}; cells: "
+                         + "; ".join(c.label for c in plan.cells[:12]) + (" ..." if len(plan.cells) > 12 else "")])
+    raise SpecError([f"{plan.spec.where(*loc)}: {ref!r} names {len(match)} cells ("
+                     + "; ".join(c.label for c in match[:6]) + "); add words of the one you mean"])
 
 
 def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
@@ -143,11 +175,14 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
     _check_size(spec, cells)
     check_gpus(spec)
     plan = Plan(spec=spec, cells=cells, selections=selections)
+    roles = plan.stop_cells()  # an adaptive rule's cells exist (file:line otherwise)
+    if len(set(roles.get("compare", []))) == 1:
+        raise SpecError([f"{spec.where('seeds', 'adaptive', 'stop', 'compare')}: compares a cell with itself"])
     if load_data:
         empty = []
         for i, (name, sel) in enumerate(selections.items()):
             try:
-                plan.problem_counts[name] = n = len(sel.problems(spec.seeds[0]))
+                plan.problem_counts[name] = n = len(sel.problems(spec.seed_list[0]))
             except TaskError as e:
                 plan.problem_counts[name] = None
                 plan.unavailable[name] = f"{spec.where('tasks', i)}: {e}"

@@ -152,6 +152,17 @@ class ResultStore:
             f.flush()
             os.fsync(f.fileno())
 
+    def record_decision(self, entry: dict[str, Any]) -> None:
+        """Journal an adaptive sweep's decision at a round (``journal/adaptive.jsonl``)."""
+        self._journal("adaptive", {"event": "decision", **entry})
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The adaptive decisions journaled so far, oldest first (empty for a fixed-seed sweep)."""
+        path = self.journal_dir / "adaptive.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
     def completed(self) -> set[tuple[str, int, str]]:
         """(cell_id, seed, problem_id) of every sample unit held by a part on disk."""
         done: set[tuple[str, int, str]] = set()

@@ -4,7 +4,7 @@ or not started."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,8 +12,9 @@ from typing import Any
 import pyarrow.dataset as ds
 
 from evalkit.integrations.slurm.executor import SlurmError, squeue, submissions
+from evalkit.pipeline.adaptive import round_sizes
 from evalkit.pipeline.batches import Batch
-from evalkit.spec import SweepSpec, build_plan
+from evalkit.spec import Plan, SweepSpec, build_plan
 from evalkit.store import open_results
 
 STATES = ("done", "running", "pending", "failed", "missing")
@@ -79,9 +80,30 @@ def _rates(store: Any, subs: list[dict], done: int, todo: int) -> tuple[int, int
     return t.num_rows, tokens, rate, eta
 
 
+def adaptive_state(plan: Plan, decisions: list[dict[str, Any]]) -> tuple[Plan, str]:
+    """An adaptive sweep's plan cut to the seeds of its current round, and where its rule stands."""
+    a = plan.spec.adaptive
+    if a is None:
+        return plan, ""
+    sizes = round_sizes(a)
+    if not decisions:
+        return replace(plan, active_seeds=plan.spec.seed_list[:sizes[0]]), (
+            f"adaptive seeds: round 1 ({sizes[0]} seeds) not decided yet; at most {a.max} seeds")
+    last = decisions[-1]
+    ivs = "; ".join(f"{k}: {100 * e:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+                    for k, (e, lo, hi) in last["intervals"].items())
+    if last["stop"]:
+        return replace(plan, active_seeds=plan.spec.seed_list[:last["seeds"]]), (
+            f"adaptive seeds: stopped after round {last['round'] + 1} ({last['seeds']} seeds): {last['reason']}; {ivs}")
+    nxt = sizes[min(last["round"] + 1, len(sizes) - 1)]
+    return replace(plan, active_seeds=plan.spec.seed_list[:nxt]), (
+        f"adaptive seeds: round {last['round'] + 1} ({last['seeds']} seeds): {last['reason']}; {ivs}; "
+        f"next round: {nxt} seeds, at most {a.max}")
+
+
 def sweep_status(results_dir: str | Path) -> SweepStatus:
     store = open_results(results_dir)
-    plan = build_plan(SweepSpec.model_validate(store.read_manifest()["spec"]))
+    plan, rule = adaptive_state(build_plan(SweepSpec.model_validate(store.read_manifest()["spec"])), store.decisions())
     done = store.completed()
     subs, queue, note = _queue(store)
     state: dict[tuple[str, int, str], str] = {}
@@ -124,7 +146,7 @@ def sweep_status(results_dir: str | Path) -> SweepStatus:
     failures = [f for f in failures if not f.endswith("_log.err")] + [
         f for f in lost if any(x in f for x in {s["job_id"] for s in subs}) and Path(f).exists()]
     return SweepStatus(store.root, cells, totals, samples, tokens, rate, eta, [s["job_id"] for s in subs], queue,
-                       sorted(set(failures)) if totals["failed"] else [], note)
+                       sorted(set(failures)) if totals["failed"] else [], "\n".join(x for x in (note, rule) if x))
 
 
 def render(st: SweepStatus) -> tuple[list[str], list[list[str]], list[str]]:

@@ -1,0 +1,134 @@
+"""Adaptive seeds (issue #31) end to end on the scripted engine: the spec, rounds, the decision journal,
+resuming to the same decision, status and the report's section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from evalkit.cli import app
+from evalkit.integrations.slurm.status import render, sweep_status
+from evalkit.pipeline import run_sweep, scripted_factory, scripted_resolve
+from evalkit.pipeline.adaptive import per_seed_accuracy, round_sizes
+from evalkit.pipeline.observer import Collect
+from evalkit.report import build
+from evalkit.spec import SpecError, build_plan, parse_spec
+from evalkit.store import ResultStore, Samples
+
+BASE = """\
+name: adapt
+model: {id: scripted-model}
+tasks:
+  - name: math500
+    where: {level: [1]}
+    limit: 8
+sampling: {temperature: 0.7, answer_max_tokens: 40}
+sequential:
+  caps: [40, 120]
+  ignores: [0]
+"""
+
+
+def spec(stop: str, start: int = 2, step: int = 2, max_: int = 8) -> str:
+    return BASE + f"seeds:\n  adaptive: {{start: {start}, step: {step}, max: {max_}, stop: {stop}}}\n"
+
+
+def run(tmp: Path, text: str, factory=scripted_factory):
+    obs = Collect()
+    res = run_sweep(build_plan(parse_spec(text)), tmp, engine=factory, resolve=scripted_resolve, observer=obs)
+    return res, obs
+
+
+def test_the_spec_names_what_is_wrong(tmp_path: Path) -> None:
+    cases = {
+        "{halfwidth: 3, compare: [a, b]}": "give exactly one of",
+        "{compare: ['cap=40']}": "compare",
+        "{compare: ['cap=40', 'cap=400']}": "no cell is 'cap=400'",
+        "{compare: ['math500', 'cap=40']}": "names 2 cells",
+        "{compare: ['cap=40', 'cap=40']}": "compares a cell with itself",
+        "{halfwidth: 3, margin: 2}": "margin",
+    }
+    for stop, msg in cases.items():
+        with pytest.raises(SpecError, match=msg) as e:
+            build_plan(parse_spec(spec(stop), "s.yaml"))
+        assert str(e.value).startswith("s.yaml:"), str(e.value)
+    with pytest.raises(SpecError, match=r"s.yaml:\d+: seeds.adaptive.stepp: unknown key"):
+        parse_spec(BASE + "seeds:\n  adaptive: {stepp: 2, stop: {halfwidth: 3}}\n", "s.yaml")
+    with pytest.raises(SpecError, match="start .9. is above max .4."):
+        parse_spec(spec("{halfwidth: 3}", start=9, max_=4), "s.yaml")
+    plan = build_plan(parse_spec(spec("{compare: ['cap=40', 'cap=120']}")))
+    assert plan.seeds == list(range(8)) and round_sizes(plan.spec.adaptive) == [2, 4, 6, 8]
+    assert [c.label for c in plan.cells if c.cell_id in plan.stop_cells()["compare"]] == [
+        "math500 cap=40 ignore=0 control=- min=0", "math500 cap=120 ignore=0 control=- min=0"]
+
+
+def test_rounds_stop_at_the_first_decided_round_and_resume_to_the_same_decision(tmp_path: Path) -> None:
+    text = spec("{halfwidth: 30}", max_=8)  # +-30 points: decided within a few rounds
+    res, obs = run(tmp_path / "a", text)
+    store = ResultStore(tmp_path / "a" / "adapt")
+    decisions = store.decisions()
+    assert decisions and decisions[-1]["stop"] and res.decision == {k: v for k, v in decisions[-1].items()
+                                                                   if k not in ("time", "event", "decided")}
+    used = decisions[-1]["seeds"]
+    assert used in round_sizes(build_plan(parse_spec(text)).spec.adaptive)
+    rows = Samples.of(store.read_rows())
+    assert sorted(rows.seed.unique()) == list(range(used))  # no seed beyond the stopping round was generated
+    assert [d["round"] for d in decisions] == list(range(len(decisions)))
+    assert any("round 1" in m for m in obs.messages)
+    # the rule as decided: every cell's anytime-valid interval within +-30 points, none before the last round
+    for d in decisions[:-1]:
+        assert any((hi - lo) / 2 > 0.30 for _, lo, hi in d["intervals"].values())
+    assert all((hi - lo) / 2 <= 0.30 for _, lo, hi in decisions[-1]["intervals"].values())
+    # a rerun generates nothing and reaches the same decision from the stored rows
+    again, _ = run(tmp_path / "a", text)
+    assert again.samples == 0 and store.decisions()[-1]["intervals"] == decisions[-1]["intervals"]
+    # status and report say where the rule stands
+    headers, _, lines = render(sweep_status(tmp_path / "a" / "adapt"))
+    assert headers == ["cell", *[f"seed {s}" for s in range(used)]]
+    assert any(line.startswith("adaptive seeds: stopped after round") for line in lines)
+    md = build(tmp_path / "a" / "adapt").markdown
+    assert "## Adaptive seeds" in md and f"with {used} seeds" in md
+
+
+def test_a_killed_round_resumes_to_the_uninterrupted_decision(tmp_path: Path) -> None:
+    text = spec("{compare: ['cap=40', 'cap=120'], margin: 45}", max_=6)
+    full, _ = run(tmp_path / "full", text)
+    seen: list[int] = []
+
+    def dies_in_round_two(model_id, path, engine_args, plan):
+        seen.append(len(plan.seeds))
+        if len(plan.seeds) > 2:
+            raise RuntimeError("engine lost")
+        return scripted_factory(model_id, path, engine_args, plan)
+
+    part, obs = run(tmp_path / "killed", text, dies_in_round_two)
+    assert part.failed_batches and any("not complete" in m for m in obs.messages)
+    resumed, _ = run(tmp_path / "killed", text)
+    a = ResultStore(tmp_path / "full" / "adapt")
+    b = ResultStore(tmp_path / "killed" / "adapt")
+    assert b.decisions()[-1]["intervals"] == a.decisions()[-1]["intervals"]
+    assert b.decisions()[-1]["seeds"] == a.decisions()[-1]["seeds"] == resumed.decision["seeds"]
+    ra, rb = a.read_rows(), b.read_rows()
+    assert len(ra) == len(rb) and not rb.duplicated(["cell_id", "problem_id", "seed", "sample"]).any()
+
+
+def test_per_seed_accuracy_is_the_mean_over_problems_at_each_seed(tmp_path: Path) -> None:
+    run(tmp_path, spec("{halfwidth: 40}", max_=4))
+    store = ResultStore(tmp_path / "adapt")
+    rows = Samples.of(store.read_rows())
+    cid = rows.cell_id.iloc[0]
+    acc = per_seed_accuracy(rows, cid, [0, 1])
+    m = rows.where(rows.cell_id == cid).accuracy_matrix().to_numpy(float)
+    assert np.allclose(acc, m.mean(axis=0)[:2])
+
+
+def test_dry_run_of_an_adaptive_spec(tmp_path: Path) -> None:
+    f = tmp_path / "adapt.yaml"
+    f.write_text(spec("{halfwidth: 3}", max_=32))
+    out = CliRunner().invoke(app, ["sweep", str(f), "--dry-run", "--engine", "scripted", "--results", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "adaptive seeds" in out.output and "expected seeds" in out.output and "floor" in out.output
+    assert not (tmp_path / "adapt").exists()
