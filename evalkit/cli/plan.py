@@ -59,14 +59,15 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
 
 
 def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
-    """Per-problem accuracies of the rule's first cell from rows already stored (a pilot), else None."""
+    """Outcomes ``[problem, seed]`` of the rule's first cell from rows already stored (a pilot), else None."""
     store = ResultStore(results / str(plan.spec.name))
     if not store.root.exists():
         return None
     rows = Samples.of(store.read_rows())
     cell = next(iter(plan.stop_cells().values()))[0]
     m = rows.where(rows.cell_id == cell).accuracy_matrix().to_numpy(float) if not rows.empty else np.empty((0, 0))
-    return np.nanmean(m, axis=1) if m.size else None
+    m = m[:, ~np.isnan(m).any(axis=0)] if m.size else m  # the seeds every problem has
+    return m if m.size else None
 
 
 def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int | None) -> None:
@@ -82,7 +83,7 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
                   f"(anytime-valid at {a.confidence:.0%}, these problems)", highlight=False)
     pilot = _pilot(plan, results)
     n = min(v for v in plan.problem_counts.values() if v) if any(plan.problem_counts.values()) else 30
-    scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot, 0.0)] if pilot is not None else
+    scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot.mean(axis=1), 0.0)] if pilot is not None else
                  [(f"assumed: {n} problems, accuracies Beta(0.6, 0.9) quantiles (mean 0.4)",
                    accuracies_from_summary(0.4, math.sqrt((0.24 - 0.096) / n), n), 0.0)])
     if rule.rule != "halfwidth":
@@ -94,7 +95,7 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
         hours = f" (<= {per_seed * f.mean / throughput / 3600:,.1f} GPU-hours)" if per_seed else ""
         console.print(f"  expected seeds {f.mean:.1f}{hours}, 90% of sweeps <= {f.quantiles[0.9]:.0f}, "
                       f"{f.share_at_max:.0%} run to {a.max}: {label}", highlight=False)
-    floor = population_floor(n, correct=None if pilot is None else pilot[:, None])
+    floor = population_floor(n, correct=pilot if pilot is not None and pilot.shape[1] >= 2 else None)
     console.print(f"  floor of the population-of-problems interval: no number of seeds takes it below +-"
                   f"{100 * floor.floor:.1f} points with {n} problems ({floor.basis}); the rule is about these "
                   "problems", highlight=False)
