@@ -77,6 +77,20 @@ def stream(engine: Engine, initial: list[GenRequest], on_done: OnDone) -> None:
         stream_rounds(engine, initial, on_done)
 
 
+def collect(run: Callable[[list[GenRequest], OnDone], None], requests: list[GenRequest]) -> list[GenResult]:
+    """``generate`` for an engine whose native loop is ``run(initial, on_done)``: one batch, results in
+    request order. The same request object twice is two requests: each gets its own identity."""
+    done: dict[int, GenResult] = {}
+    seen: set[int] = set()
+    batch = []
+    for r in requests:
+        batch.append(copy.copy(r) if id(r) in seen else r)
+        seen.add(id(r))
+    index = {id(r): n for n, r in enumerate(batch)}
+    run(batch, lambda r, o: done.__setitem__(index[id(r)], o) or ())
+    return [done[n] for n in range(len(requests))]
+
+
 def stream_rounds(engine: Engine, initial: list[GenRequest], on_done: OnDone) -> None:
     """:func:`stream` for an engine with only ``generate``: one call per round."""
     batch = list(initial)
@@ -243,16 +257,7 @@ class VLLMEngine:
         """One batch; results in request order."""
         if not requests:  # never call vLLM with an empty batch
             return []
-
-        done: dict[int, GenResult] = {}
-        seen: set[int] = set()
-        batch = []
-        for r in requests:  # the same request object twice is two requests: give each its own identity
-            batch.append(copy.copy(r) if id(r) in seen else r)
-            seen.add(id(r))
-        index = {id(r): n for n, r in enumerate(batch)}
-        self._run(batch, lambda r, o: done.__setitem__(index[id(r)], o) or ())
-        return [done[n] for n in range(len(requests))]
+        return collect(self._run, requests)
 
     def stream(self, initial: list[GenRequest], on_done: OnDone) -> None:
         """Continuous batching across rounds: follow-ups join the running batch at the next step."""

@@ -29,7 +29,6 @@ answers again is taken back at the next run). Any other HTTP error (a context ov
 from __future__ import annotations
 
 import asyncio
-import copy
 import functools
 import json
 import queue
@@ -54,6 +53,7 @@ from evalkit.generate.engine import (
     GenResult,
     HFTokenizer,
     OnDone,
+    collect,
     default_engine_args,
     has_cuda,
     pop_stop,
@@ -366,15 +366,7 @@ class ServerEngine:
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
         """One batch; results in request order (the same request object twice is two requests)."""
-        done: dict[int, GenResult] = {}
-        seen: set[int] = set()
-        batch = []
-        for r in requests:
-            batch.append(copy.copy(r) if id(r) in seen else r)
-            seen.add(id(r))
-        index = {id(r): n for n, r in enumerate(batch)}
-        self._run(batch, lambda r, o: done.__setitem__(index[id(r)], o) or ())
-        return [done[n] for n in range(len(requests))]
+        return collect(self._run, requests)
 
     def stream(self, initial: list[GenRequest], on_done: OnDone) -> None:
         """Run ``initial`` and every follow-up ``on_done`` returns, each the moment its parent returns,
