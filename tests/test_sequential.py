@@ -20,7 +20,14 @@ from evalkit.analyze import (
     seed_spread,
     stop_check,
 )
-from evalkit.analyze.sequential import cs_bounds, log_capitals, prepare, rule_met_by_seed, stopping_seeds
+from evalkit.analyze.sequential import (
+    cs_bounds,
+    log_capitals,
+    prepare,
+    rule_met_by_seed,
+    stopping_seeds,
+    unseen_half_width,
+)
 
 # confseq 0.0.11 (Howard, Waudby-Smith, Ramdas), betting.hedged_cs(x, alpha=0.05, breaks=1000,
 # running_intersection=False), the paper's hedged-capital CS on a grid of step 1/1000, each bound widened
@@ -107,14 +114,16 @@ def test_the_papers_examples_hedged_capital_is_tighter_and_adapts_to_variance() 
 def test_capitals_are_monotone_so_the_set_is_an_interval() -> None:
     rng = np.random.default_rng(0)
     z = (rng.random((1, 8, 30)) < rng.beta(0.6, 0.9, 30)).astype(float)
-    rd = prepare(z, 0.95, 4)
-    grid = np.linspace(0, 1, 201)
-    ups = np.array([log_capitals(rd, np.array([m]))[0][0] for m in grid])  # (m, t)
-    downs = np.array([log_capitals(rd, np.array([m]))[1][0] for m in grid])
-    assert np.all(np.diff(ups, axis=0) <= 1e-12) and np.all(np.diff(downs, axis=0) >= -1e-12)
+    for horizon in (4, (1, 2, 4, 8)):  # a mixture of bettors is monotone as each of them is
+        rd = prepare(z, 0.95, horizon)
+        grid = np.linspace(0, 1, 201)
+        ups = np.array([log_capitals(rd, np.array([m]))[0][0] for m in grid])  # (m, t)
+        downs = np.array([log_capitals(rd, np.array([m]))[1][0] for m in grid])
+        assert np.all(np.diff(ups, axis=0) <= 1e-12) and np.all(np.diff(downs, axis=0) >= -1e-12)
 
 
-def _uniform_miss(p_draw, P: int, T: int, sims: int, rng: np.random.Generator, horizon: int | None) -> float:
+def _uniform_miss(p_draw, P: int, T: int, sims: int, rng: np.random.Generator,
+                  horizon: int | tuple[int, ...] | None) -> float:
     p = p_draw(rng, (sims, P))
     z = (rng.random((sims, T, P)) < p[:, None, :]).astype(float)
     up, down = log_capitals(prepare(z, 0.95, horizon), p.mean(axis=1))
@@ -130,7 +139,7 @@ def test_coverage_uniformly_over_seeds(P) -> None:
                lambda r, s: np.where(r.random(s) < 0.6, 0.0, r.beta(0.7, 1.5, s)),
                lambda r, s: np.where(r.random(s) < 0.8, 0.0, r.beta(0.5, 5.0, s))]
     for draw in designs:
-        for horizon in (None, 16):
+        for horizon in (None, 16, (1, 2, 4, 8, 16, 32)):
             assert _uniform_miss(draw, P, 32, 1000, rng, horizon) <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / 1000)
 
 
@@ -206,12 +215,16 @@ def test_stop_rules() -> None:
     assert at_max.met and not at_max.decided and "max seeds" in at_max.reason
     better = np.tile(np.array([[1.0], [1.0], [0.0]]), (60, 8))
     worse = np.tile(np.array([[1.0], [0.0], [0.0]]), (60, 8))
-    diff = paired_confidence_sequence(better, worse, horizon=4)
+    mixed = AdaptiveRule("excludes_zero", max_seeds=8).bet_horizon  # one bettor per horizon 1, 2, 4, 8
+    assert mixed == (1, 2, 4, 8) == AdaptiveRule("compare", max_seeds=8).bet_horizon
+    assert AdaptiveRule("compare", max_seeds=6).bet_horizon == (1, 2, 4, 6)
+    diff = paired_confidence_sequence(better, worse, horizon=mixed)
+    assert "mixed over horizons of 1, 2, 4, 8 seeds" in diff.method
     assert diff.low > 0 and stop_check(diff, AdaptiveRule("excludes_zero", max_seeds=8)).decided
     assert stop_check(diff, AdaptiveRule("compare", max_seeds=8)).decided
-    same = paired_confidence_sequence(better, better, horizon=4)
+    same = paired_confidence_sequence(better, better, horizon=mixed)
     assert stop_check(same, AdaptiveRule("equivalence", margin=0.05, max_seeds=8)).decided
-    assert not stop_check(same, AdaptiveRule("excludes_zero", max_seeds=9, horizon=4)).met
+    assert not stop_check(same, AdaptiveRule("excludes_zero", max_seeds=9, horizon=(1, 2, 4, 8))).met
     with pytest.raises(ValueError, match="not the rule's"):
         stop_check(same, AdaptiveRule("excludes_zero", max_seeds=32))
     for bad in [dict(rule="often"), dict(rule="halfwidth"), dict(rule="equivalence"),
@@ -254,6 +267,12 @@ def test_population_floor() -> None:
     assert msg.startswith("30 problems cannot give ±3 points for AIME as a benchmark, whatever the seeds")
     small = population_floor(12, mean=0.5)
     assert small.method == "Wilson on P" and small.floor_low == small.floor
+    for P, pts in ((12, 13.23), (30, 5.79), (198, 0.92), (500, 0.37)):  # nothing known: the unseen kind's floor
+        nothing = population_floor(P)
+        assert nothing.floor_low == unseen_half_width(P)
+        assert round(100 * nothing.floor_low, 2) == pytest.approx(pts, abs=0.01)
+        assert nothing.message(nothing.floor_low * 0.99).startswith(f"{P} problems cannot give")
+        assert "may not give" in nothing.message(nothing.floor_low * 1.01)
     paired = population_floor(60, correct=c[:60], other=c[60:120])
     assert paired.method.startswith("t_{P-1}") and paired.floor > 0
     with pytest.raises(ValueError):
@@ -278,9 +297,9 @@ def test_expected_seeds() -> None:
 
 
 def test_reduced_calibration_at_the_stopping_time() -> None:
-    """benchmarks/sequential_calibration.py at 30 problems, 300 simulations: the CS covers at the
+    """benchmarks/adaptive.py at 30 problems, 300 simulations: the CS covers at the
     stopping time and its compare rule holds its level under the nulls (3 MC SE)."""
-    bench = load_benchmark("sequential_calibration")
+    bench = load_benchmark("adaptive")
     rng = np.random.default_rng(31)
     tol = 3 * math.sqrt(0.05 * 0.95 / 300)
     rows = bench.halfwidth_rows(30, "aime", 16, 300, rng) + bench.compare_rows(30, "hetero", 16, 300, rng)

@@ -53,6 +53,7 @@ from evalkit.analyze.scaling import CurvePoint, ScalingResult, scaling_curve
 from evalkit.analyze.sequential import (
     AdaptiveRule,
     ConfidenceSequence,
+    PopulationBudget,
     PopulationFloor,
     SeedForecast,
     StopCheck,
@@ -61,6 +62,7 @@ from evalkit.analyze.sequential import (
     confidence_sequence,
     expected_seeds,
     paired_confidence_sequence,
+    population_budget,
     population_floor,
     stop_check,
 )
@@ -148,6 +150,7 @@ __all__ = [
     "yardstick_position",
     "AdaptiveRule",
     "ConfidenceSequence",
+    "PopulationBudget",
     "PopulationFloor",
     "SeedForecast",
     "StopCheck",
@@ -156,6 +159,7 @@ __all__ = [
     "confidence_sequence",
     "expected_seeds",
     "paired_confidence_sequence",
+    "population_budget",
     "population_floor",
     "stop_check",
 ]

@@ -18,21 +18,23 @@ Two inputs:
   a per-seed accuracy whose SD is 0.065, where the fixed-set interval is +-0.023. Too wide to stop seeding on;
 - **a [problem, seed] matrix** (evalkit's outcomes): the per-seed mean of P problems, independent within a
   seed given the problem set. Each seed multiplies a capital by prod_i (1 + lambda_s (x_is - o_is - m)),
-  one stake lambda_s per seed and a predictable offset o_is per problem (its shrunk mean over the earlier
-  seeds, centred so that sum_i o_is = 0). Given the past, the expectation of that product is
-  prod_i (1 + lambda_s (p_i - o_is - m)) <= exp(lambda_s sum_i (p_i - o_is - m)) = 1 when mean_i p_i = m
-  (independence across problems, then 1 + y <= e^y), so the capitals stay supermartingales for the
-  fixed-set mean; stakes are truncated so every factor stays >= 1 - c for any outcome in [0, 1]. The
-  stake may be P times that of one observation per seed (the range term shrinks by P) and the offsets
-  take the problems' spread out of the bet's variance. With one problem it is the paper's construction.
-  Every problem must be present on every seed used (a missing unit would move the mean the product is
-  centred on). The stakes are tuned for a horizon fixed in advance (:class:`AdaptiveRule`: half of
-  ``max_seeds``), which any stake chosen before the round allows.
+  one stake lambda_s per seed and a predictable offset o_is per problem (its mean over the earlier seeds
+  less the mean over problems, shrunk by an empirical-Bayes weight; sum_i o_is = 0). Given the past, the
+  expectation of that product is prod_i (1 + lambda_s (p_i - o_is - m)) <= exp(lambda_s sum_i (p_i - o_is
+  - m)) = 1 when mean_i p_i = m (independence across problems, then 1 + y <= e^y), so the capitals stay
+  supermartingales for the fixed-set mean; stakes are truncated so every factor stays >= 1 - c for any
+  outcome in [0, 1]. The stake may be P times that of one observation per seed (the range term shrinks by
+  P) and the offsets take the problems' spread out of the bet's variance. With one problem it is the
+  paper's construction. Every problem must be present on every seed used (a missing unit would move the
+  mean the product is centred on). The stakes are tuned for a horizon fixed in advance, which any stake
+  chosen before the round allows (:class:`AdaptiveRule`: half of ``max_seeds`` for a half-width target;
+  for a difference, an equal mixture of bettors tuned for 1, 2, 4, ..., ``max_seeds`` seeds, so that a
+  large difference is decided in a few seeds and a small one near the maximum).
 
 Estimand: the mean over *these* problems of each problem's accuracy (the fixed problem set: seed noise
 only, as :func:`evalkit.analyze.fixed_set_interval`); for two cells, the mean of their per-problem
 differences. Coverage at the stopping time, type-I error of the comparison rule, the ordinary intervals
-after an adaptive stop and the seeds saved: ``benchmarks/sequential_calibration.py``. The
+after an adaptive stop and the seeds saved: ``benchmarks/adaptive.py``. The
 population-of-problems interval cannot be narrowed by seeds below :func:`population_floor`.
 """
 
@@ -45,7 +47,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from evalkit.analyze.clustered import MIN_SPREAD, unseen_floor
+from evalkit.analyze.clustered import MIN_SPREAD, accuracy_interval, unseen_floor
 from evalkit.analyze.intervals import Interval, wilson_bounds
 from evalkit.analyze.summaries import sd_interval, seed_spread
 from evalkit.analyze.validate import confidence_level, outcomes, paired_outcomes, units_matrix
@@ -74,7 +76,7 @@ class ConfidenceSequence:
     highs: tuple[float, ...]
     estimates: tuple[float, ...]
     method: str
-    horizon: int | None = None  # the seeds the stakes were tuned for (None: the paper's stakes)
+    horizon: int | tuple[int, ...] | None = None  # seeds the stakes were tuned for (a tuple: mixed; None: the paper's)
     estimand: str = "this problem set (seed noise only)"
 
     @property
@@ -100,25 +102,38 @@ class ConfidenceSequence:
 
 @dataclass(frozen=True)
 class Rounds:
-    """Units prepared for betting: each unit minus its problem's predictable offset (the problem's
-    shrunk mean over the earlier seeds, less the mean of those over problems: the offsets of a round sum
-    to 0, so the product bet stays centred on the mean while the between-problem spread leaves the bet's
-    variance), stored as counts per distinct value when that is shorter; the stake of each round."""
+    """Units prepared for betting: each unit minus its problem's predictable offset (:func:`_offsets`: the
+    offsets of a round sum to 0, so the product bet stays centred on the mean while the between-problem
+    spread leaves the bet's variance), stored as counts per distinct value when that is shorter; the
+    stakes of each round, one per mixed bettor."""
 
     vals: np.ndarray  # (B, T, U) offset units
     wts: np.ndarray  # (B, T, U) how many units have the value (0 for padding)
-    bets: np.ndarray  # (B, T) plug-in stake, before truncation
+    bets: np.ndarray  # (B, T, J) plug-in stake of each of J mixed bettors, before truncation
     above: np.ndarray  # (B, T) largest offset of the round: stakes for m are at most c / (m + above)
     below: np.ndarray  # (B, T) smallest offset: stakes against m at most c / (1 - m - below)
     confidence: float
 
 
 def _offsets(z: np.ndarray) -> np.ndarray:
-    """Predictable problem offsets (B, T, P): round s uses the problem means over rounds before s,
-    shrunk to 1/2 by one pseudo-seed, centred over problems (0 in round 1, and with one problem)."""
-    before = np.cumsum(z, axis=1) - z
-    mu = (0.5 + before) / np.arange(1, z.shape[1] + 1)[None, :, None]
-    return mu - mu.mean(axis=-1, keepdims=True)
+    """Predictable problem offsets (B, T, P): round s uses each problem's mean over the rounds before s,
+    less the mean of those over problems, shrunk towards 0 by the empirical-Bayes weight
+    tau^2 / (tau^2 + within / k) (tau^2: the problems' spread of true means, estimated as the spread of
+    their k-seed means less the within-problem variance over k; within: the problems' pooled variance
+    over seeds). 0 in rounds 1 and 2 (no within-problem variance yet) and with one problem; near 0 when
+    the problems do not differ (a paired difference that is the same on every problem), where raw
+    offsets would only add their own noise to the bet."""
+    B, T, P = z.shape
+    k = np.arange(T, dtype=float)[None, :, None]  # seeds before round s
+    kk = np.maximum(k, 1.0)
+    mean = (np.cumsum(z, axis=1) - z) / kk
+    sq = (np.cumsum(z * z, axis=1) - z * z) / kk
+    within = (np.maximum(sq - mean**2, 0.0) * kk / np.maximum(k - 1, 1.0)).mean(axis=-1, keepdims=True)
+    spread = mean - mean.mean(axis=-1, keepdims=True)
+    tau2 = np.maximum((spread**2).sum(axis=-1, keepdims=True) / max(P - 1, 1) - within / kk, 0.0)
+    total = tau2 + within / kk
+    w = np.divide(tau2, total, out=np.zeros_like(total), where=(total > 0) & (k >= 2))
+    return w * spread
 
 
 def _compress(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -139,13 +154,28 @@ def _compress(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return vals.reshape(shape), wts.reshape(shape)
 
 
-def prepare(z: np.ndarray, confidence: float, horizon: int | None = None) -> Rounds:
+Horizon = int | tuple[int, ...] | None  # seeds the stakes are tuned for; a tuple mixes one bettor per horizon
+
+
+def horizons(horizon: Horizon) -> tuple[int, ...] | None:
+    """``horizon`` as a tuple of seed counts (None: the paper's stakes), checked."""
+    if horizon is None:
+        return None
+    hs = (horizon,) if isinstance(horizon, int | np.integer) else tuple(horizon)
+    if not hs or not all(isinstance(h, int | np.integer) and not isinstance(h, bool) and h >= 1 for h in hs):
+        raise ValueError(f"horizon must be a whole number of seeds >= 1, a tuple of them, or None; got {horizon!r}")
+    return tuple(int(h) for h in hs)
+
+
+def prepare(z: np.ndarray, confidence: float, horizon: Horizon = None) -> Rounds:
     """Offsets, compression and the predictable plug-in stakes: with ``horizon`` None the paper's
     lambda^PrPl, sqrt(2 log(2 / alpha) / (var_{t-1} n_t log(1 + n_t))) on n_t = P t units (with one unit
     per round exactly theirs); with a horizon H (seeds), sqrt(2 log(2 / alpha) / (var_{t-1} P H)), the
-    stake that makes the interval tightest near H seeds (any stake chosen before the round is valid).
-    var is the running variance of the offset units, shrunk to 1/4 by one pseudo-unit around their
-    running mean shrunk to 1/2."""
+    stake that makes the interval tightest near H seeds (any stake chosen before the round is valid);
+    with several horizons, one bettor per horizon, each with 1/J of the capital (a mixture of
+    supermartingales is one: valid at every time, decided near whichever horizon the data favour, at a
+    cost of log J in the threshold). var is the running variance of the offset units, shrunk to 1/4 by
+    one pseudo-unit around their running mean shrunk to 1/2."""
     B, T, P = z.shape
     off = _offsets(z) if P > 1 else np.zeros_like(z)
     r = z - off
@@ -153,21 +183,29 @@ def prepare(z: np.ndarray, confidence: float, horizon: int | None = None) -> Rou
     mu = (0.5 + np.cumsum(r.sum(axis=-1), axis=-1)) / (1.0 + n)
     var = (0.25 + np.cumsum(((r - mu[..., None]) ** 2).sum(axis=-1), axis=-1)) / (1.0 + n)
     var_prev = np.concatenate([np.full((B, 1), 0.25), var[:, :-1]], axis=-1)
-    scale = n * np.log1p(n) if horizon is None else np.full(T, float(P * horizon))
-    bets = np.sqrt(2.0 * math.log(2.0 / (1 - confidence)) / (var_prev * scale))
+    hs = horizons(horizon)
+    scale = (n * np.log1p(n))[:, None] if hs is None else np.array([float(P * h) for h in hs])[None, :]
+    bets = np.sqrt(2.0 * math.log(2.0 / (1 - confidence)) / (var_prev[..., None] * scale[None]))
     vals, wts = _compress(r)
     return Rounds(vals, wts, bets, off.max(axis=-1), off.min(axis=-1), confidence)
 
 
 def _round_logs(rd: Rounds, m: np.ndarray, up: bool) -> np.ndarray:
-    """log of each round's capital factor (B, T, K) at the candidate means m (B, K), for m (``up``) or
-    against it; stakes truncated so that every factor stays >= 1 - c > 0 for any unit in [0, 1]."""
-    mm = m[:, None, :, None]
-    room = mm + rd.above[:, :, None, None] if up else 1.0 - mm - rd.below[:, :, None, None]
-    cap = TRUNCATION / np.where(room > 0, room, 1.0)
-    stake = np.where(room > 0, np.minimum(rd.bets[:, :, None, None], cap), rd.bets[:, :, None, None])
-    diff = rd.vals[:, :, None, :] - mm
-    return (rd.wts[:, :, None, :] * np.log1p(stake * diff if up else -stake * diff)).sum(axis=-1)
+    """log of each round's capital factor (B, T, K, J) at the candidate means m (B, K), for m (``up``) or
+    against it, for each of the J bettors; stakes truncated so that every factor stays >= 1 - c > 0 for
+    any unit in [0, 1]."""
+    mm = m[:, None, :, None, None]
+    room = mm + rd.above[:, :, None, None, None] if up else 1.0 - mm - rd.below[:, :, None, None, None]
+    bets = rd.bets[:, :, None, :, None]
+    stake = np.where(room > 0, np.minimum(bets, TRUNCATION / np.where(room > 0, room, 1.0)), bets)
+    diff = rd.vals[:, :, None, None, :] - mm
+    return (rd.wts[:, :, None, None, :] * np.log1p(stake * diff if up else -stake * diff)).sum(axis=-1)
+
+
+def _mixed(cum: np.ndarray) -> np.ndarray:
+    """log of the mixture (equal shares) of the J bettors' capitals, from their log capitals (..., J)."""
+    J = cum.shape[-1]
+    return cum[..., 0] if J == 1 else np.logaddexp.reduce(cum, axis=-1) - math.log(J)
 
 
 def log_capitals(rd: Rounds, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,8 +214,8 @@ def log_capitals(rd: Rounds, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the CS's lower bound is above m exactly when the first one does, its upper bound below m when the
     second does."""
     mm = np.asarray(m, dtype=float).reshape(-1, 1)
-    up = np.cumsum(_round_logs(rd, mm, True)[..., 0], axis=-1)
-    down = np.cumsum(_round_logs(rd, mm, False)[..., 0], axis=-1)
+    up = _mixed(np.cumsum(_round_logs(rd, mm, True)[:, :, 0], axis=1))
+    down = _mixed(np.cumsum(_round_logs(rd, mm, False)[:, :, 0], axis=1))
     return math.log(HEDGE) + up, math.log(1 - HEDGE) + down
 
 
@@ -186,12 +224,12 @@ def cs_bounds(rd: Rounds, bisections: int = BISECTIONS) -> tuple[np.ndarray, np.
     {m : theta K+_t(m) < 1/alpha} is (l_t, 1] and {m : (1 - theta) K-_t(m) < 1/alpha} is [0, u_t) (K+
     falls and K- rises in m: each factor does); l_t and u_t by bisection, each rounded outwards. An empty
     set (l_t >= u_t, probability at most alpha under the model) is reported as the point between them."""
-    B, T = rd.bets.shape
+    B, T = rd.bets.shape[:2]
     prefix = np.triu(np.ones((T, T)))  # [s, t]: round s counts at time t
     thr = math.log(1 / (1 - rd.confidence))
 
     def excluded(m: np.ndarray, up: bool) -> np.ndarray:
-        logs = np.einsum("bst,st->bt", _round_logs(rd, m, up), prefix)
+        logs = _mixed(np.einsum("bstj,st->btj", _round_logs(rd, m, up), prefix))
         return logs + math.log(HEDGE if up else 1 - HEDGE) >= thr
 
     lo_a, lo_b = np.zeros((B, T)), np.ones((B, T))  # lower bound: excluded at lo_a, not at lo_b
@@ -238,25 +276,25 @@ def _units(x: np.ndarray, bounds: tuple[float, float], name: str) -> np.ndarray:
     return ((a - lo) / (hi - lo)).T
 
 
-def _sequence(z: np.ndarray, bounds: tuple[float, float], confidence: float, horizon: int | None,
+def _sequence(z: np.ndarray, bounds: tuple[float, float], confidence: float, horizon: Horizon,
               method: str) -> ConfidenceSequence:
-    if horizon is not None and not (isinstance(horizon, int | np.integer) and horizon >= 1):
-        raise ValueError(f"horizon must be a whole number of seeds >= 1 (or None), got {horizon!r}")
-    low, high = cs_bounds(prepare(z[None], confidence, horizon))
+    hs = horizons(horizon)
+    low, high = cs_bounds(prepare(z[None], confidence, hs))
     low, high = np.maximum.accumulate(low[0]), np.minimum.accumulate(high[0])
     high = np.maximum(high, low)  # an emptied intersection (probability <= alpha): the point where it closed
     lo, span = bounds[0], bounds[1] - bounds[0]
     est = np.cumsum(z.mean(axis=1)) / np.arange(1, z.shape[0] + 1)
     scale = lambda v: tuple(float(lo + span * e) for e in v)  # noqa: E731
     lows, highs, ests = scale(low), scale(high), scale(est)
-    tuned = "the paper's plug-in stakes" if horizon is None else f"stakes tuned for {horizon} seeds"
+    tuned = ("the paper's plug-in stakes" if hs is None else f"stakes tuned for {hs[0]} seeds" if len(hs) == 1
+             else f"stakes mixed over horizons of {', '.join(map(str, hs))} seeds")
     return ConfidenceSequence(ests[-1], lows[-1], highs[-1], confidence, z.shape[0], z.shape[1],
                               (float(bounds[0]), float(bounds[1])), lows, highs, ests, f"{method}; {tuned}",
-                              None if horizon is None else int(horizon))
+                              None if hs is None else hs[0] if len(hs) == 1 else hs)
 
 
 def confidence_sequence(x: np.ndarray, *, bounds: tuple[float, float] = (0.0, 1.0), confidence: float = 0.95,
-                        horizon: int | None = None) -> ConfidenceSequence:
+                        horizon: Horizon = None) -> ConfidenceSequence:
     """Anytime-valid confidence sequence for the mean of bounded observations (see the module doc).
 
     ``x``: one observation per seed in ``bounds`` (1-d, in seed order: the paper's hedged-capital CS), or
@@ -273,7 +311,7 @@ def confidence_sequence(x: np.ndarray, *, bounds: tuple[float, float] = (0.0, 1.
 
 
 def paired_confidence_sequence(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95,
-                               horizon: int | None = None) -> ConfidenceSequence:
+                               horizon: Horizon = None) -> ConfidenceSequence:
     """Confidence sequence for the mean difference a - b of two cells on the same seeds (and problems):
     outcomes ``[problem, seed]`` in [0, 1] (or per-seed accuracies, 1-d), per-unit differences in [-1, 1].
     Sharing random numbers between the cells (or not) does not matter: only the independence of problems
@@ -305,8 +343,11 @@ class AdaptiveRule:
     - ``equivalence``: the CS lies inside (-margin, margin) (the cells are equivalent within the margin);
     - ``compare``: either of the two (equivalence only when a margin is given).
 
-    The confidence sequence's stakes are tuned for ``horizon`` seeds (default: half of ``max_seeds``),
-    fixed before the first seed: pass :attr:`bet_horizon` to :func:`confidence_sequence`."""
+    The confidence sequence's stakes are fixed before the first seed (pass :attr:`bet_horizon` to
+    :func:`confidence_sequence`): ``horizon`` seeds when given; else, for the half-width rule, half of
+    ``max_seeds`` (where a target is typically met), and for the rules on a difference, one bettor per
+    horizon 1, 2, 4, ... up to ``max_seeds`` (a large difference is decided in a few seeds, a small one
+    near the maximum; one horizon cannot serve both: ``benchmarks/adaptive.py``)."""
 
     rule: StopRule
     start: int = 2
@@ -315,7 +356,7 @@ class AdaptiveRule:
     halfwidth: float | None = None
     margin: float | None = None
     confidence: float = 0.95
-    horizon: int | None = None
+    horizon: int | tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.rule not in STOP_RULES:
@@ -329,14 +370,20 @@ class AdaptiveRule:
             raise ValueError("the equivalence rule needs a margin")
         if self.margin is not None and not self.margin > 0:
             raise ValueError(f"margin must be > 0 (a fraction), got {self.margin!r}")
-        if self.horizon is not None and self.horizon < 1:
-            raise ValueError(f"horizon must be >= 1 seed, got {self.horizon!r}")
+        horizons(self.horizon)
         object.__setattr__(self, "confidence", confidence_level(self.confidence))
 
     @property
-    def bet_horizon(self) -> int:
-        """The seeds the confidence sequence's stakes are tuned for."""
-        return self.horizon if self.horizon is not None else max(1, self.max_seeds // 2)
+    def bet_horizon(self) -> int | tuple[int, ...]:
+        """The seeds the confidence sequence's stakes are tuned for (a tuple: one bettor per horizon)."""
+        if self.horizon is not None:
+            hs = horizons(self.horizon)
+            assert hs is not None
+        elif self.rule == "halfwidth":
+            hs = (max(1, self.max_seeds // 2),)
+        else:
+            hs = tuple(2**i for i in range(self.max_seeds.bit_length()) if 2**i < self.max_seeds) + (self.max_seeds,)
+        return hs[0] if len(hs) == 1 else hs
 
     def rounds(self) -> tuple[int, ...]:
         """The seed counts after which the rule is checked (the last is ``max_seeds``)."""
@@ -388,7 +435,7 @@ def rule_met_by_seed(rule: AdaptiveRule, a: np.ndarray, b: np.ndarray | None = N
                      bisections: int = 24) -> np.ndarray:
     """(B, T) whether ``rule`` is met by the running-intersection CS after t seeds, for B simulated
     sweeps: outcomes ``a`` (and ``b`` for a paired rule) of shape (B, problem, seed) in [0, 1]. The
-    batched engine of :func:`expected_seeds` and ``benchmarks/sequential_calibration.py``; the exclusion
+    batched engine of :func:`expected_seeds` and ``benchmarks/adaptive.py``; the exclusion
     rules read the capitals at 0 and at the margins directly, the half-width rule bisects to 2^-24."""
     if b is None:
         z, lo, span = np.swapaxes(np.asarray(a, dtype=float), 1, 2), 0.0, 1.0
@@ -515,11 +562,25 @@ class PopulationFloor:
         if half_width > self.floor:
             return (f"{pts(half_width)} for {what} is above the floor that {self.problems} problems set "
                     f"({pts(self.floor)}, {self.basis}): seeds can reach it")
-        if half_width <= self.floor_low:
+        if half_width <= self.floor_low and self.basis.startswith("worst case"):
             return (f"{self.problems} problems cannot give {pts(half_width)} for {what}, whatever the seeds: "
-                    f"the floor is {pts(self.floor)} ({self.basis}; at least {pts(self.floor_low)})")
+                    f"the floor is at least {pts(self.floor_low)} whatever the problems (a kind of problem "
+                    f"making up {200 * self.floor_low:.3g}% of the population can be absent from {self.problems} "
+                    "draws)")
+        if half_width <= self.floor_low:
+            least = f"; at least {pts(self.floor_low)}" if self.floor_low < self.floor else ""
+            return (f"{self.problems} problems cannot give {pts(half_width)} for {what}, whatever the seeds: "
+                    f"the floor is {pts(self.floor)} ({self.basis}{least})")
         return (f"{self.problems} problems may not give {pts(half_width)} for {what}, whatever the seeds: "
                 f"the floor is up to {pts(self.floor)} ({self.basis}); a pilot of a few seeds says more")
+
+
+def unseen_half_width(problems: int, confidence: float = 0.95) -> float:
+    """The half-width below which no population interval of evalkit goes, whatever the outcomes and
+    seeds: q* / 2, q* = 1 - (alpha / 2)^(1 / P) the share of the population that can be absent from P
+    draws (:func:`evalkit.analyze.clustered.unseen_floor`): 5.8 points at 30 problems, 0.92 at 198, 0.37 at
+    500."""
+    return (1 - ((1 - confidence) / 2) ** (1 / problems)) / 2
 
 
 def _between_variance(d: np.ndarray) -> float | None:
@@ -592,6 +653,44 @@ def population_floor(problems: int, *, correct: np.ndarray | None = None, other:
     low = _floor_half_width(m, var_low, problems, confidence, paired)
     if not paired and problems < MIN_SPREAD:
         low = floor  # Wilson on P: set by the number of problems alone
+    if not paired and correct is None and mean is None:  # nothing known: whatever the mean and problems,
+        low = unseen_half_width(problems, confidence)  # no population interval is narrower
     method = ("t_{P-1} sqrt(Var(d_i) / P)" if paired else
               "Wilson on P" if problems < MIN_SPREAD else "Wilson on p(1-p) / (Var(p_i) / P), t_{P-1}")
     return PopulationFloor(floor, min(low, floor), math.sqrt(var), m, problems, confidence, basis, method)
+
+
+@dataclass(frozen=True)
+class PopulationBudget:
+    """What a population half-width target leaves the seeds, given the floor the stored rows show."""
+
+    floor: PopulationFloor
+    target: float
+    budget: float  # sqrt(target^2 - floor^2): the fixed-set (seed-noise) half-width to reach; 0 at or below it
+    futile: bool  # the target is at or below the floor's lower confidence bound: no seeds can reach it
+    printed: float  # half-width of the population interval on these rows (:func:`accuracy_interval`)
+
+    def met(self, seed_half_width: float) -> bool:
+        """Whether the seed noise (the anytime-valid interval's half-width) fits in what the floor leaves and
+        the population interval printed on these rows is within the target."""
+        return not self.futile and self.budget > 0 and seed_half_width <= self.budget and self.printed <= self.target
+
+
+MIN_FUTILITY_SEEDS = 4  # below, the problems' spread net of seed noise is too rough to rule a target out
+
+
+def population_budget(correct: np.ndarray, half_width: float, confidence: float = 0.95) -> PopulationBudget:
+    """A population-of-problems target ``half_width`` for the outcomes ``correct[problem, seed]`` stored so
+    far: problem sampling and seed noise are independent, so the population half-width is about
+    sqrt(floor^2 + seed^2) and the seeds must bring the fixed-set half-width to sqrt(target^2 - floor^2)
+    (with the anytime-valid interval, whose half-width is above the fixed-set interval's: conservative),
+    and the population interval itself must be within the target. Futile when the target is at or below
+    the floor's lower bound (:func:`population_floor`) on at least :data:`MIN_FUTILITY_SEEDS` seeds (on 2,
+    the spread's lower bound ruled out a reachable target in up to 6.7% of simulated sweeps; on 4, in at
+    most 0.7%: ``benchmarks/adaptive.py``)."""
+    c = np.asarray(correct, dtype=float)
+    fl = population_floor(c.shape[0], correct=c, confidence=confidence)
+    budget = math.sqrt(half_width**2 - fl.floor**2) if half_width > fl.floor else 0.0
+    futile = half_width <= fl.floor_low and c.shape[1] >= MIN_FUTILITY_SEEDS
+    printed = accuracy_interval(c, confidence)
+    return PopulationBudget(fl, half_width, budget, futile, (printed.high - printed.low) / 2)
