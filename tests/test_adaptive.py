@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from evalkit.analyze import paired_confidence_sequence
 from evalkit.cli import app
 from evalkit.integrations.slurm.status import render, sweep_status
 from evalkit.pipeline import run_sweep, scripted_factory, scripted_resolve
-from evalkit.pipeline.adaptive import per_seed_accuracy, round_sizes
+from evalkit.pipeline.adaptive import outcome_matrix, per_seed_accuracy, round_sizes, rule_of
 from evalkit.pipeline.observer import Collect
 from evalkit.report import build
 from evalkit.spec import SpecError, build_plan, parse_spec
@@ -85,6 +86,7 @@ def test_rounds_stop_at_the_first_decided_round_and_resume_to_the_same_decision(
     # a rerun generates nothing and reaches the same decision from the stored rows
     again, _ = run(tmp_path / "a", text)
     assert again.samples == 0 and store.decisions()[-1]["intervals"] == decisions[-1]["intervals"]
+    assert store.decisions() == decisions  # the same decisions again: journaled once
     # status and report say where the rule stands
     headers, _, lines = render(sweep_status(tmp_path / "a" / "adapt"))
     assert headers == ["cell", *[f"seed {s}" for s in range(used)]]
@@ -94,7 +96,7 @@ def test_rounds_stop_at_the_first_decided_round_and_resume_to_the_same_decision(
 
 
 def test_a_killed_round_resumes_to_the_uninterrupted_decision(tmp_path: Path) -> None:
-    text = spec("{compare: ['cap=40', 'cap=120'], margin: 45}", max_=6)
+    text = spec("{compare: ['cap=40', 'cap=120'], margin: 30}", max_=6)  # decided in round 2
     full, _ = run(tmp_path / "full", text)
     seen: list[int] = []
 
@@ -132,3 +134,73 @@ def test_dry_run_of_an_adaptive_spec(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "adaptive seeds" in out.output and "expected seeds" in out.output and "floor" in out.output
     assert not (tmp_path / "adapt").exists()
+
+
+def _with_p_end(p_end: float):
+    def factory(model_id, path, engine_args, plan):
+        return scripted_factory(model_id, path, {**engine_args, "p_end": p_end}, plan)
+    return factory
+
+
+def test_a_clear_difference_stops_early_and_none_runs_to_max(tmp_path: Path) -> None:
+    """Two cells of the same sweep: thinking capped at 40 vs 400 tokens when the model rarely ends its
+    thinking by itself (p_end 0.003: the longer cap answers most problems, the shorter few) stops long
+    before max; caps 300 vs 400 when thinking always ends by itself first (p_end 0.05) are the same
+    distribution, and the sweep runs to max undecided. The decisions are the confidence sequence of the
+    stored rows."""
+    clear = spec("{compare: ['cap=40', 'cap=400']}", max_=16).replace("caps: [40, 120]", "caps: [40, 400]")
+    res, obs = run(tmp_path / "clear", clear, _with_p_end(0.003))
+    assert res.decision["stop"] and "excludes 0" in res.decision["reason"] and res.decision["seeds"] <= 6
+    store = ResultStore(tmp_path / "clear" / "adapt")
+    rows = Samples.of(store.read_rows())
+    assert sorted(rows.seed.unique()) == list(range(res.decision["seeds"]))
+    plan = build_plan(parse_spec(clear))
+    a, b = plan.stop_cells()["compare"]
+    seeds = list(range(res.decision["seeds"]))
+    cs = paired_confidence_sequence(outcome_matrix(rows, a, seeds), outcome_matrix(rows, b, seeds),
+                                    horizon=rule_of(plan.spec.adaptive).bet_horizon)
+    (est, lo, hi), = res.decision["intervals"].values()
+    assert (est, lo, hi) == (cs.estimate, cs.low, cs.high) and hi < 0  # the longer cap is better
+
+    same = spec("{compare: ['cap=300', 'cap=400']}", max_=10).replace("caps: [40, 120]", "caps: [300, 400]")
+    res, obs = run(tmp_path / "same", same, _with_p_end(0.05))
+    decisions = ResultStore(tmp_path / "same" / "adapt").decisions()
+    assert [d["seeds"] for d in decisions] == [2, 4, 6, 8, 10] and not any(d["stop"] for d in decisions[:-1])
+    assert res.decision["stop"] and "max seeds (10) reached" in res.decision["reason"]
+    (est, lo, hi), = res.decision["intervals"].values()
+    assert lo < 0 < hi
+
+
+def test_a_population_target_below_the_floor_is_refused_before_any_seed(tmp_path: Path) -> None:
+    """8 problems cannot give +-10 points for the population, whatever the seeds (a kind of problem making
+    up 37% of it can be missing from 8 draws): refused at the spec's line, nothing written; the dry run
+    says the same."""
+    text = spec("{halfwidth: 10, of: population}", max_=8)
+    with pytest.raises(SpecError, match=r"s\.yaml:\d+: seeds\.adaptive\.stop\.halfwidth: 8 problems cannot give "
+                                        r"±10 points for math500 as a benchmark, whatever the seeds: the floor is "
+                                        r"at least ±18\.\d points") as e:
+        run_sweep(build_plan(parse_spec(text, "s.yaml")), tmp_path, engine=scripted_factory,
+                  resolve=scripted_resolve, observer=Collect())
+    assert "absent from 8 draws" in str(e.value) and not (tmp_path / "adapt").exists()
+    f = tmp_path / "adapt.yaml"
+    f.write_text(text)
+    out = CliRunner().invoke(app, ["sweep", str(f), "--dry-run", "--engine", "scripted", "--results", str(tmp_path)])
+    assert out.exit_code != 0 and "cannot give ±10 points" in out.output and not (tmp_path / "adapt").exists()
+    with pytest.raises(SpecError, match="`of: population` applies to a `halfwidth:` target"):
+        parse_spec(spec("{compare: ['cap=40', 'cap=120'], of: population}"), "s.yaml")
+    with pytest.raises(SpecError, match=r"s\.yaml:\d+: seeds\.adaptive\.stop\.of: .*'problems' or 'population'"):
+        parse_spec(spec("{halfwidth: 10, of: everyone}"), "s.yaml")
+
+
+def test_a_population_target_the_stored_rows_put_out_of_reach_stops_at_once(tmp_path: Path) -> None:
+    """Above the floor no data can rule out (+-18 points at 8 problems) but below the one the stored rows
+    show (Wilson on 8 problems): the sweep stops once 4 seeds are in (MIN_FUTILITY_SEEDS) and says why,
+    instead of running to max; a reachable target stops once the seed noise fits in what the floor
+    leaves and the population interval is within the target."""
+    res, obs = run(tmp_path / "a", spec("{halfwidth: 20, of: population}", max_=8))
+    assert res.decision["stop"] and res.decision["seeds"] == 4
+    assert res.decision["reason"].startswith("out of reach, no more seeds") and "cannot give ±20 points" in \
+        res.decision["reason"]
+    res, obs = run(tmp_path / "b", spec("{halfwidth: 45, of: population}", max_=8))
+    assert res.decision["stop"] and "for the population of problems" in res.decision["reason"]
+    assert "floor +-" in res.decision["reason"] and "seed noise" in res.decision["reason"]

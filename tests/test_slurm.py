@@ -163,6 +163,50 @@ def test_status_shows_done_running_failed_and_pending(tmp_path: Path) -> None:
         subprocess.run(["scancel", job], check=False)
 
 
+ADAPTIVE = """\
+name: adaptslurm
+model: {id: scripted-model, engine: {p_end: 0.003}}
+tasks:
+  - name: math500
+    where: {level: [1]}
+    limit: 8
+seeds: {adaptive: {start: 2, step: 2, max: 12, stop: {compare: ['cap=40', 'cap=400']}}}
+sampling: {temperature: 0.7, answer_max_tokens: 40}
+sequential: {caps: [40, 400], ignores: [0]}
+executor: {kind: slurm, chunk_size: 4, gpus_per_node: 0, cpus_per_task: 1, mem_gb: 1, timeout_min: 10,
+           requeue: false}
+"""
+
+
+def test_adaptive_rounds_are_submitted_one_at_a_time(tmp_path: Path) -> None:
+    """An adaptive sweep on Slurm: each `evalkit sweep` decides on the rounds the queue has finished and
+    submits the next round's seeds only (never a seed past the decision), as a user resubmits from a login
+    node; the decision, its journal and the rows are a local run's."""
+    plan = build_plan(parse_spec(ADAPTIVE))
+    jobs, res = [], None
+    for _ in range(8):
+        res = run_sweep(plan, tmp_path / "slurm", engine="scripted", observer=Collect())
+        if res.decision is not None and res.decision["stop"]:
+            break
+        assert res.job_id and res.samples == 0  # the round was submitted, nothing run here
+        jobs.append(res.job_id)
+        _until(lambda: not _live(jobs[-1]), 300, 1)
+    assert res is not None and res.decision["stop"] and "excludes 0" in res.decision["reason"]
+    used = res.decision["seeds"]
+    assert used < 12 and len(jobs) == used // 2  # one job per round, the rule decided before max
+    store = ResultStore(tmp_path / "slurm" / "adaptslurm")
+    rounds = [sorted({b["seed"] for bs in sub["tasks"].values() for b in bs}) for sub in submissions(store)]
+    assert rounds == [[s, s + 1] for s in range(0, used, 2)]
+    local_text = ADAPTIVE.replace("kind: slurm", "kind: local")
+    local = run_sweep(build_plan(parse_spec(local_text)), tmp_path / "local", engine="scripted", observer=Collect())
+    assert local.decision["seeds"] == used and local.decision["intervals"] == res.decision["intervals"]
+    want = ResultStore(tmp_path / "local" / "adaptslurm").decisions()
+    got = store.decisions()
+    assert [(d["round"], d["stop"], d["intervals"]) for d in got] == [
+        (d["round"], d["stop"], d["intervals"]) for d in want]
+    pd.testing.assert_frame_equal(_table(store.root), _table(tmp_path / "local" / "adaptslurm"))
+
+
 BAD_EXECUTOR = [
     ("executor: {kind: slurm, gpus_per_node: 0, sbatch_lines: ['--exclusive']}\n", "executor.sbatch_lines", "#SBATCH"),
     ("executor: {kind: slurm, max_requeues: -1}\n", "executor.max_requeues", "greater than or equal"),

@@ -76,11 +76,12 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
     a = plan.spec.adaptive
     assert a is not None
     rule = rule_of(a)
-    what = (f"every interval within +-{a.stop.halfwidth:g} points" if a.stop.halfwidth is not None else
+    of = "the population of problems" if a.stop.of == "population" else "these problems"
+    what = (f"every interval within +-{a.stop.halfwidth:g} points ({of})" if a.stop.halfwidth is not None else
             f"the difference {' - '.join(a.stop.compare or [])} excludes 0"
             + (f" or lies inside +-{a.stop.margin:g} points" if a.stop.margin is not None else ""))
     console.print(f"adaptive seeds: {a.start}, then {a.step} per round, at most {a.max}; stop when {what} "
-                  f"(anytime-valid at {a.confidence:.0%}, these problems)", highlight=False)
+                  f"(anytime-valid at {a.confidence:.0%} for these problems)", highlight=False)
     pilot = _pilot(plan, results)
     n = min(v for v in plan.problem_counts.values() if v) if any(plan.problem_counts.values()) else 30
     scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot.mean(axis=1), 0.0)] if pilot is not None else
@@ -95,7 +96,11 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
         hours = f" (<= {per_seed * f.mean / throughput / 3600:,.1f} GPU-hours)" if per_seed else ""
         console.print(f"  expected seeds {f.mean:.1f}{hours}, 90% of sweeps <= {f.quantiles[0.9]:.0f}, "
                       f"{f.share_at_max:.0%} run to {a.max}: {label}", highlight=False)
-    floor = population_floor(n, correct=pilot if pilot is not None and pilot.shape[1] >= 2 else None)
+    floor = population_floor(n, correct=pilot if pilot is not None and pilot.shape[1] >= 2 else None,
+                             confidence=a.confidence)
+    if a.stop.of == "population" and a.stop.halfwidth is not None:
+        console.print(f"  {floor.message(a.stop.halfwidth / 100, 'the population of problems')}", highlight=False)
+        return
     console.print(f"  floor of the population-of-problems interval: no number of seeds takes it below +-"
                   f"{100 * floor.floor:.1f} points with {n} problems ({floor.basis}); the rule is about these "
                   "problems", highlight=False)

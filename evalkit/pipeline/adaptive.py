@@ -18,7 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from evalkit.analyze import AdaptiveRule, confidence_sequence, paired_confidence_sequence, stop_check
+from evalkit.analyze import (
+    AdaptiveRule,
+    confidence_sequence,
+    paired_confidence_sequence,
+    population_budget,
+    stop_check,
+)
 from evalkit.pipeline.context import SweepResult
 from evalkit.pipeline.observer import Observer
 from evalkit.pipeline.provenance import now
@@ -88,16 +94,31 @@ def decide(plan: Plan, rows: Samples, round_no: int) -> Decision:
         check = stop_check(cs, rule)
         name = f"{labels[roles['compare'][0]]} - {labels[roles['compare'][1]]}"
         return Decision(round_no, len(seeds), check.met, check.reason, {name: (cs.estimate, cs.low, cs.high)})
-    intervals, undecided = {}, []
+    intervals, undecided, futile, notes = {}, [], [], []
+    target = (a.stop.halfwidth or 0.0) / 100
     for c in roles["halfwidth"]:
-        cs = confidence_sequence(outcome_matrix(rows, c, seeds), confidence=rule.confidence,
-                                 horizon=rule.bet_horizon)
+        x = outcome_matrix(rows, c, seeds)
+        cs = confidence_sequence(x, confidence=rule.confidence, horizon=rule.bet_horizon)
         intervals[labels[c]] = (cs.estimate, cs.low, cs.high)
-        if not stop_check(cs, rule).decided:
+        if a.stop.of == "population":  # seeds shrink only the seed noise: what the floor leaves of the target
+            pb = population_budget(x, target, rule.confidence)
+            if pb.futile:
+                futile.append(f"{labels[c]}: {pb.floor.message(target, 'its population of problems')}")
+            notes.append(f"{labels[c]}: population interval +-{100 * pb.printed:.2f}, floor "
+                         f"+-{100 * pb.floor.floor:.2f}, seed noise +-{100 * cs.half_width:.2f} "
+                         f"of +-{100 * pb.budget:.2f} left")
+            if not pb.met(cs.half_width):
+                undecided.append(labels[c])
+        elif not stop_check(cs, rule).decided:
             undecided.append(labels[c])
+    of = " for the population of problems" if a.stop.of == "population" else ""
+    detail = f" ({'; '.join(notes)})" if notes else ""
+    if futile:
+        return Decision(round_no, len(seeds), True, "out of reach, no more seeds: " + "; ".join(futile), intervals)
     if not undecided:
-        return Decision(round_no, len(seeds), True, f"every interval within +-{a.stop.halfwidth:g} points", intervals)
-    why = f"{len(undecided)} of {len(intervals)} cells wider than +-{a.stop.halfwidth:g} points"
+        return Decision(round_no, len(seeds), True, f"every interval within +-{a.stop.halfwidth:g} points{of}{detail}",
+                        intervals)
+    why = f"{len(undecided)} of {len(intervals)} cells wider than +-{a.stop.halfwidth:g} points{of}{detail}"
     final = len(seeds) >= a.max
     return Decision(round_no, len(seeds), final, (f"max seeds ({a.max}) reached; " if final else "") + why, intervals)
 
@@ -110,6 +131,8 @@ def run_adaptive(plan: Plan, store: ResultStore, run_pass: Callable[[Plan, bool]
     a = plan.spec.adaptive
     assert a is not None
     total: SweepResult | None = None
+    journaled = {d["round"]: {k: d[k] for k in ("round", "seeds", "stop", "reason", "intervals")}
+                 for d in store.decisions()} if store.root.exists() else {}
     for r, n in enumerate(round_sizes(a)):
         sub = replace(plan, active_seeds=plan.spec.seed_list[:n])
         res = run_pass(sub, r == 0)
@@ -119,7 +142,9 @@ def run_adaptive(plan: Plan, store: ResultStore, run_pass: Callable[[Plan, bool]
                          "run the sweep again when it is to decide")
             return total
         d = decide(sub, Samples.of(store.read_rows()), r)
-        store.record_decision({**d.to_json(), "decided": now()})
+        if journaled.get(r) != d.to_json():  # a rerun re-decides the stored rounds: journaled once each
+            store.record_decision({**d.to_json(), "decided": now()})
+            journaled[r] = d.to_json()
         observer.say(d.line())
         total.decision = d.to_json()
         if d.stop:

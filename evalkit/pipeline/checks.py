@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evalkit.analyze import population_floor
 from evalkit.analyze.flops import ModelShape
 from evalkit.generate.packs import PACKS, installed, pack_dir
 from evalkit.generate.server import ServerError, probe
@@ -139,11 +140,34 @@ def check_servers(plan: Plan) -> dict[str, tuple[int, str]]:
     return served
 
 
+def check_population_target(plan: Plan) -> None:
+    """An adaptive ``halfwidth`` target ``of: population`` that no number of seeds can reach, whatever the
+    problems (at or below the floor a benchmark of that many problems sets on every population
+    interval): refused before any seed runs, with the floor. (With stored rows, the sweep's first decision
+    tests the target against the floor those rows show.)"""
+    a = plan.spec.adaptive
+    if a is None or a.stop.of != "population" or a.stop.halfwidth is None:
+        return
+    tasks = {c.task for c in plan.cells if c.cell_id in plan.stop_cells()["halfwidth"]}
+    bad = []
+    for task in sorted(tasks):
+        n = plan.problem_counts.get(task)
+        if not n or n < 2:
+            continue
+        floor = population_floor(n, confidence=a.confidence)
+        if a.stop.halfwidth / 100 <= floor.floor_low:
+            bad.append(f"{plan.spec.where('seeds', 'adaptive', 'stop', 'halfwidth')}: "
+                       f"{floor.message(a.stop.halfwidth / 100, f'{task} as a benchmark')}")
+    if bad:
+        raise SpecError(bad)
+
+
 def check_plan(plan: Plan, engine: str | None = "vllm") -> None:
     """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded; with the
     vllm engine, every model server must answer."""
     if plan.unavailable:
         raise SpecError(list(plan.unavailable.values()))
+    check_population_target(plan)
     check_models(plan, engine)
     check_golds(plan)
     check_context(plan, check_servers(plan) if engine == "vllm" else None)

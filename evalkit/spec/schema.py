@@ -232,15 +232,23 @@ class Grader(_Strict):
     timeout_s: float = Field(default=5.0, gt=0)
 
 
+Estimand = Literal["problems", "population"]  # these problems (seed noise only) | the benchmark's population
+
+
 class StopRule(_Strict):
     """When an adaptive sweep has enough seeds: every named cell's (default: every cell's) fixed-set
     interval at most ``halfwidth`` points either side, or the paired difference of the two ``compare``
-    cells decided (its anytime-valid interval excludes 0, or lies inside +-``margin`` points)."""
+    cells decided (its anytime-valid interval excludes 0, or lies inside +-``margin`` points).
+    ``of: population`` makes a half-width target about the population of problems the benchmark samples:
+    seeds can only take the interval down to the floor the number of problems sets, so a target at or
+    below it is refused before any seed runs, and the seeds stop once the seed noise fits in what is left
+    (or once the stored rows show the target is out of reach)."""
 
     halfwidth: float | None = Field(default=None, gt=0, lt=50)
     cells: list[str] | None = Field(default=None, min_length=1)
     compare: list[str] | None = Field(default=None, min_length=2, max_length=2)
     margin: float | None = Field(default=None, gt=0, lt=100)
+    of: Estimand = "problems"
 
     @model_validator(mode="after")
     def _one_rule(self) -> StopRule:
@@ -250,6 +258,9 @@ class StopRule(_Strict):
             raise ValueError("`cells:` names the cells a `halfwidth:` rule applies to")
         if self.margin is not None and self.compare is None:
             raise ValueError("`margin:` is the equivalence margin of a `compare:` rule")
+        if self.of == "population" and self.halfwidth is None:
+            raise ValueError("`of: population` applies to a `halfwidth:` target (a comparison is decided on "
+                             "these problems)")
         return self
 
 
