@@ -204,3 +204,21 @@ def test_a_population_target_the_stored_rows_put_out_of_reach_stops_at_once(tmp_
     res, obs = run(tmp_path / "b", spec("{halfwidth: 45, of: population}", max_=8))
     assert res.decision["stop"] and "for the population of problems" in res.decision["reason"]
     assert "floor +-" in res.decision["reason"] and "seed noise" in res.decision["reason"]
+
+
+def test_dry_run_on_aime_assumes_the_published_seed_sd(tmp_path: Path) -> None:
+    """Without stored rows, the dry run's expected seeds and floor come from the published multi-seed
+    results on the rule's task (paper_figs/s1_reported.yaml: s1.1-32B on AIME24, 61.3 +- 6.9 over 10
+    seeds), and a +-3-point population target for 30 problems is refused with the issue's sentence."""
+    f = tmp_path / "aime.yaml"
+    text = (BASE.replace("  - name: math500\n    where: {level: [1]}\n    limit: 8\n", "  - aime24\n")
+            + "seeds:\n  adaptive: {start: 2, step: 2, max: 16, stop: {compare: ['cap=40', 'cap=120']}}\n")
+    f.write_text(text)
+    out = CliRunner().invoke(app, ["sweep", str(f), "--dry-run", "--engine", "scripted", "--results", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    assert "published: s1.1-32B on aime24, mean 61.3, seed SD 6.9 over 10 seeds" in out.output
+    assert "30 problems (published mean and seed SD)" in out.output
+    f.write_text(text.replace("compare: ['cap=40', 'cap=120']", "halfwidth: 3, of: population"))
+    out = CliRunner().invoke(app, ["sweep", str(f), "--dry-run", "--engine", "scripted", "--results", str(tmp_path)])
+    assert out.exit_code == 2 and "aime.yaml:" in out.output
+    assert "30 problems cannot give ±3 points for aime24 as a benchmark, whatever the seeds" in out.output

@@ -18,9 +18,13 @@ from evalkit.integrations.slurm.executor import sbatch_script
 from evalkit.pipeline import load_model_config, plan_batches
 from evalkit.pipeline.adaptive import rule_of
 from evalkit.pipeline.provenance import hardware, versions
+from evalkit.report.claims import DEFAULT_CLAIMS
+from evalkit.report.reported import load_reported
 from evalkit.spec import Plan
 from evalkit.spec.tasks import data_status, registry
 from evalkit.store import ResultStore, Samples
+
+REPORTED = DEFAULT_CLAIMS.with_name("s1_reported.yaml")  # published results shipped with evalkit
 
 
 def print_plan(plan: Plan, results: Path, throughput: float, executor: str | None = None) -> None:
@@ -70,6 +74,18 @@ def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
     return m if m.size else None
 
 
+def _published(plan: Plan) -> list[tuple[str, float, float, int]]:
+    """The published multi-seed results (label, mean, seed SD, seeds; fractions) on the rule's task in
+    ``paper_figs/s1_reported.yaml``."""
+    if not REPORTED.exists():
+        return []
+    cells = {c.cell_id: c.task for c in plan.cells}
+    task = cells[next(iter(plan.stop_cells().values()))[0]]
+    return [(f"published: {r.system} on {task}, mean {r.mean:g}, seed SD {r.sd:g} over {r.seeds} seeds ({r.source})",
+             r.mean / 100, r.sd / 100, r.seeds) for r in load_reported(REPORTED).results
+            if r.benchmark == task and r.mean is not None and r.sd is not None and r.seeds and 0 < r.mean < 100]
+
+
 def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int | None) -> None:
     """An adaptive spec's dry run: the rule, the seeds it is expected to use (and GPU-hours) under stated
     assumptions, and the floor the number of problems sets on the population-of-problems interval."""
@@ -84,7 +100,9 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
                   f"(anytime-valid at {a.confidence:.0%} for these problems)", highlight=False)
     pilot = _pilot(plan, results)
     n = min(v for v in plan.problem_counts.values() if v) if any(plan.problem_counts.values()) else 30
+    published = _published(plan) if pilot is None else []  # per-problem accuracies consistent with them
     scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot.mean(axis=1), 0.0)] if pilot is not None else
+                 [(f"{lab}; {n} problems", accuracies_from_summary(m, sd, n), 0.0) for lab, m, sd, _ in published] or
                  [(f"assumed: {n} problems, accuracies Beta(0.6, 0.9) quantiles (mean 0.4)",
                    accuracies_from_summary(0.4, math.sqrt((0.24 - 0.096) / n), n), 0.0)])
     if rule.rule != "halfwidth":
@@ -96,8 +114,12 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
         hours = f" (<= {per_seed * f.mean / throughput / 3600:,.1f} GPU-hours)" if per_seed else ""
         console.print(f"  expected seeds {f.mean:.1f}{hours}, 90% of sweeps <= {f.quantiles[0.9]:.0f}, "
                       f"{f.share_at_max:.0%} run to {a.max}: {label}", highlight=False)
-    floor = population_floor(n, correct=pilot if pilot is not None and pilot.shape[1] >= 2 else None,
-                             confidence=a.confidence)
+    if pilot is None and published:
+        _, m, sd, k = published[0]
+        floor = population_floor(n, mean=m, seed_sd=sd, seeds=k, confidence=a.confidence)
+    else:
+        floor = population_floor(n, correct=pilot if pilot is not None and pilot.shape[1] >= 2 else None,
+                                 confidence=a.confidence)
     if a.stop.of == "population" and a.stop.halfwidth is not None:
         console.print(f"  {floor.message(a.stop.halfwidth / 100, 'the population of problems')}", highlight=False)
         return
