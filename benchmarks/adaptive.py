@@ -38,9 +38,9 @@ Rows (estimand in brackets; F: the fixed problem set, P: the population of probl
   known (which no fixed design has) is shown beside it. Target: at most half its seeds from 2 delta on.
   ``step 1``: the same sweeps with the rule checked after every seed (``step`` 1); ``one horizon``: the
   same rule with every stake tuned for max / 2 seeds (the stakes before the mixture), for comparison.
-Simulations: 1,000 per setting (300 for the half-width rule at 198+ problems); 64 seeds at 30 problems
-only. Monte Carlo SE of a proportion near 0.95 at 1,000 simulations: 0.007. Rows more than 2 SE below
-0.95 (coverage) or above 0.05 (type-I) are flagged.
+Simulations: 1,000 per setting (300 for the half-width rule at 198+ problems and for the population rule,
+``--big-sims``); 64 seeds at 30 problems only. Monte Carlo SE of a proportion near 0.95 at 1,000
+simulations: 0.007. Rows more than 2 SE below 0.95 (coverage) or above 0.05 (type-I) are flagged.
 """
 
 from __future__ import annotations
