@@ -3,6 +3,7 @@ resuming to the same decision, status and the report's section."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -218,6 +219,13 @@ def test_dry_run_on_aime_assumes_the_published_seed_sd(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "published: s1.1-32B on aime24, mean 61.3, seed SD 6.9 over 10 seeds" in out.output
     assert "30 problems (published mean and seed SD)" in out.output
+    # rounds of 2 against checks after every seed on the same simulated sweeps: never more seeds
+    pairs = re.findall(r"expected seeds ([\d.]+).*\n    with `step: 1` .*: ([\d.]+) seeds, \d+% fewer", out.output)
+    assert pairs and all(float(one) < float(two) for two, one in pairs)
+    f.write_text(text.replace("step: 2", "step: 1"))
+    out = CliRunner().invoke(app, ["sweep", str(f), "--dry-run", "--engine", "scripted", "--results", str(tmp_path)])
+    assert out.exit_code == 0 and "expected seeds" in out.output and "with `step: 1`" not in out.output
+    f.write_text(text)
     f.write_text(text.replace("compare: ['cap=40', 'cap=120']", "halfwidth: 3, of: population"))
     out = CliRunner().invoke(app, ["sweep", str(f), "--dry-run", "--engine", "scripted", "--results", str(tmp_path)])
     assert out.exit_code == 2 and "aime.yaml:" in out.output

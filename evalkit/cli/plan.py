@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,11 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
         hours = f" (<= {per_seed * f.mean / throughput / 3600:,.1f} GPU-hours)" if per_seed else ""
         console.print(f"  expected seeds {f.mean:.1f}{hours}, 90% of sweeps <= {f.quantiles[0.9]:.0f}, "
                       f"{f.share_at_max:.0%} run to {a.max}: {label}", highlight=False)
+        if a.step > 1:  # the same simulated sweeps checked after every seed: what rounds of `step` seeds cost
+            one = expected_seeds(replace(rule, step=1), acc, effect=effect, shared=0.8, sims=400).mean
+            if f.mean - one >= 0.05:
+                console.print(f"    with `step: 1` (checked after every seed; more rounds, smaller batches): "
+                              f"{one:.1f} seeds, {1 - one / f.mean:.0%} fewer", highlight=False)
     if pilot is None and published:
         _, m, sd, k = published[0]
         floor = population_floor(n, mean=m, seed_sd=sd, seeds=k, confidence=a.confidence)
