@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -90,6 +91,21 @@ def test_a_failing_batch_is_isolated_recorded_and_resumed(tmp_path: Path) -> Non
     again = run_sweep(plan, tmp_path, engine=scripted_factory, resolve=scripted_resolve, observer=Collect())
     assert not again.failed_batches and again.samples == 3 * 3 * (4 + 3)
     assert len(store.read_rows()) == total and not store.failures()
+
+
+def test_a_resumed_sweep_removes_what_writers_killed_mid_write_left(tmp_path: Path) -> None:
+    plan = build_plan(parse_spec(SPEC.replace("DELAY", "0").replace("limit: 12", "limit: 3")))
+    run_sweep(plan, tmp_path, engine=scripted_factory, resolve=scripted_resolve, observer=Collect())
+    store = ResultStore(tmp_path / "kill")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a writer that has exited: its pid is free
+    part = next(iter(store.shard_files()))
+    orphan = part.parent / f".{part.name}.~{socket.gethostname()}~{gone.pid}~x1.tmp"
+    orphan.write_bytes(b"half a parquet")
+    seen = Collect()
+    again = run_sweep(plan, tmp_path, engine=scripted_factory, resolve=scripted_resolve, observer=seen)
+    assert again.samples == 0 and not orphan.exists()  # nothing was missing; the orphan was still removed
+    assert any("removed 1 temporary files of writers killed mid-write" in m for m in seen.messages)
 
 
 def test_cli_exit_code_is_nonzero_when_a_batch_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

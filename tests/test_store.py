@@ -77,3 +77,49 @@ def test_unknown_columns_and_missing_directories_are_named(tmp_path: Path) -> No
         SampleRow.from_dict({**open_results(OLD).read_records()[0].to_dict(), "colour": "red"})
     with pytest.raises(ResultsError, match="not a results directory"):
         open_results(tmp_path)
+
+
+def _stalled_writer(target: Path):
+    """A process that stops inside atomic_write_bytes after its temporary file is written (before the rename)."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os, time, sys\nfrom pathlib import Path\nfrom evalkit.store import atomic_write_bytes\n"
+            "os.replace = lambda *a: time.sleep(600)\natomic_write_bytes(Path(sys.argv[1]), b'x' * 1000)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(target)])
+    for _ in range(600):
+        if list(target.parent.glob(".*.tmp")):
+            return proc
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the writer never wrote its temporary file")
+
+
+def test_a_resume_removes_the_temporary_files_of_killed_writers_only(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    live = _stalled_writer(tmp_path / "samples" / "c" / "seed=0" / "part-a.parquet")
+    dead = _stalled_writer(tmp_path / "samples" / "c" / "seed=1" / "part-b.parquet")
+    try:
+        dead.kill()
+        dead.wait()
+        foreign = tmp_path / "samples" / "c" / "seed=2" / ".part-c.parquet.~other-node~1~abc.tmp"
+        foreign.parent.mkdir(parents=True)
+        foreign.write_bytes(b"y")  # another node's writer: its liveness cannot be seen from here
+        assert store.remove_orphans() == 1
+        left = sorted(p.parent.name for p in tmp_path.rglob(".*.tmp"))
+        assert left == ["seed=0", "seed=2"]  # the live writer's file and the other node's stay
+    finally:
+        live.kill()
+        live.wait()
+    assert store.remove_orphans() == 1 and [p.parent.name for p in tmp_path.rglob(".*.tmp")] == ["seed=2"]
+
+
+def test_a_journal_line_torn_by_a_kill_is_skipped_and_never_swallows_the_next(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path)
+    store.record_decision({"round": 1, "seeds": [0, 1], "stop": False})
+    with open(store.journal_dir / "adaptive.jsonl", "a") as f:
+        f.write('{"event": "decision", "round": 2, "se')  # the writer was killed mid-append
+    store.record_decision({"round": 2, "seeds": [0, 1, 2, 3], "stop": True})
+    assert [(d["round"], d["stop"]) for d in store.decisions()] == [(1, False), (2, True)]
+    assert len((store.journal_dir / "adaptive.jsonl").read_text().splitlines()) == 3

@@ -107,6 +107,8 @@ def run_sweep(
 def _run_pass(plan: Plan, store: ResultStore, run_on: Executor, factory: EngineFactory, resolve: Resolver, *,
               force: bool, observer: Observer) -> SweepResult:
     """Every missing unit of the plan's seeds: batches run (or submitted), the run recorded in the manifest."""
+    if orphans := store.remove_orphans():
+        observer.say(f"{store.root}: removed {orphans} temporary files of writers killed mid-write")
     done = set() if force else (store.completed() if store.root.exists() else set())
     held = run_on.held(store) - done  # never submit twice what a queued or running task will write
     batches = plan_batches(plan, done | held, force=force)

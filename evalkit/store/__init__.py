@@ -2,7 +2,8 @@
 journal, failure records, a cell index and a manifest.
 
 Every file is written atomically (temporary file, fsync, rename), so a killed sweep never leaves a
-half-written result. The parts on disk are the truth about what is done: a resumed sweep regenerates
+half-written result; the temporary file of a writer killed before its rename names the writer's host and
+pid, and the next pass removes it once that writer is gone. A journal line torn by a kill is skipped. The parts on disk are the truth about what is done: a resumed sweep regenerates
 exactly the (cell, seed, problem) samples that no part holds, so nothing is lost or duplicated.
 The journal (one JSON line per written part, per writer process) is the log of when and by whom."""
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -65,9 +68,35 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_HOST = socket.gethostname().replace("~", "-")
+_TEMP = re.compile(r"~(?P<host>[^~/]+)~(?P<pid>\d+)~[^/]*\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphan_temps(root: Path) -> list[Path]:
+    """Temporary files under ``root`` left by writers that died mid-write (SIGKILL, node loss) on this host:
+    the writer's host and pid are in the name, so a live writer's file (another process, another node) is
+    never among them."""
+    out = []
+    for f in root.rglob(".*.tmp") if root.exists() else ():
+        m = _TEMP.search(f.name)
+        if m and m["host"] == _HOST and not _alive(int(m["pid"])):
+            out.append(f)
+    return out
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.~{_HOST}~{os.getpid()}~", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -116,6 +145,13 @@ class ResultStore:
     def exists(self) -> bool:
         return self.manifest_path.exists()
 
+    def remove_orphans(self) -> int:
+        """Delete the temporary files of writers that were killed mid-write; returns how many."""
+        orphans = orphan_temps(self.root)
+        for f in orphans:
+            f.unlink(missing_ok=True)
+        return len(orphans)
+
     def write_part(self, cell_id: str, seed: int, part: str, rows: Iterable[SampleRow], writer: str = "local") -> Path:
         """Write one part (atomically) and journal it. Every row must belong to ``cell_id`` and ``seed``."""
         rows = rows_of(rows)
@@ -144,13 +180,39 @@ class ResultStore:
                                "cell_id": path.parent.parent.name, "seed": int(path.parent.name.split("=")[1]),
                                "rows": len(rows)})
 
-    def _journal(self, writer: str, entry: dict[str, Any]) -> None:
+    def append_journal(self, name: str, entry: dict[str, Any]) -> None:
+        """Append one JSON line to ``journal/<name>.jsonl`` (fsynced). A line torn by a writer killed
+        mid-append is closed off first, so it never swallows the next entry."""
         self.journal_dir.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry}, sort_keys=True)
-        with open(self.journal_dir / f"{writer}.jsonl", "a") as f:  # one file per writer: no interleaving
-            f.write(line + "\n")
+        line = (json.dumps(entry, sort_keys=True, default=str) + "\n").encode()
+        with open(self.journal_dir / f"{name}.jsonl", "a+b") as f:
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line
+            f.write(line)
             f.flush()
             os.fsync(f.fileno())
+
+    def read_journal(self, name: str) -> list[dict[str, Any]]:
+        """The entries of ``journal/<name>.jsonl``, oldest first; a line torn by a killed writer is skipped
+        (what it recorded is recomputed from the parts on disk)."""
+        path = self.journal_dir / f"{name}.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for x in path.read_text(errors="replace").splitlines():
+            try:
+                e = json.loads(x)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(e, dict):
+                out.append(e)
+        return out
+
+    def _journal(self, writer: str, entry: dict[str, Any]) -> None:
+        # one file per writer: no interleaving
+        self.append_journal(writer, {"time": datetime.now(UTC).isoformat(timespec="seconds"), **entry})
 
     def record_decision(self, entry: dict[str, Any]) -> None:
         """Journal an adaptive sweep's decision at a round (``journal/adaptive.jsonl``)."""
@@ -158,10 +220,7 @@ class ResultStore:
 
     def decisions(self) -> list[dict[str, Any]]:
         """The adaptive decisions journaled so far, oldest first (empty for a fixed-seed sweep)."""
-        path = self.journal_dir / "adaptive.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        return [e for e in self.read_journal("adaptive") if e.get("event") == "decision"]
 
     def completed(self) -> set[tuple[str, int, str]]:
         """(cell_id, seed, problem_id) of every sample unit held by a part on disk."""

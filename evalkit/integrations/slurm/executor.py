@@ -10,7 +10,6 @@ queue, and ``evalkit status`` can say where every (cell, seed, problem) stands.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -160,8 +159,7 @@ def job_writes(store: ResultStore, job_id: str) -> tuple[int, int]:
     """(parts, samples) the tasks of a job have written, from their journals."""
     parts = samples = 0
     for f in store.journal_dir.glob(f"job{job_id}_*.jsonl"):
-        for line in f.read_text().splitlines():
-            e = json.loads(line)
+        for e in store.read_journal(f.stem):
             if e.get("event") == "part":
                 parts += 1
                 samples += int(e["rows"])
@@ -194,10 +192,7 @@ class SlurmExecutor:
 
 
 def submissions(store: ResultStore) -> list[dict[str, Any]]:
-    path = store.journal_dir / "submit.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return [e for e in store.read_journal("submit") if e.get("event") == "submit"]
 
 
 def live_tasks(store: ResultStore) -> dict[str, tuple[str, list[Batch]]]:
@@ -225,13 +220,8 @@ def submit(plan: Plan, store: ResultStore, batches: list[Batch], *, engine_facto
     task = task_cls(plan.spec.model_dump_json(), str(store.root), engine_factory, resolve, ex_spec.retries)
     jobs = ex.map_array(task, groups)
     job_id = jobs[0].job_id.split("_")[0]
-    store.journal_dir.mkdir(parents=True, exist_ok=True)
-    entry = {"event": "submit", "job_id": job_id, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-             "tasks": {str(i): [asdict(b) for b in g] for i, g in enumerate(groups)}}
-    with open(store.journal_dir / "submit.jsonl", "a") as f:
-        f.write(json.dumps(entry) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    store.append_journal("submit", {"event": "submit", "job_id": job_id, "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                    "tasks": {str(i): [asdict(b) for b in g] for i, g in enumerate(groups)}})
     say(f"submitted job {job_id}: {len(groups)} array tasks ({per} batch{'es' if per > 1 else ''} each) on Slurm; "
         f"logs in {store.logs_dir / 'submitit'}")
     return job_id
