@@ -3,8 +3,9 @@ journal, failure records, a cell index and a manifest.
 
 Every file is written atomically (temporary file, fsync, rename), so a killed sweep never leaves a
 half-written result; the temporary file of a writer killed before its rename names the writer's host and
-pid, and the next pass removes it once that writer is gone. A journal line torn by a kill is skipped. The parts on disk are the truth about what is done: a resumed sweep regenerates
-exactly the (cell, seed, problem) samples that no part holds, so nothing is lost or duplicated.
+pid, and the next pass removes it once that writer is gone. A journal line torn by a kill is skipped.
+The parts on disk are the truth about what is done: a resumed sweep regenerates exactly the
+(cell, seed, problem) samples that no part holds, so nothing is lost or duplicated.
 The journal (one JSON line per written part, per writer process) is the log of when and by whom."""
 
 from __future__ import annotations
