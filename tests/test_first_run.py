@@ -32,7 +32,7 @@ model: {id: smollm2-135m, engine: {max_model_len: 1024, gpu_memory_utilization: 
 tasks: [{name: math500, where: {level: [1]}, limit: 4}]
 seeds: [0]
 sampling: {temperature: 0.7, answer_max_tokens: 24}
-sequential: {caps: [64, 128], ignores: [0, 1]}
+sequential: {caps: [16, 32], ignores: [0, 1]}
 """)
     proc = subprocess.run([sys.executable, "-m", "evalkit.cli", "sweep", str(spec), "--results", str(tmp_path / "r")],
                           capture_output=True, text=True, timeout=900)
