@@ -95,7 +95,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    """Servers A and B, started together (the start-ups overlap: about 70 s for both instead of 2 x 60)."""
+    """Servers A and B, started together (the start-ups overlap: 80 s for both, measured, against 54 + 64 s)."""
     why = _missing()
     if why:
         if REQUIRED:
