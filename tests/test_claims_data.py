@@ -115,7 +115,7 @@ def test_a_users_claims_file_with_every_kind_is_decided(tmp_path: Path, sweep_di
     rep = load_reported(tmp_path / "rep.yaml")
     cf = read_claims(tmp_path / "claims.yaml", rep)
     assert {c.kind for c in cf.claims} == set(KINDS)
-    v = {x.claim: x for x in decide(rep, [load_results(sweep_dir)], claims=cf)}
+    v = {x.claim: x for x in decide(rep, [load_results(sweep_dir)], claims=cf, allow_test_double=True)}
     assert {k: x.verdict for k, x in v.items()} == {
         "A": "supported",  # 80 vs 50 of 100: Newcombe interval above 0
         "B": "not supported",  # the same comparison the other way round

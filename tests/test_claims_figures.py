@@ -47,6 +47,7 @@ parallel: {n: 4, caps: [40]}
             str(ROOT / "paper_figs/s1_reported.yaml"),
             "--out",
             str(tmp_path / "claims"),
+            "--allow-scripted",
         ],
     )
     assert res.exit_code == 0, res.output

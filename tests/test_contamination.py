@@ -347,7 +347,7 @@ def test_report_exclude_recomputes_on_the_clean_subset(tmp_path: Path) -> None:
     assert not (tmp_path / "mini" / "report.md").exists()  # the full report is not overwritten
     # claims and figures on the clean subset too
     res = CliRunner().invoke(
-        app, ["claims", str(tmp_path / "mini"), "--out", str(tmp_path / "c"), "--exclude", str(ex)]
+        app, ["claims", str(tmp_path / "mini"), "--out", str(tmp_path / "c"), "--exclude", str(ex), "--allow-scripted"]
     )
     assert res.exit_code == 0, res.output
     claims_md = (tmp_path / "c" / "claims.md").read_text()

@@ -16,17 +16,18 @@ from evalkit.cli.plan import print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
 from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
-from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, grade_file, results_dir, run_sweep
+from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, check_store, grade_file, results_dir, run_sweep
 from evalkit.pipeline import regrade as run_regrade
 from evalkit.report import build, load_results
 from evalkit.report.build import read_exclude_list
 from evalkit.report.claims import decide, read_claims, render_markdown
 from evalkit.report.figures import all_figures
 from evalkit.report.html import markdown_to_html
+from evalkit.report.provenance import banner, by_setting, figure_title, settings_across, slug, sources_of, test_doubles
 from evalkit.report.reported import load_reported
 from evalkit.spec import build_plan, load_spec
 from evalkit.spec.tasks import data_status, registry
-from evalkit.store import atomic_write_bytes
+from evalkit.store import ResultStore, atomic_write_bytes
 from evalkit.view import export as write_export
 from evalkit.view import serve
 
@@ -58,6 +59,12 @@ def sweep(
         bool,
         typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)"),
     ] = False,
+    add_cells: Annotated[
+        bool,
+        typer.Option("--add-cells", help="add cells that differ from the stored ones in a setting (temperature, "
+                     "model, selection, ...) on purpose; tables and figures then label cells by each setting "
+                     "that differs (default: such a plan is refused, naming each difference)"),
+    ] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
     if engine not in ENGINES:
@@ -70,13 +77,16 @@ def sweep(
             read_exclude_list(exclude, None, say)
         if dry_run:  # a run checks the plan itself (once), before it writes or loads anything
             check_plan(plan, engine)
-            results_dir(results, str(plan.spec.name))
+            changes = check_store(plan, ResultStore(results_dir(results, str(plan.spec.name))), add_cells)
     if dry_run:
         print_plan(plan, results, throughput, executor)
+        if changes:
+            say(f"--add-cells: the new cells differ from the stored ones in: {'; '.join(changes)}")
         return
     observer.capture_engine_output = not verbose
     with failing():
-        res = run_sweep(plan, results, engine=engine, force=force, executor=executor, observer=observer, wait=wait)
+        res = run_sweep(plan, results, engine=engine, force=force, executor=executor, observer=observer, wait=wait,
+                        add_cells=add_cells)
     if res.held and not res.job_id:
         say(f"{res.out_dir}: the rest is still in the Slurm queue; `evalkit status {res.out_dir}`")
         return
@@ -173,8 +183,12 @@ def figures(
     """Paper figures (PDF + PNG): scaling curve, matched compute, control tokens, seed variance, heatmap."""
     with failing():
         df = load_results(results_dir, exclude=exclude, need_rows=True, say=say)
-    title = results_dir.name if exclude is None else f"{results_dir.name} (clean)"
-    paths = all_figures(df, out or results_dir / ("figures-clean" if exclude else "figures"), title)
+        sources = sources_of(results_dir, df)
+    title = figure_title(results_dir.name if exclude is None else f"{results_dir.name} (clean)", sources)
+    folder = out or results_dir / ("figures-clean" if exclude else "figures")
+    paths = []
+    for setting, part in by_setting(df):  # cells of different settings are never drawn as one
+        paths += all_figures(part, folder / slug(setting).lstrip("_"), f"{title} ({setting})" if setting else title)
     for p in paths:
         console.print(str(p), highlight=False)
 
@@ -190,6 +204,9 @@ def claims(
     out: Annotated[Path, typer.Option(help="output folder for claims.md and claims.html")] = Path("results/claims"),
     exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): the sweeps' claims "
                                                       "are decided on the clean subset")] = None,
+    allow_scripted: Annotated[bool, typer.Option("--allow-scripted", hidden=True,
+                                                 help="for evalkit's own tests: decide claims from rows of the "
+                                                      "scripted test engine too")] = False,
 ) -> None:
     """Decide the claims of a claims file (default: the team's claims C1-C9 about s1) from reported numbers
     (single runs, published multi-seed results, forcing ladders) and/or sweep results (Markdown + HTML)."""
@@ -201,17 +218,21 @@ def claims(
         sources.append(str(reported))
     with failing():
         cf = read_claims(claims_file, rep)
-    frames = []
+    frames, models = [], []
     with failing():
         for d in results_dirs or []:
             frames.append(load_results(d, exclude=exclude, say=say))
+            models.append(sources_of(d, frames[-1]))
             sources.append(str(d) if exclude is None else f"{d} (clean: without the problems of {exclude.name})")
+        frames = settings_across(frames, results_dirs or [])
     if rep is None and not frames:
         fail("give --reported FILE and/or results directories")
     if exclude is not None and not frames:
         fail("--exclude applies to results directories; none given")
-    verdicts = decide(rep, frames, alpha, claims=cf)
-    md = render_markdown(verdicts, alpha, sources, rep.sources if rep is not None else None, cf.title)
+    verdicts = decide(rep, frames, alpha, claims=cf, sources=models, allow_test_double=allow_scripted)
+    doubles = sorted({m for src in models for m in test_doubles(src)})
+    md = render_markdown(verdicts, alpha, sources, rep.sources if rep is not None else None, cf.title,
+                         banner=banner(doubles, claims_decided=allow_scripted))
     console.print(md, highlight=False, markup=False)
     atomic_write_bytes(out / "claims.md", md.encode())
     atomic_write_bytes(out / "claims.html", markdown_to_html(md, "claims").encode())

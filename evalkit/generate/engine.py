@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,8 @@ def default_engine_args(cuda: bool) -> dict[str, Any]:
 class VLLMEngine:
     """Generation through ``vllm.LLM``'s engine with continuous batching (see :meth:`stream`)."""
 
+    kind: ClassVar[str] = "vllm"
+    test_double: ClassVar[bool] = False
     model_path: str
     engine_args: dict[str, Any] = field(default_factory=dict)
     name: str = ""

@@ -16,6 +16,7 @@ import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import ClassVar
 
 from evalkit.generate.engine import GenRequest, GenResult, OnDone, stream_rounds
 
@@ -72,8 +73,14 @@ def _h(*parts: object) -> int:
 @dataclass
 class ScriptedEngine:
     """``golds`` maps a problem's prompt text to its gold answer; ``difficulty`` maps it to the number
-    of thinking tokens needed to be right (default: a hash-derived value in [0, max_difficulty))."""
+    of thinking tokens needed to be right (default: a hash-derived value in [0, max_difficulty)).
 
+    A test double: its answers are scripted (right once the thinking is long enough), not a model's.
+    Results directories record it (``manifest.json``: ``models.<id>.engine``, ``test_double``) and every
+    output that reads them says so."""
+
+    kind: ClassVar[str] = "scripted"
+    test_double: ClassVar[bool] = True
     golds: dict[str, str] = field(default_factory=dict)
     p_end: float = 0.02
     max_difficulty: int = 400

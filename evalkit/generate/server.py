@@ -43,7 +43,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Thread
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -298,6 +298,9 @@ class ServerEngine:
     model name; ``tokenizer_path``: a local model directory whose tokenizer and chat template are the
     model's (else the server's ``/tokenize``); ``token_ids``: None detects whether the server takes
     token ids, False forces text; ``retries`` per request and replica, ``backoff_s`` doubling."""
+
+    kind: ClassVar[str] = "server"
+    test_double: ClassVar[bool] = False
 
     def __init__(self, urls: Iterable[str], model: str, *, tokenizer_path: str | None = None, name: str = "",
                  concurrency: int = 64, timeout_s: float = 3600.0, retries: int = 3, backoff_s: float = 1.0,

@@ -7,6 +7,7 @@ is a thin layer over these functions.
 """
 
 from evalkit.pipeline.batches import Batch, plan_batches
+from evalkit.pipeline.changes import check_store, plan_changes
 from evalkit.pipeline.checks import check_context, check_golds, check_plan
 from evalkit.pipeline.context import SweepContext, SweepResult, assign_classes
 from evalkit.pipeline.executors import EXECUTOR_KINDS, EXECUTORS, Executor, LocalExecutor, get_executor
@@ -44,10 +45,12 @@ __all__ = [
     "check_context",
     "check_golds",
     "check_plan",
+    "check_store",
     "get_executor",
     "grade_file",
     "load_model_config",
     "plan_batches",
+    "plan_changes",
     "regrade",
     "results_dir",
     "run_sweep",

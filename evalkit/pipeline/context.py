@@ -106,7 +106,9 @@ class SweepContext:
                 eng.say = self.say
             try:
                 self.models_info[model_id] = {
-                    **info, "path": path, "flops_n_active": shape.n_active if shape else None,
+                    **info, "path": path, "engine": getattr(eng, "kind", type(eng).__name__),
+                    "test_double": bool(getattr(eng, "test_double", False)),
+                    "flops_n_active": shape.n_active if shape else None,
                     "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
                     "max_model_len": eng.max_model_len,
                     **({"server": eng.server_info} if hasattr(eng, "server_info") else {})}

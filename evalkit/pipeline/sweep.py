@@ -8,6 +8,7 @@ from typing import Any
 from evalkit.grade import GRADER_VERSION
 from evalkit.pipeline.adaptive import run_adaptive
 from evalkit.pipeline.batches import plan_batches
+from evalkit.pipeline.changes import check_store
 from evalkit.pipeline.checks import check_plan
 from evalkit.pipeline.context import SweepResult
 from evalkit.pipeline.executors import Executor, get_executor
@@ -74,6 +75,7 @@ def run_sweep(
     executor: str | None = None,
     observer: Observer | None = None,
     wait: bool = False,
+    add_cells: bool = False,
 ) -> SweepResult:
     """Run (or resume) a sweep: every sample unit missing from ``results_root/<sweep>`` is generated,
     graded and stored, batch by batch.
@@ -85,7 +87,9 @@ def run_sweep(
     lines on stderr, the engine's output in ``logs/engine.log``); every message also goes to the run's
     ``logs/run-<start>.log``. On Slurm the sweep is submitted as a job array and this returns at once
     (``result.job_id``; follow it with ``evalkit status``) unless ``wait``; units held by tasks still in
-    the queue are never submitted again."""
+    the queue are never submitted again. A plan whose experiment differs from the one already stored
+    under its name (a changed temperature, model, selection, ...) is refused naming each difference
+    (:func:`~evalkit.pipeline.changes.check_store`) unless ``add_cells``."""
     observer = observer or Observer()
     plan = as_plan(sweep)
     spec = plan.spec
@@ -95,9 +99,13 @@ def run_sweep(
     check_gpus(spec, kind)
     run_on = get_executor(kind, wait)
     store = ResultStore(results_dir(results_root, str(spec.name)))
+    changes = check_store(plan, store, add_cells)
+    if changes:
+        observer.say(f"{store.root}: adding cells that differ from the stored ones in: {'; '.join(changes)}")
 
     def run_pass(p: Plan, first: bool) -> SweepResult:
-        return _run_pass(p, store, run_on, factory, resolve, force=force and first, observer=observer)
+        return _run_pass(p, store, run_on, factory, resolve, force=force and first, observer=observer,
+                         changes=changes)
 
     if spec.adaptive is not None:
         return run_adaptive(plan, store, run_pass, observer)
@@ -105,7 +113,7 @@ def run_sweep(
 
 
 def _run_pass(plan: Plan, store: ResultStore, run_on: Executor, factory: EngineFactory, resolve: Resolver, *,
-              force: bool, observer: Observer) -> SweepResult:
+              force: bool, observer: Observer, changes: list[str] | None = None) -> SweepResult:
     """Every missing unit of the plan's seeds: batches run (or submitted), the run recorded in the manifest."""
     if orphans := store.remove_orphans():
         observer.say(f"{store.root}: removed {orphans} temporary files of writers killed mid-write")
@@ -143,6 +151,7 @@ def _run_pass(plan: Plan, store: ResultStore, run_on: Executor, factory: EngineF
             "end": now(),
             "executor": run_on.kind,
             **({"job_id": result.job_id} if result.job_id else {}),
+            **({"added_cells_differing_in": changes} if changes else {}),
             "parts_written": result.generated_shards,
             "samples": result.samples,
             "failed_batches": result.failed_batches,

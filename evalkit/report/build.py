@@ -18,9 +18,11 @@ import pandas as pd
 from evalkit.grade import GRADER_VERSION
 from evalkit.report import adaptive, clean, html
 from evalkit.report import matched as mt
+from evalkit.report import provenance as prov
 from evalkit.report.tables import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
 from evalkit.spec.exclude import ExcludeEntry, read_exclude
 from evalkit.store import Col, ResultsError, Samples, atomic_write_bytes, open_results
+from evalkit.store.provenance import with_settings
 
 Say = Callable[[str], None]
 
@@ -67,9 +69,11 @@ def clean_subset(df: pd.DataFrame, path: Path, say: Say = _quiet) -> tuple[pd.Da
 def load_results(results_dir: str | Path, *, exclude: Path | None = None, need_rows: bool = False,
                  say: Say = _quiet) -> pd.DataFrame:
     """A results directory's rows (the clean subset with ``exclude``); warns through ``say`` when the
-    verdicts are stale."""
+    verdicts are stale. When its cells differ in a setting beyond the grid (cells added with ``--add-cells``),
+    the derived column ``setting`` names it per row (:func:`evalkit.store.provenance.with_settings`)."""
     results_dir = Path(results_dir)
-    df = open_results(results_dir, need_rows=need_rows).read_rows()
+    store = open_results(results_dir, need_rows=need_rows)
+    df = with_settings(store.read_rows(), store.read_cells())
     warning = stale_grader_warning(df, results_dir)
     if warning:
         say(warning)
@@ -86,19 +90,25 @@ class Report:
 
 
 def _matched_section(df: pd.DataFrame, out_dir: Path, clean: bool, show: Callable[[Any], None],
-                     say: Say) -> tuple[str, list[Path]]:
-    """Sequential vs parallel at matched compute (Markdown, figure paths), when both families are there."""
-    x = mt.default_x(df)
-    try:
-        cmp_, arrs = mt.compare(df, x)
-    except ValueError as e:
-        say(f"matched-compute comparison skipped: {e}")
-        return "", []
-    section = mt.render_markdown(cmp_, x)
-    show(section)
-    paths = mt.plot(cmp_, arrs, x, out_dir / "figures" / f"matched_{x}{'_clean' if clean else ''}", title=out_dir.name)
-    say(f"wrote {', '.join(str(p) for p in paths)}")
-    return "\n" + section + f"\n![matched compute](figures/{paths[1].name})\n", list(paths)
+                     say: Say, title: str) -> tuple[str, list[Path]]:
+    """Sequential vs parallel at matched compute (Markdown, figure paths), when both families are there:
+    one comparison per setting (cells of different settings are never pooled)."""
+    md, paths = "", []
+    for setting, part in prov.by_setting(df):
+        x = mt.default_x(part)
+        try:
+            cmp_, arrs = mt.compare(part, x)
+        except ValueError as e:
+            say(f"matched-compute comparison{f' ({setting})' if setting else ''} skipped: {e}")
+            continue
+        section = mt.render_markdown(cmp_, x, setting)
+        show(section)
+        base = out_dir / "figures" / f"matched_{x}{prov.slug(setting)}{'_clean' if clean else ''}"
+        figs = mt.plot(cmp_, arrs, x, base, title=title + (f" ({setting})" if setting else ""))
+        say(f"wrote {', '.join(str(p) for p in figs)}")
+        md += "\n" + section + f"\n![matched compute](figures/{figs[1].name})\n"
+        paths += figs
+    return md, paths
 
 
 def served_note(manifest: dict[str, Any]) -> str:
@@ -127,6 +137,10 @@ def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callabl
         title, stem = f"{out_dir.name} (clean: without the problems of {exclude.name})", "report-clean"
         emit(clean.render_rich(rows_full, exclude.name))
         clean_md = "\n" + clean.render_markdown(rows_full, exclude.name, len(entries))
+    sources = prov.sources_of(out_dir, df)
+    doubles = prov.test_doubles(sources)
+    if doubles:  # first, before any number
+        emit(prov.banner_panel(doubles))
     rows, votes = cell_table(df), vote_table(df)
     emit(render_rich(rows, title=title))
     if votes:
@@ -137,10 +151,13 @@ def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callabl
     adaptive_md = adaptive.render_markdown(store.decisions(), adaptive_max)
     if adaptive_md:
         emit(adaptive_md)
-    md = render_markdown(rows, title=title, votes=votes) + adaptive_md + clean_md
+    headings = {m: prov.model_heading(m, sources) for m in sources}
+    md = render_markdown(rows, title=title, votes=votes, headings=headings, banner=prov.banner(doubles))
+    md += adaptive_md + clean_md
     md += served_note(store.read_manifest())
     if votes and Samples.of(df).has_method("sequential"):
-        section, paths = _matched_section(df, out_dir, exclude is not None, emit, say)
+        section, paths = _matched_section(df, out_dir, exclude is not None, emit, say,
+                                          prov.figure_title(out_dir.name, sources))
         md += section
         rep.paths += paths
     atomic_write_bytes(out_dir / f"{stem}.md", md.encode())

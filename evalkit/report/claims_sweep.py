@@ -52,6 +52,7 @@ def seed_variance(data: ClaimData, p: SeedVariance) -> Verdict:
         k=f"{mat.shape[1]} seeds",
         method="chi-square interval for an SD; problem-clustered score interval; pooled within-problem variance",
         source="sweep results",
+        used=g.frame,
     )
 
 
@@ -71,7 +72,8 @@ def matched_compute(data: ClaimData, p: MatchedCompute) -> Verdict:
                                      f"{100 * md.estimate:+.1f} points",
                            interval=f"[{100 * md.low:+.1f}, {100 * md.high:+.1f}]",
                            n=f"{m.n_problems} problems x {m.n_seeds} seeds", method=md.method,
-                           power="more problems narrow the interval fastest; seeds help less when seeds correlate")
+                           power="more problems narrow the interval fastest; seeds help less when seeds correlate",
+                           used=df)
     return needs()
 
 
@@ -110,7 +112,7 @@ def control_token(data: ClaimData, p: ControlToken) -> Verdict:
                    interval=f"smallest Holm-adjusted p = {adj.min():.3f} over {len(pvals)} paired comparisons",
                    n=f"{seq.n_problems} problems x {seq.n_seeds} seeds",
                    method="paired t tests over problems (population of problems; level shown by simulation, README "
-                          "statistics), Holm correction", details=lines)
+                          "statistics), Holm correction", details=lines, used=seq.frame)
 
 
 def length_confound(data: ClaimData, p: LengthConfound) -> Verdict:
@@ -133,4 +135,5 @@ def length_confound(data: ClaimData, p: LengthConfound) -> Verdict:
                    n=f"{s.n} problems, {s.details['samples']} samples",
                    method="pooled within-problem least-squares slope; problems resampled as clusters",
                    power="'supported' means realised length predicts correctness within problems (a confound "
-                         "for budget-forcing curves); a controlled answer-at-fixed-length design isolates it")
+                         "for budget-forcing curves); a controlled answer-at-fixed-length design isolates it",
+                   used=seq.frame)

@@ -1,5 +1,5 @@
 """A small Markdown-to-HTML renderer for evalkit's own reports (headers, paragraphs, lists, pipe
-tables, bold, images): self-contained pages, no extra dependency."""
+tables, bold, images, ``>`` warnings): self-contained pages, no extra dependency."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import re
 CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
        "table{border-collapse:collapse;margin:1em 0;font-size:90%}td,th{border:1px solid #ccc;padding:3px 8px;"
        "text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-       "h1,h2{border-bottom:1px solid #eee}")
+       "h1,h2{border-bottom:1px solid #eee}"
+       "blockquote{margin:1em 0;padding:.6em 1em;border-left:6px solid #c00;background:#fee;color:#600}")
 
 
 def _inline(t: str) -> str:
@@ -46,6 +47,13 @@ def markdown_to_html(md: str, title: str = "evalkit report") -> str:
             out.append(f"<h{n}>{_inline(m.group(2))}</h{n}>")
         elif img:
             out.append(f"<p><img alt='{html.escape(img.group(1))}' src='{html.escape(img.group(2))}'></p>")
+        elif line.startswith("> "):
+            quote = []
+            while i < len(lines) and lines[i].startswith("> "):
+                quote.append(_inline(lines[i][2:]))
+                i += 1
+            out.append(f"<blockquote role='alert'>{' '.join(quote)}</blockquote>")
+            continue
         elif line.startswith("- "):
             out.append("<ul>")
             while i < len(lines) and lines[i].startswith("- "):

@@ -102,8 +102,10 @@ def compare(
     return matched_compute(arrs["seq_acc"], arrs["seq_x"], arrs["par_acc"], arrs["par_x"], n_boot=n_boot), arrs
 
 
-def render_markdown(m: MatchedComparison, x: str) -> str:
-    lines = [f"## Sequential (budget forcing) vs parallel (majority vote) at matched {x}", "",
+def render_markdown(m: MatchedComparison, x: str, setting: str = "") -> str:
+    """The comparison's section; ``setting`` names the cells' setting when a results directory holds several."""
+    lines = [f"## Sequential (budget forcing) vs parallel (majority vote) at matched {x}"
+             + (f" ({setting})" if setting else ""), "",
              f"{m.n_problems} problems x {m.n_seeds} seeds; curves piecewise linear in log-compute; intervals: "
              f"{m.area.method}, {m.area.details['n_boot']} resamples, 95%, for the population of problems.", "",
              f"| {x} | sequential | parallel | difference | 95% CI |", "|---|---|---|---|---|"]

@@ -19,6 +19,7 @@ from evalkit.analyze import (
 )
 from evalkit.records import cap_label
 from evalkit.store import Col, Samples
+from evalkit.store.provenance import SETTING
 
 CONF = 0.95
 
@@ -45,9 +46,33 @@ class CellRow:
     mean_thinking: float
     forced_frac: float
     no_answer_frac: float
+    setting: str = ""  # the settings that tell this cell from others read with it ("" in one experiment)
 
 
 _cap = cap_label
+
+
+def setting_of(g: Samples) -> str:
+    """The derived setting label of a one-cell group ("" when the frame has none)."""
+    return str(g.frame[SETTING].iloc[0]) if SETTING in g.frame else ""
+
+
+def setting_columns(labels: list[str]) -> tuple[str, list[str]] | None:
+    """The header and the per-row values of the setting column (``temperature`` / ``1.0``; several settings
+    joined by ``; ``), or None when no row has a setting."""
+    if not any(labels):
+        return None
+    pairs = [[kv.split("=", 1) for kv in lab.split("; ")] if lab else [] for lab in labels]
+    names = next(([k for k, _ in p] for p in pairs if p), [])
+    return "; ".join(names), ["; ".join(v for _, v in p) if p else "-" for p in pairs]
+
+
+def _insert_setting(headers: list[str], rows: list[list[str]], labels: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows with the setting column after the task (unchanged when no row has a setting)."""
+    col = setting_columns(labels)
+    if col is None:
+        return headers, rows
+    return [headers[0], col[0], *headers[1:]], [[r[0], v, *r[1:]] for r, v in zip(rows, col[1], strict=True)]
 
 
 def cell_table(df: pd.DataFrame | Samples) -> list[CellRow]:
@@ -89,9 +114,10 @@ def cell_table(df: pd.DataFrame | Samples) -> list[CellRow]:
                 mean_thinking=float(g.thinking_tokens.mean()),
                 forced_frac=float(g.forced_end.mean()),
                 no_answer_frac=float(g.extracted.isna().mean()),
+                setting=setting_of(g),
             )
         )
-    out.sort(key=lambda r: (r.task, r.model, r.cap != "none", int(r.cap) if r.cap != "none" else 0,
+    out.sort(key=lambda r: (r.task, r.model, r.setting, r.cap != "none", int(r.cap) if r.cap != "none" else 0,
                             r.n_ignore, r.control, r.min_tokens))
     return out
 
@@ -135,38 +161,48 @@ NOTE = ("Accuracy: mean over problems of each problem's accuracy over its seeds 
         "problems do not measure seed noise).")
 
 
-def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] | None = None) -> str:
-    lines = [f"# {title}" if title else "# Results", ""]
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + ["| " + " | ".join(r) + " |"
+                                                                            for r in rows]
+
+
+def render_markdown(rows: list[CellRow], title: str = "", votes: list[VoteRow] | None = None,
+                    headings: dict[str, str] | None = None, banner: str = "") -> str:
+    """The report's tables in Markdown; ``headings``: model id -> its heading (default: the id);
+    ``banner``: a warning printed above everything (rows of a test double)."""
+    lines = [f"# {title}" if title else "# Results", ""] + ([banner, ""] if banner else [])
     models = sorted({r.model for r in rows})
     for m in models:
-        lines += [f"## {m}", "", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
-        lines += ["| " + " | ".join(cell_strings(r)) + " |" for r in rows if r.model == m]
-        lines.append("")
+        mine = [r for r in rows if r.model == m]
+        hs, body = _insert_setting(HEADERS, [cell_strings(r) for r in mine], [r.setting for r in mine])
+        lines += [f"## {(headings or {}).get(m, m)}", "", *_md_table(hs, body), ""]
     lines += [NOTE, ""]
     if votes:
-        lines += ["## Parallel sampling: majority vote", "", "| " + " | ".join(VOTE_HEADERS) + " |",
-                  "|" + "---|" * len(VOTE_HEADERS)]
-        lines += ["| " + " | ".join(vote_strings(v)) + " |" for v in votes]
-        lines += ["", VOTE_NOTE, ""]
+        hs, body = _insert_setting(VOTE_HEADERS, [vote_strings(v) for v in votes], [v.setting for v in votes])
+        lines += ["## Parallel sampling: majority vote", "", *_md_table(hs, body), "", VOTE_NOTE, ""]
     return "\n".join(lines)
 
 
-def render_rich(rows: list[CellRow], title: str = "") -> Table:
-    t = Table(title=title or None, caption=NOTE, caption_justify="left")
-    for h in HEADERS:
-        t.add_column(h, justify="left" if h in ("task", "control") else "right")
-    for r in rows:
-        t.add_row(*cell_strings(r))
+def _rich(base: list[str], rows: list[list[str]], settings: list[str], title: str | None, caption: str,
+          left: tuple[str, ...]) -> Table:
+    t = Table(title=title, caption=caption, caption_justify="left")
+    headers, body = _insert_setting(base, rows, settings)
+    for i, h in enumerate(headers):
+        setting = len(headers) > len(base) and i == 1
+        t.add_column(h, justify="left" if h in left or setting else "right")
+    for r in body:
+        t.add_row(*r)
     return t
+
+
+def render_rich(rows: list[CellRow], title: str = "") -> Table:
+    return _rich(HEADERS, [cell_strings(r) for r in rows], [r.setting for r in rows], title or None, NOTE,
+                 ("task", "control"))
 
 
 def render_votes_rich(votes: list[VoteRow]) -> Table:
-    t = Table(title="parallel sampling: majority vote", caption=VOTE_NOTE, caption_justify="left")
-    for h in VOTE_HEADERS:
-        t.add_column(h, justify="left" if h == "task" else "right")
-    for v in votes:
-        t.add_row(*vote_strings(v))
-    return t
+    return _rich(VOTE_HEADERS, [vote_strings(v) for v in votes], [v.setting for v in votes],
+                 "parallel sampling: majority vote", VOTE_NOTE, ("task",))
 
 
 @dataclass
@@ -184,6 +220,7 @@ class VoteRow:
     maj_high: float
     pass_k: float
     best_k: float = float("nan")  # best-of-k by the verifier's score (nan without a verifier)
+    setting: str = ""  # as CellRow.setting
 
 
 def vote_sizes(n: int) -> list[int]:
@@ -235,7 +272,9 @@ def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
                                len(problems), len(seeds), float(np.nanmean(maj)),
                                boot.low if boot else float("nan"), boot.high if boot else float("nan"),
                                float(np.nanmean(pk)),
-                               float(np.nanmean(bk)) if not np.isnan(bk).all() else float("nan")))
+                               float(np.nanmean(bk)) if not np.isnan(bk).all() else float("nan"), setting_of(g)))
+    if any(v.setting for v in out):
+        out.sort(key=lambda v: v.setting)  # stable: the cells' order within a setting
     return out
 
 

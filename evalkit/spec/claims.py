@@ -111,6 +111,24 @@ KINDS: dict[str, type[_Params]] = {
 }
 
 
+class AppliesTo(_Strict):
+    """What a claim is about: sweep rows of other models or benchmarks do not decide it ("not applicable").
+    A model matches by its id or the id's last part (``s1-32B`` matches ``simplescaling/s1-32B``), any case."""
+
+    models: list[str] = Field(default_factory=list)
+    benchmarks: list[str] = Field(default_factory=list)
+
+    def admits(self, model: str, task: str) -> bool:
+        """Whether rows of ``model`` on ``task`` are about this claim."""
+        names = {m.lower() for m in self.models}
+        ok_model = not names or model.lower() in names or model.rsplit("/", 1)[-1].lower() in names
+        return ok_model and (not self.benchmarks or task in self.benchmarks)
+
+    def __str__(self) -> str:
+        return "; ".join(f"{k}: {', '.join(v)}" for k, v in (("models", self.models),
+                                                             ("benchmarks", self.benchmarks)) if v)
+
+
 class Claim(_Strict):
     id: str = Field(min_length=1)
     statement: str = Field(min_length=1)
@@ -118,6 +136,7 @@ class Claim(_Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
     sources: list[str] = Field(min_length=1)  # who makes the claim, by citation
     needs: str = ""  # what data would decide it, printed when none is given
+    applies_to: AppliesTo | None = None  # bind the claim to models and/or benchmarks (sweep rows of others: n/a)
 
     @field_validator("kind")
     @classmethod
