@@ -1,7 +1,10 @@
 """Grading in worker processes: a hard wall-clock timeout per item, an address-space limit, and
 dead workers restarted. A timed-out item is incorrect with reason ``timeout``; a worker that dies
 (e.g. out of memory) gives ``worker_died``. Items are streamed to each worker in chunks and the
-per-item clock restarts at every answer, so the isolation costs little throughput."""
+per-item clock restarts at every answer, so the isolation costs little throughput. A worker's clock starts
+only once it says it is ready (its imports done and one item graded to warm the parser): a spawned worker
+takes seconds to import the grader on a loaded machine, and that time must not turn a correct answer into
+a ``timeout``."""
 
 from __future__ import annotations
 
@@ -53,8 +56,15 @@ def _fault(kind: str) -> None:
         os._exit(3)
 
 
+READY = "ready"  # what a worker sends once it can grade
+STARTUP_S = 300.0  # a worker that is not ready by then is taken for dead
+
+
 def _worker(conn: Any, cfg: GraderConfig, max_bytes: int | None, faults: dict[str, str] | None = None) -> None:
     _limit_memory(max_bytes)
+    with contextlib.suppress(Exception):  # warm-up: the parser's lazy imports happen here, off the clock
+        grade_item_inprocess(Item("\\boxed{1}", "1", "math"), cfg)
+    conn.send(READY)
     while True:
         try:
             msg = conn.recv()
@@ -87,7 +97,14 @@ class _Slot:
         self.proc.start()
         child.close()
         self.queue: list[int] = []  # item indices sent, not yet answered
+        self.ready = False  # the worker said READY: the per-item clock runs
+        self.started = time.monotonic()
         self.deadline = 0.0
+
+    def arm(self, timeout: float) -> None:
+        """Restart the clock of the item at the head of the queue (a worker not ready yet gets its start-up
+        allowance instead)."""
+        self.deadline = time.monotonic() + (timeout if self.ready else STARTUP_S)
 
     def kill(self) -> None:
         self.proc.kill()
@@ -112,6 +129,7 @@ class SandboxGrader:
         self.ctx = mp.get_context(context or ("fork" if hasattr(os, "fork") and not heavy else "spawn"))
         self.slots = [_Slot(self.ctx, self.cfg, self.max_bytes, faults) for _ in range(max(1, workers))]
         self.restarts = 0
+        self.startup_s = 0.0  # time workers took to become ready (off every item's clock)
 
     def close(self) -> None:
         for s in self.slots:
@@ -146,7 +164,7 @@ class SandboxGrader:
                         todo.extend(reversed(batch))
                         continue
                     s.queue = batch
-                    s.deadline = time.monotonic() + self.timeout
+                    s.arm(self.timeout)
             busy = [s for s in self.slots if s.queue]
             if not busy:
                 continue
@@ -155,7 +173,13 @@ class SandboxGrader:
             for s in busy:
                 if s.conn in ready:
                     try:
-                        idx, g = s.conn.recv()
+                        msg = s.conn.recv()
+                        if msg == READY:
+                            s.ready = True
+                            self.startup_s += time.monotonic() - s.started
+                            s.arm(self.timeout)
+                            continue
+                        idx, g = msg
                     except (EOFError, OSError):  # the worker died (memory limit, segfault)
                         out[s.queue[0]] = Grade(False, None, R.WORKER_DIED, "")
                         rest = s.queue[1:]
@@ -164,7 +188,7 @@ class SandboxGrader:
                         continue
                     out[idx] = g
                     s.queue.remove(idx)
-                    s.deadline = time.monotonic() + self.timeout
+                    s.arm(self.timeout)
                 elif time.monotonic() >= s.deadline:
                     out[s.queue[0]] = Grade(False, None, R.TIMEOUT, "")
                     rest = s.queue[1:]
