@@ -23,7 +23,7 @@ from evalkit.report.claims import DEFAULT_CLAIMS
 from evalkit.report.reported import load_reported
 from evalkit.spec import Plan
 from evalkit.spec.tasks import data_status, registry
-from evalkit.store import ResultStore, Samples
+from evalkit.store import NUMBERS, ResultStore, Samples
 
 REPORTED = DEFAULT_CLAIMS.with_name("s1_reported.yaml")  # published results shipped with evalkit
 
@@ -68,7 +68,7 @@ def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
     store = ResultStore(results / str(plan.spec.name))
     if not store.root.exists():
         return None
-    rows = Samples.of(store.read_rows())
+    rows = Samples.of(store.read_rows(columns=NUMBERS))
     cell = next(iter(plan.stop_cells().values()))[0]
     m = rows.where(rows.cell_id == cell).accuracy_matrix().to_numpy(float) if not rows.empty else np.empty((0, 0))
     m = m[:, ~np.isnan(m).any(axis=0)] if m.size else m  # the seeds every problem has

@@ -30,7 +30,7 @@ from evalkit.pipeline.observer import Observer
 from evalkit.pipeline.provenance import now
 from evalkit.spec import Plan
 from evalkit.spec.schema import AdaptiveSeeds
-from evalkit.store import ResultStore, Samples
+from evalkit.store import NUMBERS, ResultStore, Samples
 
 
 def rule_of(a: AdaptiveSeeds) -> AdaptiveRule:
@@ -141,7 +141,7 @@ def run_adaptive(plan: Plan, store: ResultStore, run_pass: Callable[[Plan, bool]
             observer.say(f"round {r + 1} ({n} seeds) is not complete (submitted, queued or failed); "
                          "run the sweep again when it is to decide")
             return total
-        d = decide(sub, Samples.of(store.read_rows()), r)
+        d = decide(sub, Samples.of(store.read_rows(columns=NUMBERS)), r)
         if journaled.get(r) != d.to_json():  # a rerun re-decides the stored rounds: journaled once each
             store.record_decision({**d.to_json(), "decided": now()})
             journaled[r] = d.to_json()

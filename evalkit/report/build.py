@@ -21,7 +21,7 @@ from evalkit.report import matched as mt
 from evalkit.report import provenance as prov
 from evalkit.report.tables import cell_table, render_markdown, render_rich, render_votes_rich, vote_table
 from evalkit.spec.exclude import ExcludeEntry, read_exclude
-from evalkit.store import Col, ResultsError, Samples, atomic_write_bytes, open_results
+from evalkit.store import NUMBERS, Col, ResultsError, Samples, atomic_write_bytes, open_results
 from evalkit.store.provenance import with_settings
 
 Say = Callable[[str], None]
@@ -67,13 +67,14 @@ def clean_subset(df: pd.DataFrame, path: Path, say: Say = _quiet) -> tuple[pd.Da
 
 
 def load_results(results_dir: str | Path, *, exclude: Path | None = None, need_rows: bool = False,
-                 say: Say = _quiet) -> pd.DataFrame:
+                 say: Say = _quiet, texts: bool = False) -> pd.DataFrame:
     """A results directory's rows (the clean subset with ``exclude``); warns through ``say`` when the
-    verdicts are stale. When its cells differ in a setting beyond the grid (cells added with ``--add-cells``),
+    verdicts are stale. The texts (responses, thinking, provenance) are read only with ``texts``: statistics
+    never need them. When its cells differ in a setting beyond the grid (cells added with ``--add-cells``),
     the derived column ``setting`` names it per row (:func:`evalkit.store.provenance.with_settings`)."""
     results_dir = Path(results_dir)
     store = open_results(results_dir, need_rows=need_rows)
-    df = with_settings(store.read_rows(), store.read_cells())
+    df = with_settings(store.read_rows(columns=None if texts else NUMBERS), store.read_cells())
     warning = stale_grader_warning(df, results_dir)
     if warning:
         say(warning)

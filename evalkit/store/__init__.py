@@ -25,13 +25,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evalkit.errors import EvalkitError
-from evalkit.store.frame import SAMPLE_KEY, TEXTS, CellColumns, Col, Samples, check_frame
+from evalkit.store.frame import NUMBERS, SAMPLE_KEY, TEXTS, CellColumns, Col, Samples, check_frame
 from evalkit.store.row import FIELDS, ROW_SCHEMA, SampleRow, from_table, rows_of, to_table
 
 SCHEMA_VERSION = 2  # the columns of SampleRow; directories written since schema 2 read unchanged
 
 __all__ = [
     "FIELDS",
+    "NUMBERS",
     "ROW_SCHEMA",
     "SAMPLE_KEY",
     "SCHEMA_VERSION",
@@ -56,6 +57,16 @@ def _write_table(path: Path, rows: list[SampleRow]) -> None:
     sink = pa.BufferOutputStream()
     pq.write_table(to_table(rows), sink, compression="zstd")
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _read_columns(path: Path, names: list[str]) -> pa.Table:
+    """The named columns of a part, in that order; a column an older part lacks is read as nulls."""
+    have = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[n for n in names if n in have])
+    for n in names:
+        if n not in have:
+            table = table.append_column(ROW_SCHEMA.field(n), pa.nulls(len(table), ROW_SCHEMA.field(n).type))
+    return table.select(names)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -276,13 +287,22 @@ class ResultStore:
             files = [f for f in files if f.parent.parent.name in keep]
         return files
 
-    def read_rows(self, cell_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    def read_rows(self, cell_ids: Iterable[str] | None = None, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """Every stored row as a frame (one column per :class:`SampleRow` field, vocabularies checked),
-        sorted by cell, seed, problem and sample; read it through :class:`Samples`."""
+        sorted by cell, seed, problem and sample; read it through :class:`Samples`. ``columns``: only these
+        (plus the sample key), read from the files column by column: statistics pass :data:`NUMBERS` and
+        never load a text (memory then grows with rows, not with text length)."""
         files = self._files(cell_ids)
+        wanted = set(FIELDS if columns is None else [*SAMPLE_KEY, *columns])
+        unknown = sorted(wanted - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown columns {unknown}; stored columns: {', '.join(FIELDS)}")
+        names = [n for n in FIELDS if n in wanted]  # in the stored order
         if not files:
-            return pd.DataFrame({f.name: pd.Series(dtype=f.type.to_pandas_dtype()) for f in ROW_SCHEMA})
-        df = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+            return pd.DataFrame({n: pd.Series(dtype=ROW_SCHEMA.field(n).type.to_pandas_dtype()) for n in names})
+        table = pa.concat_tables([_read_columns(f, names) for f in files], promote_options="default")
+        df = table.to_pandas()
+        del table
         return check_frame(df.sort_values(list(SAMPLE_KEY), kind="stable", ignore_index=True))
 
 

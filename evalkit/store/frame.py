@@ -82,6 +82,7 @@ if _NAMES != FIELDS:  # the constants are the record's fields, in order: a new f
     raise TypeError(f"Col differs from SampleRow's fields: {sorted(set(_NAMES) ^ set(FIELDS))}")
 
 TEXTS = (Col.RESPONSE, Col.THINKING_TEXT, Col.ANSWER_TEXT, Col.PROVENANCE)  # the large columns
+NUMBERS = tuple(c for c in FIELDS if c not in TEXTS)  # what statistics read: every column but the texts
 SAMPLE_KEY = (Col.CELL_ID, Col.SEED, Col.PROBLEM_ID, Col.SAMPLE)  # what identifies a stored sample
 _VOCABULARIES = {Col.METHOD: METHODS, Col.THINKING_END: THINKING_ENDS, Col.ANSWER_FINISH: ANSWER_FINISHES}
 
