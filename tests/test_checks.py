@@ -244,3 +244,13 @@ def test_vllm_starts_with_the_hub_offline(tmp_path: Path, monkeypatch: pytest.Mo
     assert seen == [{"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}]
     assert "HF_HUB_OFFLINE" not in os.environ and os.environ["TRANSFORMERS_OFFLINE"] == "0"  # restored after
 
+
+def test_a_run_says_when_it_loads_the_engine_and_how_long_it_took(tmp_path: Path) -> None:
+    for capture, where in ((True, str(tmp_path / "chk" / "logs" / "engine.log")), (False, "the terminal")):
+        seen = Collect(capture_engine_output=capture)
+        run_sweep(build_plan(parse_spec(SPEC)), tmp_path, engine="scripted", observer=seen, force=True)
+        load = seen.messages.index(f"loading the engine for scripted-model … (its output: {where})")
+        assert seen.messages[load - 1] == "model scripted-model: scripted-model"
+        assert re.fullmatch(r"engine loaded in \d+\.\d s", seen.messages[load + 1]), seen.messages
+        assert seen.messages[load + 2].startswith("batch ")  # then the first batch
+        assert sum(m.startswith("loading the engine") for m in seen.messages) == 1  # loaded once per run

@@ -101,7 +101,11 @@ class SweepContext:
             path, info = self.resolve(model_id)
             self.say(f"model {model_id}: {path}")
             shape = flops_shape(model_id, path, entry.flops_config)  # what can fail from the spec, before a load
+            self.say(f"loading the engine for {model_id} … (its output: "
+                     f"{self.engine_log if self.engine_log is not None else 'the terminal'})")
+            t0 = time.perf_counter()
             eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
+            self.say(f"engine loaded in {time.perf_counter() - t0:.1f} s")
             if hasattr(eng, "server_info"):  # a served model: its warnings (a replica dropped) go to the run log
                 eng.say = self.say
             try:
