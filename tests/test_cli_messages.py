@@ -1,0 +1,80 @@
+"""What a new user reads (issue 41): dry-run totals and units, token counts as generated, spec errors
+that lead to the fix, the limit warning, missing paths, p-values, flags in --help, the next steps after
+a sweep, and the README's own-claims example."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from evalkit.cli import app
+from evalkit.pipeline import run_sweep
+from evalkit.pipeline.observer import Collect
+from evalkit.spec import SpecError, build_plan, parse_spec
+from evalkit.store import open_results
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPEC = """\
+name: msg
+model: scripted-model
+tasks:
+  - name: math500
+    where: {level: [1]}
+    limit: 20
+seeds: [0, 1]
+sampling: {temperature: 0.7, answer_max_tokens: 32}
+sequential: {caps: [64, 128], ignores: [0, 1]}
+"""
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(app, list(args))
+    return res.exit_code, " ".join(res.output.split())
+
+
+def _spec(tmp: Path, text: str = SPEC) -> Path:
+    (tmp / "msg.yaml").write_text(text)
+    return tmp / "msg.yaml"
+
+
+@pytest.mark.parametrize(("text", "first"), [
+    (SPEC.replace("name: math500", "name: math50"),
+     "msg.yaml:4: tasks[0].name: unknown task 'math50'; known tasks: aime24, aime25, gpqa_diamond, math500"),
+    (SPEC.replace("tasks:\n  - name: math500\n    where: {level: [1]}\n    limit: 20", "tasks: [math50]"),
+     "msg.yaml:3: tasks[0].name: unknown task 'math50'"),
+    (SPEC.replace("sampling:", "samplng:"), "msg.yaml:8: samplng: unknown key; did you mean sampling?"),
+    (SPEC.replace("    limit: 20", "    limt: 20"), "msg.yaml:6: tasks[0].limt: unknown key; did you mean limit?"),
+    (SPEC.replace("model: scripted-model", "model: {id: scripted-model, engne: {}}"),
+     "msg.yaml:2: model.engne: unknown key; did you mean engine?"),
+    (SPEC.replace("answer_max_tokens: 32}", "answer_max_tokens: 32, zzz: 1}"),
+     "msg.yaml:8: sampling.zzz: unknown key; keys: temperature, top_p, answer_max_tokens"),
+    (SPEC.replace("seeds: [0, 1]", "seeds: 3"),
+     "msg.yaml:7: seeds: 3 is not a list of seeds (for 3 seeds: [0, 1, 2]): give a list, e.g. `seeds: [0, 1, 2]`, "
+     "or adaptive seeds, e.g. `seeds: {adaptive: {start: 2, max: 32, stop: {halfwidth: 5}}}`"),
+    (SPEC.replace("seeds: [0, 1]", 'seeds: "0,1,2"'), "msg.yaml:7: seeds: '0,1,2' is not a list of seeds: give a "
+     "list, e.g. `seeds: [0, 1, 2]`"),
+])
+def test_spec_errors_lead_to_the_fix(text: str, first: str) -> None:
+    with pytest.raises(SpecError) as e:
+        parse_spec(text, "msg.yaml")
+    assert e.value.problems[0].startswith(first), e.value.problems
+    assert not any("Input should be a valid" in p for p in e.value.problems), e.value.problems
+
+def test_the_seeds_errors_examples_are_valid() -> None:
+    for example in ("seeds: [0, 1, 2]", "seeds: {adaptive: {start: 2, max: 32, stop: {halfwidth: 5}}}"):
+        parse_spec(SPEC.replace("seeds: [0, 1]", example))
+
+def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
+    from evalkit.spec.claims import ClaimsError, parse_claims
+
+    text = ("claims:\n  - {id: A, statement: s, kind: two_systems, parameters: {benchmrk: b, a: x, b: y},\n"
+            "     sources: [me]}\n")
+    with pytest.raises(ClaimsError, match=r"c.yaml:2: claims\[0\].parameters.benchmrk: unknown key; did you mean "
+                                          r"benchmark\?"):
+        parse_claims(text, "c.yaml")
