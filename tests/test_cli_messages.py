@@ -43,6 +43,25 @@ def _spec(tmp: Path, text: str = SPEC) -> Path:
     return tmp / "msg.yaml"
 
 
+def test_status_counts_the_tokens_the_engine_generated(tmp_path: Path) -> None:
+    from evalkit.integrations.slurm.status import render, sweep_status
+
+    res = run_sweep(build_plan(parse_spec(SPEC)), tmp_path, engine="scripted", observer=Collect())
+    rows = open_results(res.out_dir).read_rows()
+    per_cell = int(rows[["thinking_tokens", "forced_tokens", "answer_tokens"]].sum().sum())
+    assert 0 < res.generated_tokens < per_cell  # cells share their trajectories' prefixes
+    st = sweep_status(res.out_dir)
+    assert st.tokens == res.generated_tokens
+    line = next(x for x in render(st)[2] if x.startswith("samples"))
+    assert f"generated tokens {res.generated_tokens:,} (what the engine generated: a thinking prefix that cells " \
+           "share counts once)" in line
+    manifest = json.loads((res.out_dir / "manifest.json").read_text())
+    assert manifest["runs"][-1]["generated_tokens"] == st.tokens  # the sweep's own count: the two agree
+    # results written before batches were journaled: the manifest's runs
+    for f in (res.out_dir / "journal").glob("*.jsonl"):
+        f.write_text("".join(x + "\n" for x in f.read_text().splitlines() if '"event": "batch"' not in x))
+    assert sweep_status(res.out_dir).tokens == res.generated_tokens
+
 @pytest.mark.parametrize(("text", "first"), [
     (SPEC.replace("name: math500", "name: math50"),
      "msg.yaml:4: tasks[0].name: unknown task 'math50'; known tasks: aime24, aime25, gpqa_diamond, math500"),

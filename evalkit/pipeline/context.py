@@ -17,6 +17,7 @@ from evalkit.pipeline.batches import Batch
 from evalkit.pipeline.engine_log import tail
 from evalkit.pipeline.models import EngineFactory, Resolver, flops_columns, flops_shape
 from evalkit.pipeline.observer import Observer
+from evalkit.pipeline.provenance import now
 from evalkit.records import Generation, Grade, Problem
 from evalkit.spec import Plan
 from evalkit.store import ResultStore, SampleRow
@@ -157,6 +158,7 @@ class SweepContext:
         return [verdict[it] for it in items]
 
     def run_batch(self, batch: Batch, result: SweepResult) -> None:
+        tokens, seconds = result.generated_tokens, result.generate_s
         jobs, gens = self.generate(batch, result)
         grades = self.grade(jobs, gens)
         shape, n_seeds, sweep = self.shapes[batch.model], len(self.plan.seeds), str(self.plan.spec.name)
@@ -170,6 +172,10 @@ class SweepContext:
             self.store.write_part(cid, batch.seed, batch.batch_id, rows, writer=self.writer)
             result.generated_shards += 1
             result.samples += len(rows)
+        # what the engine generated for the batch (a prefix shared by its cells once), for `evalkit status`
+        self.store.append_journal(self.writer, {
+            "time": now(), "event": "batch", "batch": batch.batch_id,
+            "generated_tokens": result.generated_tokens - tokens, "generate_s": round(result.generate_s - seconds, 3)})
 
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
