@@ -97,3 +97,10 @@ def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
     with pytest.raises(ClaimsError, match=r"c.yaml:2: claims\[0\].parameters.benchmrk: unknown key; did you mean "
                                           r"benchmark\?"):
         parse_claims(text, "c.yaml")
+
+def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
+    from evalkit.report.claim_data import p_value
+
+    assert [p_value(x) for x in (0.0, 4e-6, 0.000999, 0.001, 0.0424, 1.0)] == [
+        "p < 0.001", "p < 0.001", "p < 0.001", "p = 0.001", "p = 0.042", "p = 1.000"]
+    assert p_value(0.125, relation=">=") == "p >= 0.125" and p_value(2.3e-4, relation=">=") == "p >= 0.0002"
