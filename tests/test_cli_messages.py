@@ -98,6 +98,13 @@ def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
                                           r"benchmark\?"):
         parse_claims(text, "c.yaml")
 
+@pytest.mark.parametrize("command", ["report", "status", "figures", "claims", "view", "regrade"])
+def test_a_missing_results_path_is_said_not_to_exist(tmp_path: Path, command: str) -> None:
+    code, out = _cli(command, str(tmp_path / "nope"))
+    assert code == 2 and f"{tmp_path / 'nope'}: does not exist" in out, out
+    code, out = _cli(command, str(tmp_path))  # a directory, but not a results directory
+    assert code == 2 and "not a results directory (no manifest.json)" in out, out
+
 def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
     from evalkit.report.claim_data import p_value
 
