@@ -98,6 +98,19 @@ def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
                                           r"benchmark\?"):
         parse_claims(text, "c.yaml")
 
+def test_a_limit_beyond_the_selection_is_said_at_the_dry_run_and_the_run(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, SPEC.replace("limit: 20", "limit: 2000"))
+    n = len(build_plan(parse_spec(SPEC.replace("    limit: 20\n", ""))).selections["math500"].problems())
+    warning = f"msg.yaml:6: tasks[0].limit: limit 2000 > the {n} problems selected; using {n}"
+    code, out = _cli("sweep", str(spec), "--engine", "scripted", "--dry-run", "--results", str(tmp_path / "r"))
+    assert code == 0 and warning in out and f"task math500: {n} problems" in out, out
+    seen = Collect()
+    run_sweep(spec, tmp_path / "r", engine="scripted", observer=seen)
+    assert any(m.startswith("warning: ") and m.endswith(warning) for m in seen.messages), seen.messages
+    quiet = Collect()
+    run_sweep(_spec(tmp_path), tmp_path / "r2", engine="scripted", observer=quiet)  # limit 20 < n: nothing said
+    assert not any("warning" in m for m in quiet.messages)
+
 @pytest.mark.parametrize("command", ["report", "status", "figures", "claims", "view", "regrade"])
 def test_a_missing_results_path_is_said_not_to_exist(tmp_path: Path, command: str) -> None:
     code, out = _cli(command, str(tmp_path / "nope"))

@@ -34,6 +34,8 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
     for name, n in plan.problem_counts.items():
         console.print(f"  task {name}: {n if n is not None else '?'} problems"
                       + (f"  ({plan.unavailable[name]})" if name in plan.unavailable else ""), highlight=False)
+    for w in plan.warnings:
+        console.print(f"warning: {w}", highlight=False, markup=False)
     for m in s.model_entries():
         console.print(f"  model {m.id}" + (f" engine {m.engine}" if m.engine else "")
                       + (f" served by {', '.join(m.server.urls)} as {m.server.model or m.id}" if m.server else ""),
