@@ -43,6 +43,26 @@ def _spec(tmp: Path, text: str = SPEC) -> Path:
     return tmp / "msg.yaml"
 
 
+def test_the_dry_run_names_the_token_bound_a_total_and_gpu_time_in_a_unit_that_shows_it(tmp_path: Path) -> None:
+    code, out = _cli("sweep", str(_spec(tmp_path)), "--engine", "scripted", "--dry-run", "--results", str(tmp_path))
+    assert code == 0, out
+    plan = build_plan(parse_spec(SPEC))
+    total = sum(20 * 2 * (c.forcing.cap + 32) for c in plan.cells)  # every cell, problem and seed, to its cap
+    assert total == plan.token_upper_bound() == 20_480
+    assert f"upper bound on generated tokens, total over all cells (every sample of every problem and seed to " \
+           f"its cap, before tree reuse): {total:,}" in out
+    assert f"estimated GPU time at 2,000 generated tokens/s per GPU: <= {math.ceil(total / 2000)} GPU-seconds" in out
+    assert "per cell" not in out and "<= 0.0" not in out
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (0.2, "< 1 GPU-second"), (10.24, "<= 11 GPU-seconds"), (60.0, "<= 1.0 GPU-minutes"),
+    (150.0, "<= 2.5 GPU-minutes"), (360.0, "<= 0.1 GPU-hours"), (66_240.0, "<= 18.4 GPU-hours"),
+])
+def test_gpu_time_never_rounds_to_zero(seconds: float, shown: str) -> None:
+    from evalkit.cli.plan import gpu_time
+
+    assert gpu_time(seconds) == shown
+
 def test_status_counts_the_tokens_the_engine_generated(tmp_path: Path) -> None:
     from evalkit.integrations.slurm.status import render, sweep_status
 

@@ -42,7 +42,7 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
     engine: Annotated[str, typer.Option(help="vllm, or scripted (a test double)")] = "vllm",
     executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
-    throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU, for GPU-hours")] = 2000.0,
+    throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU (GPU time)")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
     exclude: Annotated[
         Path | None,
