@@ -144,3 +144,16 @@ def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
     assert [p_value(x) for x in (0.0, 4e-6, 0.000999, 0.001, 0.0424, 1.0)] == [
         "p < 0.001", "p < 0.001", "p < 0.001", "p = 0.001", "p = 0.042", "p = 1.000"]
     assert p_value(0.125, relation=">=") == "p >= 0.125" and p_value(2.3e-4, relation=">=") == "p >= 0.0002"
+
+COMMANDS = [[], ["sweep"], ["status"], ["report"], ["figures"], ["claims"], ["grade"], ["regrade"], ["view"],
+            ["models"], ["models", "install"], ["models", "serve"], ["import", "lm-eval"], ["export", "lm-eval"],
+            ["contamination"]]
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "evalkit")
+def test_help_shows_flags_as_flags(command: list[str]) -> None:
+    res = CliRunner().invoke(app, [*command, "--help"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "<bool>" not in res.output
+    assert re.search(r"--help\s+Show this message", res.output), res.output
+    if command == ["sweep"]:
+        assert re.search(r"--dry-run\s+print the plan", res.output) and re.search(r"--results\s+<path>", res.output)

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from evalkit.cli.common import app, console, fail, failing, observer, say, show
+from evalkit.cli.common import App, app, console, fail, failing, observer, say, show
 from evalkit.cli.plan import print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
 from evalkit.generate.server import run_server
@@ -30,7 +30,7 @@ from evalkit.store import atomic_write_bytes
 from evalkit.view import export as write_export
 from evalkit.view import serve
 
-models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
+models_app = App(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
 
 
