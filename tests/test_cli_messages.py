@@ -157,3 +157,27 @@ def test_help_shows_flags_as_flags(command: list[str]) -> None:
     assert re.search(r"--help\s+Show this message", res.output), res.output
     if command == ["sweep"]:
         assert re.search(r"--dry-run\s+print the plan", res.output) and re.search(r"--results\s+<path>", res.output)
+
+@pytest.mark.parametrize("where", ["outside", "checkout"])
+def test_the_next_steps_name_a_reported_file_that_exists_from_where_the_user_stands(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    from evalkit.cli.plan import REPORTED
+
+    spec = _spec(tmp_path)
+    monkeypatch.chdir(tmp_path if where == "outside" else ROOT)
+    code, out = _cli("sweep", str(spec), "--engine", "scripted", "--results", str(tmp_path / "r"))
+    assert code == 0, out
+    named = re.search(r"evalkit claims \S+ --reported (\S+)", out)
+    assert named is not None, out
+    assert Path(named.group(1)).resolve() == REPORTED.resolve() and Path(named.group(1)).is_file()
+    assert named.group(1) == ("paper_figs/s1_reported.yaml" if where == "checkout" else str(REPORTED.resolve()))
+
+def test_without_the_shipped_reported_file_the_next_steps_name_no_missing_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # as from an installed wheel, which does not ship paper_figs/
+    monkeypatch.setattr(sys.modules["evalkit.cli.main"], "REPORTED", tmp_path / "absent" / "s1_reported.yaml")
+    code, out = _cli("sweep", str(_spec(tmp_path)), "--engine", "scripted", "--results", str(tmp_path / "r"))
+    assert code == 0 and "next:" in out, out
+    assert "s1_reported.yaml" not in out and "--claims <claims.yaml> --reported <reported.yaml>" in out

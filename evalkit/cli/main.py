@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import typer
 from rich.table import Table
 
 from evalkit.cli.common import App, app, console, fail, failing, observer, say, show
-from evalkit.cli.plan import print_doctor, print_flops, print_plan
+from evalkit.cli.plan import REPORTED, print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
 from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
@@ -104,10 +105,19 @@ def sweep(
         fail(f"the report covers what was stored; {failures}", 1)
 
 
+def typed_path(path: Path) -> str:
+    """A path as the user types it from the working directory: relative below it, else absolute."""
+    rel = os.path.relpath(path.resolve())
+    return str(path.resolve()) if rel.startswith("..") else rel
+
+
 def _next_steps(out_dir: Path) -> None:
+    claims = (f"verdicts on the published claims: evalkit claims {out_dir} --reported {typed_path(REPORTED)}"
+              if REPORTED.exists() else
+              f"verdicts on claims: evalkit claims {out_dir} --claims <claims.yaml> --reported <reported.yaml> "
+              "(README: Figures and claims)")
     say(f"next: the report is {out_dir / 'report.md'} (and report.html); browse the samples: evalkit view "
-        f"{out_dir}; paper figures: evalkit figures {out_dir}; verdicts on the published claims: evalkit claims "
-        f"{out_dir} --reported paper_figs/s1_reported.yaml")
+        f"{out_dir}; paper figures: evalkit figures {out_dir}; {claims}")
 
 
 @app.command()
