@@ -54,6 +54,7 @@ def test_the_dry_run_names_the_token_bound_a_total_and_gpu_time_in_a_unit_that_s
     assert f"estimated GPU time at 2,000 generated tokens/s per GPU: <= {math.ceil(total / 2000)} GPU-seconds" in out
     assert "per cell" not in out and "<= 0.0" not in out
 
+
 @pytest.mark.parametrize(("seconds", "shown"), [
     (0.2, "< 1 GPU-second"), (10.24, "<= 11 GPU-seconds"), (60.0, "<= 1.0 GPU-minutes"),
     (150.0, "<= 2.5 GPU-minutes"), (360.0, "<= 0.1 GPU-hours"), (66_240.0, "<= 18.4 GPU-hours"),
@@ -62,6 +63,7 @@ def test_gpu_time_never_rounds_to_zero(seconds: float, shown: str) -> None:
     from evalkit.cli.plan import gpu_time
 
     assert gpu_time(seconds) == shown
+
 
 def test_status_counts_the_tokens_the_engine_generated(tmp_path: Path) -> None:
     from evalkit.integrations.slurm.status import render, sweep_status
@@ -81,6 +83,7 @@ def test_status_counts_the_tokens_the_engine_generated(tmp_path: Path) -> None:
     for f in (res.out_dir / "journal").glob("*.jsonl"):
         f.write_text("".join(x + "\n" for x in f.read_text().splitlines() if '"event": "batch"' not in x))
     assert sweep_status(res.out_dir).tokens == res.generated_tokens
+
 
 @pytest.mark.parametrize(("text", "first"), [
     (SPEC.replace("name: math500", "name: math50"),
@@ -105,9 +108,11 @@ def test_spec_errors_lead_to_the_fix(text: str, first: str) -> None:
     assert e.value.problems[0].startswith(first), e.value.problems
     assert not any("Input should be a valid" in p for p in e.value.problems), e.value.problems
 
+
 def test_the_seeds_errors_examples_are_valid() -> None:
     for example in ("seeds: [0, 1, 2]", "seeds: {adaptive: {start: 2, max: 32, stop: {halfwidth: 5}}}"):
         parse_spec(SPEC.replace("seeds: [0, 1]", example))
+
 
 def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
     from evalkit.spec.claims import ClaimsError, parse_claims
@@ -117,6 +122,7 @@ def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
     with pytest.raises(ClaimsError, match=r"c.yaml:2: claims\[0\].parameters.benchmrk: unknown key; did you mean "
                                           r"benchmark\?"):
         parse_claims(text, "c.yaml")
+
 
 def test_a_limit_beyond_the_selection_is_said_at_the_dry_run_and_the_run(tmp_path: Path) -> None:
     spec = _spec(tmp_path, SPEC.replace("limit: 20", "limit: 2000"))
@@ -131,12 +137,14 @@ def test_a_limit_beyond_the_selection_is_said_at_the_dry_run_and_the_run(tmp_pat
     run_sweep(_spec(tmp_path), tmp_path / "r2", engine="scripted", observer=quiet)  # limit 20 < n: nothing said
     assert not any("warning" in m for m in quiet.messages)
 
+
 @pytest.mark.parametrize("command", ["report", "status", "figures", "claims", "view", "regrade"])
 def test_a_missing_results_path_is_said_not_to_exist(tmp_path: Path, command: str) -> None:
     code, out = _cli(command, str(tmp_path / "nope"))
     assert code == 2 and f"{tmp_path / 'nope'}: does not exist" in out, out
     code, out = _cli(command, str(tmp_path))  # a directory, but not a results directory
     assert code == 2 and "not a results directory (no manifest.json)" in out, out
+
 
 def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
     from evalkit.report.claim_data import p_value
@@ -145,9 +153,28 @@ def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
         "p < 0.001", "p < 0.001", "p < 0.001", "p = 0.001", "p = 0.042", "p = 1.000"]
     assert p_value(0.125, relation=">=") == "p >= 0.125" and p_value(2.3e-4, relation=">=") == "p >= 0.0002"
 
+
+def test_the_readme_own_claims_example_runs_as_shown(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("here `my_reported.yaml`")
+    reported, claims = re.findall(r"```yaml\n(.*?)```", readme[start:], re.S)[:2]
+    assert "and `my_claims.yaml`:" in readme[start:readme.index(claims)]
+    (tmp_path / "my_reported.yaml").write_text(reported)
+    (tmp_path / "my_claims.yaml").write_text(claims)
+    code, out = _cli("claims", "--claims", str(tmp_path / "my_claims.yaml"), "--reported",
+                     str(tmp_path / "my_reported.yaml"), "--out", str(tmp_path / "out"))
+    assert code == 0, out
+    h1 = out.split("## H1:")[1].split("## H2:")[0]
+    assert "Verdict: supported" in h1 and "p < 0.001" in h1 and "[+16.9, +41.7]" in h1
+    assert "p = 0.000" not in out
+    said = " ".join(readme[readme.index(claims):].split("Kinds (parameters")[0].split())
+    assert "H1 supported (difference +30.0 points, [+16.9, +41.7], p < 0.001)" in said  # the README says what it gives
+
+
 COMMANDS = [[], ["sweep"], ["status"], ["report"], ["figures"], ["claims"], ["grade"], ["regrade"], ["view"],
             ["models"], ["models", "install"], ["models", "serve"], ["import", "lm-eval"], ["export", "lm-eval"],
             ["contamination"]]
+
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "evalkit")
 def test_help_shows_flags_as_flags(command: list[str]) -> None:
@@ -157,6 +184,7 @@ def test_help_shows_flags_as_flags(command: list[str]) -> None:
     assert re.search(r"--help\s+Show this message", res.output), res.output
     if command == ["sweep"]:
         assert re.search(r"--dry-run\s+print the plan", res.output) and re.search(r"--results\s+<path>", res.output)
+
 
 @pytest.mark.parametrize("where", ["outside", "checkout"])
 def test_the_next_steps_name_a_reported_file_that_exists_from_where_the_user_stands(
@@ -171,6 +199,7 @@ def test_the_next_steps_name_a_reported_file_that_exists_from_where_the_user_sta
     assert named is not None, out
     assert Path(named.group(1)).resolve() == REPORTED.resolve() and Path(named.group(1)).is_file()
     assert named.group(1) == ("paper_figs/s1_reported.yaml" if where == "checkout" else str(REPORTED.resolve()))
+
 
 def test_without_the_shipped_reported_file_the_next_steps_name_no_missing_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
