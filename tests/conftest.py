@@ -27,6 +27,18 @@ def make_cell(cap=64, k=0, controls=("Wait",), min_tokens=0, fmt="s1", temperatu
     )
 
 
+def hub_cache_entry(cache: Path, repo_id: str, commit: str = "0" * 40) -> Path:
+    """A model as the Hugging Face hub client leaves it in its cache (``refs/main`` -> ``snapshots/<commit>``
+    with a config.json), without any download; returns the snapshot directory."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True, exist_ok=True)
+    (snap / "config.json").write_text('{"model_type": "qwen2"}')
+    return snap
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_grade_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Tests never touch the user's verdict cache."""

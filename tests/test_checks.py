@@ -155,3 +155,102 @@ def test_a_command_checks_its_plan_once(tmp_path: Path, monkeypatch: pytest.Monk
     res = _sweep(tmp_path, SPEC, *(["--dry-run"] if dry else []))
     assert res.exit_code == 0, res.output
     assert len(calls) == 1
+
+
+MODEL_CHECK = """
+import socket
+import sys
+from typer.testing import CliRunner
+from evalkit.cli import app
+
+tried = []
+def refuse(self, address):  # every connection this process attempts is recorded and refused
+    tried.append(address)
+    raise OSError("no network in this test")
+socket.socket.connect = refuse
+res = CliRunner().invoke(app, ["sweep", sys.argv[1], "--results", sys.argv[2], *sys.argv[3:]])
+print(res.exit_code)
+print(" ".join(res.output.split()))
+print("connections:", tried)
+print("loaded:", sorted(m for m in ("vllm", "torch", "transformers") if m in sys.modules))
+"""
+
+
+def _check_model(tmp: Path, model: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """The sweep command on SPEC with ``model`` and the vllm engine, in a fresh process that refuses (and
+    records) any network connection; (exit code, output)."""
+    import os
+    import subprocess
+    import sys
+
+    spec = _write(tmp, SPEC.replace("scripted-model", model))
+    out = subprocess.run([sys.executable, "-c", MODEL_CHECK, str(spec), str(tmp / "r"), *args], capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[1], env={**os.environ, **(env or {})})
+    lines = out.stdout.splitlines()
+    assert len(lines) == 4, out.stdout + out.stderr
+    assert lines[2] == "connections: []" and lines[3] == "loaded: []", out.stdout  # offline, nothing heavy loaded
+    return int(lines[0]), lines[1]
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_a_misspelt_model_fails_before_anything_names_the_nearest_pack_and_asks_no_hub(tmp_path: Path,
+                                                                                      dry: bool) -> None:
+    code, said = _check_model(tmp_path, "smollm2-13m", *(["--dry-run"] if dry else []))
+    assert code == 2, said
+    assert ("chk.yaml:2: model.id: smollm2-13m is not a model pack, a model directory or a served model; "
+            "nearest packs: smollm2-135m") in said
+    assert not (tmp_path / "r").exists()  # the run too: refused before anything is written
+
+
+def test_a_hub_id_runs_only_from_the_local_cache(tmp_path: Path) -> None:
+    from tests.conftest import hub_cache_entry
+
+    pytest.importorskip("huggingface_hub")  # reads the local cache
+    env = {"HF_HUB_CACHE": str(tmp_path / "hub")}
+    code, said = _check_model(tmp_path, "someorg/some-model", "--dry-run", env=env)
+    assert code == 2 and "chk.yaml:2: model.id: someorg/some-model is not a model directory, nor in the local " \
+                          "Hugging Face cache" in said, said
+    assert "download it first (e.g. `hf download someorg/some-model`), or give the model's directory" in said
+    hub_cache_entry(tmp_path / "hub", "someorg/some-model")
+    code, said = _check_model(tmp_path, "someorg/some-model", "--dry-run", env=env)
+    assert code == 0 and "model someorg/some-model" in said, said
+    code, said = _check_model(tmp_path, str(tmp_path / "no-such-dir"), "--dry-run", env=env)
+    assert code == 2 and "no-such-dir: no such model directory" in said, said
+    code, said = _check_model(tmp_path, str(tmp_path / "hub"), "--dry-run", env=env)  # a directory is taken as is
+    assert code == 0, said
+
+
+def test_the_scripted_engine_takes_any_model_id(tmp_path: Path) -> None:
+    res = _sweep(tmp_path, SPEC.replace("scripted-model", "smollm2-13m"), "--dry-run")
+    assert res.exit_code == 0, res.output
+
+
+def test_vllm_starts_with_the_hub_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from evalkit.pipeline import models
+
+    seen: list[dict[str, str | None]] = []
+
+    class Recorder:  # stands in for vLLM (never started by tests): what the environment was at its start
+        def __init__(self, path: str, engine_args: dict, name: str) -> None:
+            seen.append({k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")})
+
+    monkeypatch.setattr(models, "VLLMEngine", Recorder)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    plan = build_plan(parse_spec(SPEC))
+    models.vllm_factory("scripted-model", str(tmp_path), {}, plan)
+    assert seen == [{"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}]
+    assert "HF_HUB_OFFLINE" not in os.environ and os.environ["TRANSFORMERS_OFFLINE"] == "0"  # restored after
+
+
+def test_a_run_says_when_it_loads_the_engine_and_how_long_it_took(tmp_path: Path) -> None:
+    for capture, where in ((True, str(tmp_path / "chk" / "logs" / "engine.log")), (False, "the terminal")):
+        seen = Collect(capture_engine_output=capture)
+        run_sweep(build_plan(parse_spec(SPEC)), tmp_path, engine="scripted", observer=seen, force=True)
+        load = seen.messages.index(f"loading the engine for scripted-model … (its output: {where})")
+        assert seen.messages[load - 1] == "model scripted-model: scripted-model"
+        assert re.fullmatch(r"engine loaded in \d+\.\d s", seen.messages[load + 1]), seen.messages
+        assert seen.messages[load + 2].startswith("batch ")  # then the first batch
+        assert sum(m.startswith("loading the engine") for m in seen.messages) == 1  # loaded once per run

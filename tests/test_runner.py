@@ -147,11 +147,14 @@ def test_submitit_local_executor_two_tasks(tmp_path: Path) -> None:
     assert time.time() - t0 < 120
 
 
-def test_dry_run_estimates(tmp_path: Path) -> None:
+def test_dry_run_estimates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from evalkit.cli import app
+    from tests.conftest import hub_cache_entry
 
+    hub_cache_entry(tmp_path, "simplescaling/s1.1-32B")  # its model is in the local cache (else the dry run refuses)
+    monkeypatch.setattr(pytest.importorskip("huggingface_hub.constants"), "HF_HUB_CACHE", str(tmp_path))
     root = Path(__file__).resolve().parents[1]
     res = CliRunner().invoke(app, ["sweep", str(root / "sweeps/aime_budget.yaml"), "--dry-run", "--throughput", "1000"])
     assert res.exit_code == 0, res.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -151,7 +152,11 @@ def test_controls_without_ignores_collapse_into_one_cell() -> None:
     assert len(plan.cells) == 2 * (1 + 2)
 
 
-def test_dry_run_does_not_import_vllm() -> None:
+def test_dry_run_does_not_import_vllm(tmp_path: Path) -> None:
+    from tests.conftest import hub_cache_entry
+
+    pytest.importorskip("huggingface_hub")  # reads the local cache
+    hub_cache_entry(tmp_path, "simplescaling/s1.1-32B")  # its model is in the local cache (else the dry run refuses)
     code = textwrap.dedent(f"""
         import sys
         from typer.testing import CliRunner
@@ -163,7 +168,8 @@ def test_dry_run_does_not_import_vllm() -> None:
         assert "vllm" not in sys.modules and "torch" not in sys.modules
         print("ok")
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "HF_HUB_CACHE": str(tmp_path)})
     assert out.returncode == 0, out.stderr + out.stdout
     assert out.stdout.strip().endswith("ok")
 

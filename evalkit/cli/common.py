@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from evalkit.cli.progress import RichProgress
 from evalkit.errors import EvalkitError
@@ -51,8 +52,37 @@ class TerminalFile:
         return getattr(self.observer.terminal, "encoding", "utf-8")
 
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="evalkit: a statistically rigorous evaluation harness for test-time scaling.")
+def _flags_as_flags(params: list) -> list:
+    """typer's help shows every option's type, a flag's too (``--dry-run <bool>``, as if it took a value): a
+    flag shows none."""
+    for p in params:
+        if isinstance(p, TyperOption) and p.is_flag and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    def get_params(self, ctx: typer.Context) -> list:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    def get_params(self, ctx: typer.Context) -> list:
+        return _flags_as_flags(super().get_params(ctx))
+
+
+class App(typer.Typer):
+    """The evalkit command line's typer app (and sub-apps): help shows flags as flags."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cls=Group, **kwargs)  # type: ignore[arg-type]
+
+    def command(self, *args: object, cls: type[TyperCommand] | None = None, **kwargs: object):  # noqa: ANN201
+        return super().command(*args, cls=cls or Command, **kwargs)  # type: ignore[arg-type]
+
+
+app = App(add_completion=False, no_args_is_help=True,
+          help="evalkit: a statistically rigorous evaluation harness for test-time scaling.")
 console = Console(width=None if sys.stdout.isatty() else 220)  # tables stay readable when piped
 observer = CliObserver()
 # messages are never re-wrapped (paths and keys stay greppable), and reach the terminal also while a

@@ -14,15 +14,15 @@ from typing import Annotated
 
 import typer
 
-from evalkit.cli.common import console, failing, say, show
+from evalkit.cli.common import App, console, failing, say, show
 from evalkit.integrations.lmeval.io import export_samples, import_samples
 from evalkit.report import build
 
 
 def register(app: typer.Typer) -> None:
     """Add ``import lm-eval`` and ``export lm-eval`` to the ``evalkit`` command."""
-    import_app = typer.Typer(no_args_is_help=True, help="Bring other harnesses' results into evalkit's layout.")
-    export_app = typer.Typer(no_args_is_help=True, help="Write evalkit results in other harnesses' formats.")
+    import_app = App(no_args_is_help=True, help="Bring other harnesses' results into evalkit's layout.")
+    export_app = App(no_args_is_help=True, help="Write evalkit results in other harnesses' formats.")
     app.add_typer(import_app, name="import")
     app.add_typer(export_app, name="export")
 

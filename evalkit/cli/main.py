@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from evalkit.cli.common import app, console, fail, failing, observer, say, show
-from evalkit.cli.plan import print_doctor, print_flops, print_plan
+from evalkit.cli.common import App, app, console, fail, failing, observer, say, show
+from evalkit.cli.plan import REPORTED, print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
 from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
@@ -31,7 +32,7 @@ from evalkit.store import ResultStore, atomic_write_bytes
 from evalkit.view import export as write_export
 from evalkit.view import serve
 
-models_app = typer.Typer(no_args_is_help=True, help="Model packs: small real models from PyPI.")
+models_app = App(no_args_is_help=True, help="Model packs: small real models from PyPI.")
 app.add_typer(models_app, name="models")
 
 
@@ -43,7 +44,7 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
     engine: Annotated[str, typer.Option(help="vllm, or scripted (a test double)")] = "vllm",
     executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
-    throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU, for GPU-hours")] = 2000.0,
+    throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU (GPU time)")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
     exclude: Annotated[
         Path | None,
@@ -114,10 +115,19 @@ def sweep(
         fail(f"the report covers what was stored; {failures}", 1)
 
 
+def typed_path(path: Path) -> str:
+    """A path as the user types it from the working directory: relative below it, else absolute."""
+    rel = os.path.relpath(path.resolve())
+    return str(path.resolve()) if rel.startswith("..") else rel
+
+
 def _next_steps(out_dir: Path) -> None:
+    claims = (f"verdicts on the published claims: evalkit claims {out_dir} --reported {typed_path(REPORTED)}"
+              if REPORTED.exists() else
+              f"verdicts on claims: evalkit claims {out_dir} --claims <claims.yaml> --reported <reported.yaml> "
+              "(README: Figures and claims)")
     say(f"next: the report is {out_dir / 'report.md'} (and report.html); browse the samples: evalkit view "
-        f"{out_dir}; paper figures: evalkit figures {out_dir}; verdicts on the published claims: evalkit claims "
-        f"{out_dir} --reported paper_figs/s1_reported.yaml")
+        f"{out_dir}; paper figures: evalkit figures {out_dir}; {claims}")
 
 
 @app.command()

@@ -34,6 +34,8 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
     for name, n in plan.problem_counts.items():
         console.print(f"  task {name}: {n if n is not None else '?'} problems"
                       + (f"  ({plan.unavailable[name]})" if name in plan.unavailable else ""), highlight=False)
+    for w in plan.warnings:
+        console.print(f"warning: {w}", highlight=False, markup=False)
     for m in s.model_entries():
         console.print(f"  model {m.id}" + (f" engine {m.engine}" if m.engine else "")
                       + (f" served by {', '.join(m.server.urls)} as {m.server.model or m.id}" if m.server else ""),
@@ -44,11 +46,12 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
     req = plan.n_requests()
     ub = plan.token_upper_bound(mml)
     console.print(f"requests (problem x seed x cell): {req if req is not None else 'unknown (data unavailable)'}")
-    console.print("upper bound on generated tokens (per cell, before tree reuse): "
+    console.print("upper bound on generated tokens, total over all cells (every sample of every problem and seed "
+                  "to its cap, before tree reuse): "
                   + (f"{ub:,}" if ub is not None else "unbounded (a cap is null and no max_model_len)"))
     if ub is not None:
-        console.print(f"estimated GPU-hours at {throughput:,.0f} generated tokens/s per GPU: "
-                      f"<= {ub / throughput / 3600:,.1f}")
+        console.print(f"estimated GPU time at {throughput:,.0f} generated tokens/s per GPU: "
+                      f"{gpu_time(ub / throughput)}")
         print_flops_bound(plan, mml)
     if s.adaptive is not None:
         print_adaptive(plan, results, throughput, ub)
@@ -61,6 +64,16 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
         console.print(f"slurm: a job array of {n} tasks, {s.executor.batches_per_task} batch(es) each "
                       f"({len(batches)} batches); the script sbatch receives:", highlight=False)
         console.print(sbatch_script(plan, store, max(n, 1)), highlight=False, markup=False)
+
+
+def gpu_time(seconds: float) -> str:
+    """An upper bound on GPU time in the unit that shows it: ``<= 18.4 GPU-hours``, ``<= 2.5 GPU-minutes``,
+    ``<= 12 GPU-seconds``, ``< 1 GPU-second``."""
+    if seconds >= 360:
+        return f"<= {seconds / 3600:,.1f} GPU-hours"
+    if seconds >= 60:
+        return f"<= {seconds / 60:.1f} GPU-minutes"
+    return f"<= {math.ceil(seconds)} GPU-seconds" if seconds > 1 else "< 1 GPU-second"
 
 
 def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
@@ -112,7 +125,7 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
     per_seed = tokens_max / len(plan.seeds) if tokens_max else None
     for label, acc, effect in scenarios:
         f = expected_seeds(rule, acc, effect=effect, shared=0.8, sims=400)
-        hours = f" (<= {per_seed * f.mean / throughput / 3600:,.1f} GPU-hours)" if per_seed else ""
+        hours = f" ({gpu_time(per_seed * f.mean / throughput)})" if per_seed else ""
         console.print(f"  expected seeds {f.mean:.1f}{hours}, 90% of sweeps <= {f.quantiles[0.9]:.0f}, "
                       f"{f.share_at_max:.0%} run to {a.max}: {label}", highlight=False)
         if a.step > 1:  # the same simulated sweeps checked after every seed: what rounds of `step` seeds cost

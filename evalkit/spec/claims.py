@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evalkit.errors import EvalkitError
-from evalkit.spec.errors import UNION_NAMES, format_loc, validate_yaml
+from evalkit.spec.errors import format_loc, key_path, message, validate_yaml
 
 
 class ClaimsError(EvalkitError, ValueError):
@@ -155,14 +155,6 @@ class ClaimsFile(_Strict):
     claims: list[Claim] = Field(min_length=1)
 
 
-MESSAGES = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
-
-
-def _key_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A pydantic ``loc`` without the union members it names (``int``, ``literal['auto']``), as validate_yaml."""
-    return tuple(p for p in loc if not (isinstance(p, str) and (p.endswith("]") or p in UNION_NAMES)))
-
-
 def _problems(cf: ClaimsFile, benchmarks: Collection[str] | None,
               systems: Collection[str] | None) -> list[tuple[tuple[Any, ...], str]]:
     """(key path, message) of every parameter problem, duplicate id and unknown reference."""
@@ -177,8 +169,8 @@ def _problems(cf: ClaimsFile, benchmarks: Collection[str] | None,
         try:
             p = c.params()
         except ValidationError as e:
-            bad += [(("claims", i, "parameters", *_key_path(err["loc"])),
-                     MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))) for err in e.errors()]
+            bad += [(("claims", i, "parameters", *key_path(err["loc"])), message(err, KINDS[c.kind]))
+                    for err in e.errors()]
             continue
         known = {"benchmark": benchmarks, "system": systems}
         for key, what in p.references.items():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import difflib
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from evalkit.errors import EvalkitError
 
@@ -77,6 +78,61 @@ class LineIndex:
 
 # pydantic's union members (and tags) in a loc
 UNION_NAMES = ("str", "int", "TaskEntry", "ModelEntry", "list[str]", "SeedSchedule")
+MESSAGES = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
+
+
+def _member(part: Any) -> bool:
+    """A union member (or tag) pydantic names in a loc, not a key."""
+    return isinstance(part, str) and (part.endswith("]") or part in UNION_NAMES)
+
+
+def key_path(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A pydantic ``loc`` without the union members it names: the key path in the file."""
+    return tuple(p for p in loc if not _member(p))
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in get_args(annotation) for m in _models_in(a)]
+
+
+def keys_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at pydantic ``loc`` may hold (``model`` at the root; union members in the loc
+    pick their model)."""
+    models = [model]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        named = [m for m in models if m.__name__ == part]
+        if named or _member(part):
+            models = named or models
+            continue
+        models = [m for c in models if part in c.model_fields for m in _models_in(c.model_fields[part].annotation)]
+    return list(dict.fromkeys(k for m in models for k in m.model_fields))
+
+
+def message(err: Any, model: type[BaseModel]) -> str:
+    """What a validation error says: an unknown key with the nearest valid key (or the valid keys)."""
+    if err["type"] == "extra_forbidden":
+        keys = keys_at(model, tuple(err["loc"][:-1]))
+        near = difflib.get_close_matches(str(err["loc"][-1]), keys, n=1, cutoff=0.6)
+        return "unknown key" + (f"; did you mean {near[0]}?" if near else f"; keys: {', '.join(keys)}" if keys else "")
+    return MESSAGES.get(err["type"], err["msg"].removeprefix("Value error, "))
+
+
+def _useful(errors: list[Any]) -> list[Any]:
+    """Without the errors of union members the input is not even of the type of (``tasks[0]: Input should
+    be a valid string`` for a task given as a mapping), when another member of that union says more."""
+    def split(err: Any) -> tuple[tuple[Any, ...], Any, bool] | None:
+        loc = tuple(err["loc"])
+        i = next((k for k, p in enumerate(loc) if _member(p)), None)
+        return None if i is None else (loc[:i], loc[i], len(loc) == i + 1 and err["type"].endswith("_type"))
+
+    parts = [split(e) for e in errors]
+    deeper = {(p[0], p[1]) for p in parts if p is not None and not p[2]}
+    return [e for e, p in zip(errors, parts, strict=True)
+            if p is None or not p[2] or not any(u == p[0] and m != p[1] for u, m in deeper)]
 
 
 def validate_yaml(text: str, source: str, model: Any, error: type[Exception], what: str) -> tuple[Any, LineIndex]:
@@ -99,9 +155,7 @@ def validate_yaml(text: str, source: str, model: Any, error: type[Exception], wh
         return model.model_validate(data), index
     except ValidationError as e:
         problems = []
-        for err in e.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p.endswith("]") or p in UNION_NAMES)))
-            msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
-                err["type"], err["msg"].removeprefix("Value error, "))
-            problems.append(f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}")
+        for err in _useful(e.errors()):
+            loc = key_path(tuple(err["loc"]))
+            problems.append(f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}: {message(err, model)}")
         raise error(list(dict.fromkeys(problems))) from None

@@ -70,6 +70,7 @@ class Plan:
     problem_counts: dict[str, int | None] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)  # task -> why its data is not loadable
     active_seeds: list[int] | None = None  # an adaptive sweep's round: the seeds it runs so far
+    warnings: list[str] = field(default_factory=list)  # what the dry run and the run say before they start
 
     @property
     def seeds(self) -> list[int]:
@@ -190,6 +191,9 @@ def build_plan(spec: SweepSpec, *, load_data: bool = True) -> Plan:
             if n == 0:
                 key = ("tasks", i, "where") if sel.entry.where else ("tasks", i)
                 empty.append(f"{spec.where(*key)}: selects no problem of {name} (where {sel.entry.where})")
+            elif sel.entry.limit is not None and n < sel.entry.limit:
+                plan.warnings.append(f"{spec.where('tasks', i, 'limit')}: limit {sel.entry.limit} > the {n} "
+                                     f"problems selected; using {n}")
         if empty:
             raise SpecError(empty)
     return plan

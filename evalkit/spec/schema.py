@@ -316,6 +316,15 @@ class SweepSpec(_Strict):
     def _safe_name(cls, v: str | None) -> str | None:
         return None if v is None else check_name(v)
 
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds_form(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple | dict | SeedSchedule):
+            return v
+        hint = f" (for {v} seeds: [{', '.join(map(str, range(v)))}])" if isinstance(v, int) and 1 <= v <= 4 else ""
+        raise ValueError(f"{v!r} is not a list of seeds{hint}: give a list, e.g. `seeds: [0, 1, 2]`, or adaptive "
+                         "seeds, e.g. `seeds: {adaptive: {start: 2, max: 32, stop: {halfwidth: 5}}}`")
+
     @field_validator("seeds")
     @classmethod
     def _not_too_many_seeds(cls, v: list[int] | SeedSchedule) -> list[int] | SeedSchedule:

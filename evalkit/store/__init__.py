@@ -309,6 +309,8 @@ class ResultStore:
 def open_results(results_dir: str | Path, *, need_rows: bool = False) -> ResultStore:
     """The store of an existing results directory; :class:`ResultsError` naming the path otherwise."""
     store = ResultStore(results_dir)
+    if not Path(results_dir).exists():
+        raise ResultsError(f"{results_dir}: does not exist")
     if not store.exists():
         raise ResultsError(f"{results_dir}: not a results directory (no manifest.json)")
     if need_rows and not store.shard_files():

@@ -531,7 +531,8 @@ def export_samples(results_dir: Path, out: Path | None = None) -> list[Path]:
     """One lm-eval samples file per (cell, seed) of a results directory; returns the files written."""
     store = ResultStore(results_dir)
     if not store.exists():
-        raise LmEvalIOError(f"{results_dir}: not a results directory (no manifest.json)")
+        raise LmEvalIOError(f"{results_dir}: " + ("not a results directory (no manifest.json)"
+                                                  if Path(results_dir).exists() else "does not exist"))
     cells = store.read_cells()
     out = Path(out) if out is not None else Path(results_dir) / "lm_eval"
     by_unit: dict[tuple[str, int], list[SampleRow]] = {}
