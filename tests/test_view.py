@@ -159,3 +159,78 @@ def test_static_export_opens_from_disk(browser, server: str, sweep_dir: Path, tm
     page.wait_for_selector("#text")
     assert page.locator("#text span").count() >= 2
     page.close()
+
+
+
+# Page checks run in the browser, on the boxes of the labels' text (a Range over an element's contents:
+# the text as drawn, also where it overflows its element), with half a pixel of tolerance.
+TEXT_BOX = ("const box = (e) => { const r = document.createRange(); r.selectNodeContents(e); "
+            "return r.getBoundingClientRect(); };")
+
+
+def _js(params: str, body: str) -> str:
+    """A page function of ``params`` with ``box`` (an element's text box) in scope."""
+    return f"{params} => {{\n  {TEXT_BOX}\n{body}\n}}"
+
+
+OVERLAPS = _js("(els)", """  const rs = els.map(box);
+  const bad = [];
+  rs.forEach((a, i) => rs.slice(i + 1).forEach((b, j) => {
+    const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+    const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    if (w > 0.5 && h > 0.5)
+      bad.push(`${els[i].textContent} overlaps ${els[i + 1 + j].textContent}`);
+  }));
+  return bad;
+""")
+OUTSIDE = _js("([els, outer])", """  const o = outer.getBoundingClientRect();
+  const right = o.left + Math.max(outer.scrollWidth, o.width);
+  const page = document.documentElement.clientWidth;
+  return els.filter((e) => {
+    const r = box(e);
+    return r.left < o.left - 0.5 || r.right > right + 0.5 || r.left < -0.5 || r.right > page + 0.5;
+  }).map((e) => e.textContent);
+""")
+HEADER_OUT_OF_ITS_COLUMN = _js("(ths)", """  return ths.filter((th) => {
+    const a = th.getBoundingClientRect(), b = box(th);
+    return b.left < a.left - 0.5 || b.right > a.right + 0.5 || b.top < a.top - 0.5 || b.bottom > a.bottom + 0.5;
+  }).map((th) => th.title);
+""")
+CUT_LABEL_OFF_ITS_BAND = _js("(tree)", """  const bar = tree.querySelector('.bar').getBoundingClientRect();
+  const next = tree.querySelector('table').getBoundingClientRect();
+  return [...tree.querySelectorAll('.cut span')].filter((s) => {
+    const r = box(s);
+    return r.top < bar.bottom - 0.5 || r.bottom > next.top + 0.5;
+  }).map((s) => s.textContent);
+""")
+
+
+@pytest.mark.parametrize("width", [1280, 640])
+def test_labels_of_the_grid_and_the_problem_pages_do_not_overlap(browser, server: str, width: int) -> None:
+    """Column headers of the problems x cells grid and the cap/ignore labels under every trajectory bar:
+    no label overlaps another; a header stays in its column and inside the grid's scroll area; a cut
+    label stays under its bar (above the table that follows) and inside the bar's width and the page."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("#grid table")
+    heads = page.locator(".grid th[title]")
+    assert heads.count() == 5  # 4 sequential cells + 1 parallel
+    assert heads.evaluate_all(OVERLAPS) == []
+    assert page.evaluate(OUTSIDE, [heads.element_handles(), page.query_selector("#grid")]) == []
+    assert heads.evaluate_all(HEADER_OUT_OF_ITS_COLUMN) == []
+    problems = page.eval_on_selector_all(".grid td.name", "tds => tds.map((td) => td.textContent)")
+    assert len(problems) == 5
+    for name in problems:
+        task, pid = name.split("/", 1)
+        page.goto(f"{server}#/problem/{task}/{pid.replace('/', '%2F')}")
+        page.wait_for_function(f"(document.body.dataset.ready || '').includes({pid.replace('/', '%2F')!r})")
+        trees = page.locator(".tree")
+        assert trees.count() == 2, name  # one per seed
+        for i in range(trees.count()):
+            tree = trees.nth(i)
+            labels = tree.locator(".cut span")
+            assert labels.count() >= 1
+            assert labels.evaluate_all(OVERLAPS) == [], name
+            assert page.evaluate(OUTSIDE, [labels.element_handles(), tree.locator(".bar").element_handle()]) == [], name
+            assert tree.evaluate(CUT_LABEL_OFF_ITS_BAND) == [], name
+    page.close()

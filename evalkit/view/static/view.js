@@ -62,7 +62,7 @@ async function overview() {
     const g = o.grid;
     let order = g.problems.map((_, i) => i);
     if ($("#byid").checked) order.sort((a, b) => (g.problems[a].join("/") < g.problems[b].join("/") ? -1 : 1));
-    const head = `<tr><th></th>${g.cells.map(([, lab]) => `<th title="${esc(lab)}">${esc(lab)}</th>`).join("")}</tr>`;
+    const head = `<tr><th></th>${g.cells.map(([, lab]) => `<th title="${esc(lab)}"><div class="vh">${esc(lab)}</div></th>`).join("")}</tr>`;
     const body = order.map((i) => {
       const [task, pid] = g.problems[i];
       const tds = g.acc[i].map((a) => {
@@ -134,20 +134,62 @@ function segs(segments, upto = null) {
   return out;
 }
 
+// One cut per position on a trajectory: the branches that end there (several caps cut a trajectory
+// that ended before them at the same token) share it and its label.
+function cuts(t) {
+  const at = new Map();
+  for (const b of t.branches) at.set(b.tokens, [...(at.get(b.tokens) ?? []), b]);
+  return [...at].map(([tokens, bs]) => `<div class="cut" style="left:${(100 * tokens) / (t.length || 1)}%"
+    title="${esc(bs.map((b) => `cap ${b.cap ?? "none"}, ignore ${b.n_ignore}`).join("; "))}: ${tokens} tokens"><span>${esc(bs.map((b) => `${b.cap ?? "∞"}/${b.n_ignore}`).join(", "))}</span></div>`).join("");
+}
+
+// Cut labels under a bar: centred on their cut but kept within the bar (wrapped when wider than it),
+// each moved down until it overlaps no label placed before it; the bar keeps room below for them.
+function placeCutLabels(bar) {
+  const box = bar.getBoundingClientRect();
+  const placed = [];
+  let depth = 0;
+  for (const span of bar.querySelectorAll(".cut span")) {
+    span.style.left = "0px";
+    span.style.top = "22px";
+    span.style.whiteSpace = "nowrap";
+    span.style.width = "";
+    if (span.getBoundingClientRect().width > box.width) {  // wider than the bar: wrapped to its width
+      span.style.whiteSpace = "normal";
+      span.style.width = `${box.width}px`;
+    }
+    const r0 = span.getBoundingClientRect();
+    const step = parseFloat(getComputedStyle(span).lineHeight) || r0.height;
+    const left = Math.min(Math.max(r0.left - r0.width / 2, box.left), box.right - r0.width);
+    span.style.left = `${left - r0.left}px`;
+    let top = 22;
+    for (let r = span.getBoundingClientRect(); placed.some((q) => q.left < r.right && r.left < q.right && q.top < r.bottom && r.top < q.bottom);
+      r = span.getBoundingClientRect()) {
+      top += step;
+      span.style.top = `${top}px`;
+    }
+    placed.push(span.getBoundingClientRect());
+    depth = Math.max(depth, top - 22 + r0.height);
+  }
+  bar.style.marginBottom = `${depth + 4}px`;
+}
+const placeAllCutLabels = () => document.querySelectorAll(".tree .bar").forEach(placeCutLabels);
+window.addEventListener("resize", placeAllCutLabels);
+
 async function problem(task, pid) {
   const p = await load("problem", `${task}~${pid}`);
   const trees = p.trees.map((t) => {
     const marks = t.marks.map((m) => `<div class="mark" style="left:${(100 * m) / t.length}%" title="control injected at token ${m}"></div>`).join("");
-    const cuts = t.branches.map((b) => `<div class="cut" style="left:${(100 * b.tokens) / t.length}%" title="cap ${b.cap ?? "none"}, ignore ${b.n_ignore}: ${b.tokens} tokens"><span>${b.cap ?? "∞"}/${b.n_ignore}</span></div>`).join("");
     const rows = t.branches.map((b) => [b.cap ?? "none", b.n_ignore, b.tokens, esc(b.end), esc(b.extracted ?? "-"), verdict(b.correct), sampleLink(b.key, "open")]);
     return `<div class="tree"><h3>seed ${t.seed}${t.controls.length ? `, controls ${esc(t.controls.join(" | "))}` : ""}: trajectory of ${t.length} thinking tokens (ended: ${esc(t.end)})</h3>
-      <div class="bar">${marks}${cuts}</div><br>${table(["cap", "ignore", "thinking tok", "end", "extracted", "verdict", ""], rows, [3, 4])}</div>`;
+      <div class="bar">${marks}${cuts(t)}</div>${table(["cap", "ignore", "thinking tok", "end", "extracted", "verdict", ""], rows, [3, 4])}</div>`;
   }).join("");
   const others = p.samples.filter((s) => s.method !== "sequential").map((s) => [esc(p.labels[s.cell_id] ?? s.cell_id), s.seed, s.sample, esc(s.extracted ?? "-"), verdict(s.correct), sampleLink(s.key, "open")]);
   $("#main").innerHTML = `<h1>${esc(task)} / ${esc(pid)}</h1><p>gold: <b>${esc(p.gold)}</b></p>
     <div class="text">${esc(p.text ?? "(problem text unavailable)")}</div>
     <h2>Trajectory trees</h2><p class="legend"><span class="seg-control">control injected</span> <span>| cut: cap/ignores</span></p>${trees || "<p>no sequential samples</p>"}
     ${others.length ? "<h2>Other samples</h2>" + table(["cell", "seed", "sample", "extracted", "verdict", ""], others, [0, 3]) : ""}`;
+  placeAllCutLabels();
 }
 
 async function sample(key) {
