@@ -123,6 +123,9 @@ def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir
     controls = page.locator("#text .seg-control")
     assert controls.count() == 2 and controls.first.inner_text() == "Wait"
     assert page.inner_text("#verdict").startswith("incorrect")
+    # the answer as the model wrote it (the scripted engine boxes a number: the same text), and the
+    # stored, normalised form the samples list showed
+    assert page.inner_text("#normalized") == rows[pick][7] and page.inner_text("#extracted") == rows[pick][7]
     assert page.locator("#text .seg-forced").count() + page.locator("#text .seg-answer").count() >= 1
     # the paired view against another cell on the same problem and seed
     page.click("#pair")
@@ -234,3 +237,26 @@ def test_labels_of_the_grid_and_the_problem_pages_do_not_overlap(browser, server
             assert page.evaluate(OUTSIDE, [labels.element_handles(), tree.locator(".bar").element_handle()]) == [], name
             assert tree.evaluate(CUT_LABEL_OFF_ITS_BAND) == [], name
     page.close()
+
+
+def test_sample_page_shows_the_models_answer_beside_the_stored_one(sweep_dir: Path, tmp_path: Path) -> None:
+    """The sample page's extracted answer is the model's text, derived from the stored answer text when
+    the page is read; the stored (normalised) ``extracted`` is shown beside it, unchanged."""
+    import pyarrow.parquet as pq
+
+    from evalkit.store import ResultStore
+    from evalkit.view import SweepData
+
+    copy = tmp_path / sweep_dir.name
+    shutil.copytree(sweep_dir, copy)
+    part = sorted((copy / "samples").rglob("*.parquet"))[0]
+    table = pq.read_table(part)
+    rows = table.to_pylist()
+    rows[0].update(answer_text="So the answer is \\boxed{0.5}.", extracted="\\frac{1}{2}")
+    pq.write_table(type(table).from_pylist(rows, schema=table.schema), part)
+    before = ResultStore(copy).read_rows()
+    r = before[(before.cell_id == rows[0]["cell_id"]) & (before.problem_id == rows[0]["problem_id"])
+               & (before.seed == rows[0]["seed"]) & (before["sample"] == rows[0]["sample"])].iloc[0]
+    s = SweepData(copy).sample(f"{r.cell_id}~{r.seed}~{r.problem_id}~{r['sample']}")
+    assert (s["stated"], s["extracted"]) == ("0.5", "\\frac{1}{2}")
+    assert ResultStore(copy).read_rows().equals(before)  # reading the page wrote nothing
