@@ -9,13 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from evalkit.analyze import wilson_rate  # noqa: E402
-from evalkit.report.reported import load_reported  # noqa: E402
+from evalkit.analyze import wilson_rate
+from evalkit.report.plotting import DPI, pyplot, save
+from evalkit.report.reported import load_reported
 
 HERE = Path(__file__).resolve().parent
 
@@ -27,7 +23,7 @@ def main() -> None:
     a = ap.parse_args()
     rep = load_reported(a.reported)
     ladders = rep.forcing_ladder
-    fig, axes = plt.subplots(1, len(ladders), figsize=(4.2 * len(ladders), 3.6))
+    fig, axes = pyplot().subplots(1, len(ladders), figsize=(4.2 * len(ladders), 3.6), dpi=DPI, layout="constrained")
     for ax, lad in zip(axes, ladders, strict=True):
         n = rep.benchmarks[lad.benchmark].n
         ks = [0 if s.ignores == "auto" else s.ignores for s in lad.steps]
@@ -41,10 +37,7 @@ def main() -> None:
         ax.set_ylabel("accuracy (%)")
         ax.set_title(f"{lad.system} on {lad.benchmark} (n = {n} problems, 1 run; {rep.cite(lad.source)})\n"
                      "reported numbers; bars: Wilson 95%", fontsize=8)
-    fig.tight_layout()
-    a.out.mkdir(parents=True, exist_ok=True)
-    for ext in ("pdf", "png"):
-        fig.savefig(a.out / f"forcing_ladder.{ext}", dpi=150)
+    save(fig, a.out / "forcing_ladder")  # titles wrapped to their column, PDF + PNG
     print(f"wrote {a.out / 'forcing_ladder.pdf'} and .png")
 
 

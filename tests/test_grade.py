@@ -95,3 +95,55 @@ def test_cli_grade_and_cache(tmp_path) -> None:
     res = CliRunner().invoke(app, ["grade", str(bad), "-o", str(tmp_path / "never.jsonl")])
     assert res.exit_code == 2 and "bad.jsonl:2" in res.output and "response" in res.output
     assert not (tmp_path / "never.jsonl").exists()
+
+
+# (answer text, gold): the stored (normalised) extracted answer, and the answer as the model wrote it
+STATED = [
+    ("So the answer is \\boxed{0.5}.", "\\frac{1}{2}", "\\frac{1}{2}", "0.5"),
+    ("The final answer is $\\dfrac{1}{2}$", "\\frac12", "\\frac{1}{2}", "\\dfrac{1}{2}"),
+    ("Final Answer: 1,000", "1000", "1000", "1,000"),
+    ("The answer is 50%", "50", "50", "50%"),
+    ("\\boxed{10 \\text{ dollars}}", "10", "10", "10 \\text{ dollars}"),
+    ("\\boxed{1 1/2}", "1 1/2", "\\frac{3}{2}", "1 1/2"),  # evalkit's mixed-number read: the box's text
+    ("first $3$, then \\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt3}{2}", "\\frac{\\sqrt{3}}{2}",
+     "\\frac{\\sqrt{3}}{2}"),
+    ("x = 3", "3", "3", "3"),
+]
+
+
+@pytest.mark.parametrize("text,gold,normalized,written", STATED)
+def test_stated_answer_is_the_models_text(text: str, gold: str, normalized: str, written: str) -> None:
+    from evalkit.grade.stated import stated_answer
+
+    g = grade_answer(text, gold, "math")
+    assert g.correct and g.extracted == normalized  # the grader's (stored) form is unchanged
+    assert stated_answer(text, g.extracted, "math") == written
+    assert stated_answer(text, None, "math") is None
+    assert stated_answer("Answer: (b)", "B", "mc") == "B"
+
+
+def test_cli_grade_shows_the_models_answer_beside_the_normalized_one(tmp_path) -> None:
+    """`\\boxed{0.5}` is extracted as `0.5` (what the model wrote), normalized `\\frac{1}{2}` (the form
+    results store); an answer record's own text is its extracted answer; the audit file shows both."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from evalkit.cli import app
+
+    recs = [{"task": "math", "gold": "\\frac{1}{2}", "response": "<think>0.4?</think> So \\boxed{0.5}."},
+            {"task": "math", "gold": "\\frac{1}{2}", "answer": " \\dfrac{1}{2} "},
+            {"task": "math", "gold": "\\frac{1}{2}", "response": "<think>hmm</think> no idea"},
+            {"task": "mc", "gold": "B", "response": "</think> The answer is (B)."}]
+    inp, out, audit = tmp_path / "in.jsonl", tmp_path / "out.jsonl", tmp_path / "audit.jsonl"
+    inp.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    res = CliRunner().invoke(app, ["grade", str(inp), "-o", str(out), "--no-cache", "--think-end", "</think>",
+                                   "--audit", str(audit)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(r["extracted"], r["normalized"]) for r in rows] == [
+        ("0.5", "\\frac{1}{2}"), ("\\dfrac{1}{2}", "\\frac{1}{2}"), (None, None), ("B", "B")]
+    assert [r["correct"] for r in rows] == [True, True, False, True]
+    audited = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert [d["line"] for d in audited] == [4]  # simple-evals' letter pattern misses "(B)": both forms there too
+    assert (audited[0]["extracted"], audited[0]["normalized"]) == ("B", "B")

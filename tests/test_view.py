@@ -123,6 +123,9 @@ def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir
     controls = page.locator("#text .seg-control")
     assert controls.count() == 2 and controls.first.inner_text() == "Wait"
     assert page.inner_text("#verdict").startswith("incorrect")
+    # the answer as the model wrote it (the scripted engine boxes a number: the same text), and the
+    # stored, normalised form the samples list showed
+    assert page.inner_text("#normalized") == rows[pick][7] and page.inner_text("#extracted") == rows[pick][7]
     assert page.locator("#text .seg-forced").count() + page.locator("#text .seg-answer").count() >= 1
     # the paired view against another cell on the same problem and seed
     page.click("#pair")
@@ -159,3 +162,101 @@ def test_static_export_opens_from_disk(browser, server: str, sweep_dir: Path, tm
     page.wait_for_selector("#text")
     assert page.locator("#text span").count() >= 2
     page.close()
+
+
+
+# Page checks run in the browser, on the boxes of the labels' text (a Range over an element's contents:
+# the text as drawn, also where it overflows its element), with half a pixel of tolerance.
+TEXT_BOX = ("const box = (e) => { const r = document.createRange(); r.selectNodeContents(e); "
+            "return r.getBoundingClientRect(); };")
+
+
+def _js(params: str, body: str) -> str:
+    """A page function of ``params`` with ``box`` (an element's text box) in scope."""
+    return f"{params} => {{\n  {TEXT_BOX}\n{body}\n}}"
+
+
+OVERLAPS = _js("(els)", """  const rs = els.map(box);
+  const bad = [];
+  rs.forEach((a, i) => rs.slice(i + 1).forEach((b, j) => {
+    const w = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+    const h = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+    if (w > 0.5 && h > 0.5)
+      bad.push(`${els[i].textContent} overlaps ${els[i + 1 + j].textContent}`);
+  }));
+  return bad;
+""")
+OUTSIDE = _js("([els, outer])", """  const o = outer.getBoundingClientRect();
+  const right = o.left + Math.max(outer.scrollWidth, o.width);
+  const page = document.documentElement.clientWidth;
+  return els.filter((e) => {
+    const r = box(e);
+    return r.left < o.left - 0.5 || r.right > right + 0.5 || r.left < -0.5 || r.right > page + 0.5;
+  }).map((e) => e.textContent);
+""")
+HEADER_OUT_OF_ITS_COLUMN = _js("(ths)", """  return ths.filter((th) => {
+    const a = th.getBoundingClientRect(), b = box(th);
+    return b.left < a.left - 0.5 || b.right > a.right + 0.5 || b.top < a.top - 0.5 || b.bottom > a.bottom + 0.5;
+  }).map((th) => th.title);
+""")
+CUT_LABEL_OFF_ITS_BAND = _js("(tree)", """  const bar = tree.querySelector('.bar').getBoundingClientRect();
+  const next = tree.querySelector('table').getBoundingClientRect();
+  return [...tree.querySelectorAll('.cut span')].filter((s) => {
+    const r = box(s);
+    return r.top < bar.bottom - 0.5 || r.bottom > next.top + 0.5;
+  }).map((s) => s.textContent);
+""")
+
+
+@pytest.mark.parametrize("width", [1280, 640])
+def test_labels_of_the_grid_and_the_problem_pages_do_not_overlap(browser, server: str, width: int) -> None:
+    """Column headers of the problems x cells grid and the cap/ignore labels under every trajectory bar:
+    no label overlaps another; a header stays in its column and inside the grid's scroll area; a cut
+    label stays under its bar (above the table that follows) and inside the bar's width and the page."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("#grid table")
+    heads = page.locator(".grid th[title]")
+    assert heads.count() == 5  # 4 sequential cells + 1 parallel
+    assert heads.evaluate_all(OVERLAPS) == []
+    assert page.evaluate(OUTSIDE, [heads.element_handles(), page.query_selector("#grid")]) == []
+    assert heads.evaluate_all(HEADER_OUT_OF_ITS_COLUMN) == []
+    problems = page.eval_on_selector_all(".grid td.name", "tds => tds.map((td) => td.textContent)")
+    assert len(problems) == 5
+    for name in problems:
+        task, pid = name.split("/", 1)
+        page.goto(f"{server}#/problem/{task}/{pid.replace('/', '%2F')}")
+        page.wait_for_function(f"(document.body.dataset.ready || '').includes({pid.replace('/', '%2F')!r})")
+        trees = page.locator(".tree")
+        assert trees.count() == 2, name  # one per seed
+        for i in range(trees.count()):
+            tree = trees.nth(i)
+            labels = tree.locator(".cut span")
+            assert labels.count() >= 1
+            assert labels.evaluate_all(OVERLAPS) == [], name
+            assert page.evaluate(OUTSIDE, [labels.element_handles(), tree.locator(".bar").element_handle()]) == [], name
+            assert tree.evaluate(CUT_LABEL_OFF_ITS_BAND) == [], name
+    page.close()
+
+
+def test_sample_page_shows_the_models_answer_beside_the_stored_one(sweep_dir: Path, tmp_path: Path) -> None:
+    """The sample page's extracted answer is the model's text, derived from the stored answer text when
+    the page is read; the stored (normalised) ``extracted`` is shown beside it, unchanged."""
+    import pyarrow.parquet as pq
+
+    from evalkit.store import ResultStore
+    from evalkit.view import SweepData
+
+    copy = tmp_path / sweep_dir.name
+    shutil.copytree(sweep_dir, copy)
+    part = sorted((copy / "samples").rglob("*.parquet"))[0]
+    table = pq.read_table(part)
+    rows = table.to_pylist()
+    rows[0].update(answer_text="So the answer is \\boxed{0.5}.", extracted="\\frac{1}{2}")
+    pq.write_table(type(table).from_pylist(rows, schema=table.schema), part)
+    before = ResultStore(copy).read_rows()
+    r = before[(before.cell_id == rows[0]["cell_id"]) & (before.problem_id == rows[0]["problem_id"])
+               & (before.seed == rows[0]["seed"]) & (before["sample"] == rows[0]["sample"])].iloc[0]
+    s = SweepData(copy).sample(f"{r.cell_id}~{r.seed}~{r.problem_id}~{r['sample']}")
+    assert (s["stated"], s["extracted"]) == ("0.5", "\\frac{1}{2}")
+    assert ResultStore(copy).read_rows().equals(before)  # reading the page wrote nothing

@@ -281,8 +281,9 @@ def grade(
         ),
     ] = False,
 ) -> None:
-    """Grade responses or extracted answers: each output record is the input plus correct, extracted, reason,
-    grader_version. A record holds a response (graded after --think-end) or an answer (compared whole)."""
+    """Grade responses or extracted answers: each output record is the input plus correct, extracted (the
+    answer as the model wrote it), normalized (the grader's form of it), reason, grader_version. A record
+    holds a response (graded after --think-end) or an answer (compared whole)."""
     with failing():
         r = grade_file(infile, out, workers=workers, timeout=timeout, think_end=think_end, cache=cache, audit=audit,
                        judge=judge, unit_letters=unit_letters)

@@ -12,6 +12,7 @@ from typing import Any
 
 from evalkit.errors import EvalkitError
 from evalkit.grade import TASK_TYPES, GradeCache, GraderConfig, Item, grade_cached, grade_many
+from evalkit.grade.stated import stated
 from evalkit.grade.verifiers import load_verifier
 from evalkit.store import atomic_write_bytes
 from evalkit.store.jsonl import json_objects
@@ -60,8 +61,15 @@ def read_responses(infile: Path) -> tuple[list[dict[str, Any]], list]:
     return records, items
 
 
+def _answers(item: Item, grade: Any, cfg: GraderConfig) -> dict[str, str | None]:
+    """What a person reads of an extracted answer: ``extracted``, the model's own text (``0.5`` for
+    ``\\boxed{0.5}``), and ``normalized``, the grader's form of it (``\\frac{1}{2}``, as stored in
+    results)."""
+    return {"extracted": stated(item, grade, cfg), "normalized": grade.extracted}
+
+
 def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path, judge: str | None,
-           workers: int, timeout: float) -> int:
+           workers: int, timeout: float, cfg: GraderConfig) -> int:
     """Grade again with plain math-verify (simple-evals' letter pattern for multiple choice), and the
     judge; write every disagreement. Returns their number."""
     base = grade_many(items, GraderConfig(timeout_s=timeout, reference=True), workers=workers, timeout_s=timeout)
@@ -81,7 +89,7 @@ def _audit(records: list[dict[str, Any]], items: list, grades: list, audit: Path
                         "line": i + 1,
                         "task": r["task"],
                         "gold": r["gold"],
-                        "extracted": full.extracted,
+                        **_answers(items[i], full, cfg),
                         "verdicts": verdicts,
                         "reasons": {"evalkit": full.reason_text, "reference": mv.reason_text},
                         "response_tail": r.get("response", r.get("answer", ""))[-300:],
@@ -97,7 +105,8 @@ def grade_file(infile: Path, out: Path, *, workers: int = 1, timeout: float = 5.
                cache: bool = True, audit: Path | None = None, judge: str | None = None,
                unit_letters: bool = False) -> GradeFileResult:
     """Grade every record of ``infile`` (a ``response``, or an already extracted ``answer``); each output
-    record is the input plus correct, extracted, reason and grader_version. Golds that do not parse whole
+    record is the input plus correct, extracted (the answer as the model wrote it), normalized (the
+    grader's form of it), reason and grader_version. Golds that do not parse whole
     are graded ``gold_unparsable`` and counted per gold in ``unparsable_golds`` (the CLI warns)."""
 
     records, items = read_responses(infile)
@@ -113,10 +122,10 @@ def grade_file(infile: Path, out: Path, *, workers: int = 1, timeout: float = 5.
     else:
         grades, hits = grade_many(items, cfg, workers=workers, timeout_s=timeout), 0
     dt = time.perf_counter() - t0
-    lines = [json.dumps({**r, "correct": g.correct, "extracted": g.extracted, "reason": g.reason_text,
+    lines = [json.dumps({**r, "correct": g.correct, **_answers(it, g, cfg), "reason": g.reason_text,
                          "grader_version": g.grader_version}, ensure_ascii=False)
-             for r, g in zip(records, grades, strict=True)]
+             for r, it, g in zip(records, items, grades, strict=True)]
     atomic_write_bytes(out, ("\n".join(lines) + "\n").encode())
-    n_dis = _audit(records, items, grades, audit, judge, workers, timeout) if audit is not None else None
+    n_dis = _audit(records, items, grades, audit, judge, workers, timeout, cfg) if audit is not None else None
     unparsable = Counter(it.gold for it, g in zip(items, grades, strict=True) if g.reason == "gold_unparsable")
     return GradeFileResult(len(items), sum(g.correct for g in grades), hits, dt, n_dis, dict(unparsable))

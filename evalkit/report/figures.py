@@ -11,27 +11,8 @@ import pandas as pd
 from evalkit.analyze import accuracy_interval, paired_difference
 from evalkit.records import cap_label
 from evalkit.report import matched as mt
+from evalkit.report.plotting import clipped, figure, legend_below, save
 from evalkit.store import Col, Samples
-
-
-def _plt():  # noqa: ANN202
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, base: Path) -> list[Path]:  # noqa: ANN001
-    base.parent.mkdir(parents=True, exist_ok=True)
-    paths = [base.with_suffix(".pdf"), base.with_suffix(".png")]
-    fig.tight_layout()
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    _plt().close(fig)
-    return paths
-
 
 _cap_label = cap_label
 
@@ -39,9 +20,8 @@ _cap_label = cap_label
 def scaling_curve(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     """Accuracy vs mean thinking tokens per sequential cell (grouped by ignores and control), with a
     problem-clustered 95% band (population of problems) and faint per-seed lines."""
-    plt = _plt()
     seq = Samples.of(df).of_method("sequential")
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = figure(6.4, 4.2)
     n_p, n_s = seq.n_problems, seq.n_seeds
     for i, ((k, ctl), fam) in enumerate(seq.by(Col.N_IGNORE, Col.CONTROL)):
         pts = []
@@ -55,7 +35,8 @@ def scaling_curve(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Pat
         label = f"ignore {k}" + (f" ({ctl})" if ctl else "")
         ax.plot(xs, [p[1] for p in pts], marker="o", color=color, label=label)
         if all(p[2] for p in pts):
-            ax.fill_between(xs, [100 * p[2].low for p in pts], [100 * p[2].high for p in pts], color=color, alpha=0.15)
+            ax.fill_between(xs, 100 * clipped([p[2].low for p in pts]), 100 * clipped([p[2].high for p in pts]),
+                            color=color, alpha=0.15)
         for s in sorted(seq.seed.unique()):
             per = [(p[3].where(p[3].seed == s).thinking_tokens.mean(), 100 * p[3].where(p[3].seed == s).correct.mean())
                    for p in pts]
@@ -64,19 +45,17 @@ def scaling_curve(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Pat
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{title}: sequential scaling\n{n_p} problems x {n_s} seeds; band: 95% problem-clustered CI; "
                  "faint: single seeds", fontsize=8)
-    ax.legend(fontsize=7)
-    return _save(fig, out / "scaling_curve")
+    legend_below(fig, ax)
+    return save(fig, out / "scaling_curve")
 
 
 def control_tokens(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path] | None:
     """Accuracy per control string at each (cap, ignores) with paired t CIs (over problems) against the first."""
-    plt = _plt()
     seq = Samples.of(df).of_method("sequential")
     seq = seq.where(seq.n_ignore > 0)
     groups = [(key, g) for key, g in seq.by(Col.CAP, Col.N_IGNORE) if g.control.nunique() > 1]
     if not groups:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     labels, est, lo, hi = [], [], [], []
     for (cap, k), g in groups:
         ctrls = sorted(g.control.unique())
@@ -86,8 +65,9 @@ def control_tokens(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Pa
             d = paired_difference(m.to_numpy(float), base.to_numpy(float))
             labels.append(f"cap {_cap_label(cap)}, {k}x: {c} - {ctrls[0]}")
             est.append(100 * d.estimate)
-            lo.append(100 * d.low)
-            hi.append(100 * d.high)
+            lo.append(100 * float(clipped(d.low, -1, 1)))
+            hi.append(100 * float(clipped(d.high, -1, 1)))
+    fig, ax = figure(6.4, max(4.2, 2.2 + 0.2 * len(labels)))
     y = np.arange(len(labels))
     ax.errorbar(est, y, xerr=[np.array(est) - lo, np.array(hi) - est], fmt="o", capsize=3)
     ax.axvline(0, color="grey", linewidth=0.8)
@@ -95,15 +75,14 @@ def control_tokens(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Pa
     ax.set_xlabel("accuracy difference (points)")
     ax.set_title(f"{title}: control tokens\n{seq.n_problems} problems x {seq.n_seeds} seeds; "
                  "95% paired t over problems", fontsize=8)
-    return _save(fig, out / "control_tokens")
+    return save(fig, out / "control_tokens")
 
 
 def seed_strip(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     """Per-seed accuracy of every cell (strip plot): the seed-to-seed spread at a glance."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     samples = Samples.of(df)
     cells = list(samples.by_cell())
+    fig, ax = figure(max(6.4, 1.2 + 0.22 * len(cells)), 4.2)
     names = []
     for i, (_cid, g) in enumerate(cells):
         accs = 100 * g.correct.groupby(g.seed).mean()
@@ -113,22 +92,22 @@ def seed_strip(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
         jitter = np.linspace(-0.15, 0.15, len(accs)) if len(accs) > 1 else [0.0]
         ax.scatter(i + np.asarray(jitter), accs.to_numpy(), s=14, alpha=0.8)
         ax.hlines(accs.mean(), i - 0.3, i + 0.3, color="black", linewidth=1)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7)
+    many = len(names) > 12  # upright labels need less room apart than slanted ones
+    ax.set_xticks(range(len(names)), names, rotation=90 if many else 45, ha="center" if many else "right", fontsize=7)
     ax.set_ylabel("accuracy of one seed (%)")
     ax.set_title(f"{title}: seed variance\n{samples.n_problems} problems x {samples.n_seeds} seeds; "
                  "dots: seeds, bar: mean", fontsize=8)
-    return _save(fig, out / "seed_variance")
+    return save(fig, out / "seed_variance")
 
 
 def heatmap(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     """Problems x budgets: per-problem accuracy (over seeds) of the unforced-ignore sequential cells."""
-    plt = _plt()
     seq = Samples.of(df).of_method("sequential")
     seq = seq.where(seq.n_ignore == seq.n_ignore.min())
     mat = seq.accuracy_matrix(columns=Col.CAP)
     mat = mat.loc[mat.mean(axis=1).sort_values(ascending=False).index]
-    fig, ax = plt.subplots(figsize=(4.8, max(3.0, 0.12 * len(mat))))
-    im = ax.imshow(100 * mat.to_numpy(float), aspect="auto", cmap="viridis", vmin=0, vmax=100)
+    fig, ax = figure(4.8, float(np.clip(2.0 + 0.06 * len(mat), 3.6, 8.0)))  # rows thin out, the figure stops at 8 in
+    im = ax.imshow(100 * mat.to_numpy(float), aspect="auto", cmap="viridis", vmin=0, vmax=100, interpolation="nearest")
     ax.set_xticks(range(mat.shape[1]), [_cap_label(c) for c in mat.columns], fontsize=7)
     ax.set_yticks([])
     ax.set_xlabel("thinking cap")
@@ -136,7 +115,7 @@ def heatmap(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     fig.colorbar(im, ax=ax, label="accuracy over seeds (%)")
     ax.set_title(f"{title}: problems x budgets\n{len(mat)} problems x {seq.n_seeds} seeds; "
                  f"ignores = {int(seq.n_ignore.min())}; no interval (per-problem means)", fontsize=8)
-    return _save(fig, out / "problem_heatmap")
+    return save(fig, out / "problem_heatmap")
 
 
 def all_figures(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:

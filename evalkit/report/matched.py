@@ -9,6 +9,7 @@ import pandas as pd
 
 from evalkit.analyze import MatchedComparison, maj_at_k, matched_compute
 from evalkit.records import cap_label
+from evalkit.report.plotting import clipped, figure, legend_below, save
 from evalkit.report.tables import vote_classes, vote_sizes
 from evalkit.store import Col, Samples
 
@@ -120,18 +121,14 @@ def render_markdown(m: MatchedComparison, x: str, setting: str = "") -> str:
 
 
 def plot(m: MatchedComparison, arrs: dict, x: str, out_base: Path, title: str = "") -> list[Path]:
-    """PDF + PNG: both curves with pointwise problem-bootstrap (t) bands and the cells as points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    """PDF + PNG: both curves with pointwise problem-bootstrap (t) bands (clipped to [0, 100] % for
+    drawing) and the cells as points."""
+    fig, ax = figure(6.4, 4.2)
     for pts, curve, band, label, color in (
         (m.seq_points, m.sequential, m.seq_band, "sequential (budget forcing)", "C0"),
         (m.par_points, m.parallel, m.par_band, "parallel (majority vote)", "C1"),
     ):
-        ax.fill_between(m.grid, 100 * band[0], 100 * band[1], color=color, alpha=0.2, linewidth=0)
+        ax.fill_between(m.grid, 100 * clipped(band[0]), 100 * clipped(band[1]), color=color, alpha=0.2, linewidth=0)
         ax.plot(m.grid, 100 * curve, color=color, label=label, linewidth=2)
         order = np.argsort(pts[:, 0])  # the whole family, beyond the compared overlap
         ax.plot(pts[order, 0], 100 * pts[order, 1], color=color, linewidth=0.8, linestyle="--")
@@ -142,11 +139,5 @@ def plot(m: MatchedComparison, arrs: dict, x: str, out_base: Path, title: str = 
     ax.set_title((title + "\n" if title else "") +
                  f"{m.n_problems} problems x {m.n_seeds} seeds; bands (compared overlap): 95% paired problem "
                  "bootstrap (t); dashed: whole family", fontsize=8)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out_base.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out_base.with_suffix(".pdf"), out_base.with_suffix(".png")]
-    for p in paths:
-        fig.savefig(p, dpi=150)
-    plt.close(fig)
-    return paths
+    legend_below(fig, ax, fontsize=8)
+    return save(fig, out_base)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
+from evalkit.grade.stated import stated_answer
 from evalkit.report.tables import (
     HEADERS,
     NOTE,
@@ -129,8 +130,11 @@ class SweepData:
         if df.empty:
             raise KeyError(f"no sample {key}")
         r = _records(df)[0]
+        # the answer as the model wrote it (derived here from the stored answer text; the stored
+        # ``extracted`` is the grader's normalised form and stays as it is)
+        stated = stated_answer(r[Col.ANSWER_TEXT] or "", r[Col.EXTRACTED], r[Col.ANSWER_TYPE])
         return {**r, "key": key, "label": self.cells.get(cid, {}).get("label", cid), "segments": segments(r),
-                Col.PROVENANCE: json.loads(r[Col.PROVENANCE] or "{}")}
+                "stated": stated, Col.PROVENANCE: json.loads(r[Col.PROVENANCE] or "{}")}
 
     def pair(self, a: str, b: str) -> dict[str, Any]:
         sa, sb = self.sample(a), self.sample(b)

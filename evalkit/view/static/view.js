@@ -62,7 +62,7 @@ async function overview() {
     const g = o.grid;
     let order = g.problems.map((_, i) => i);
     if ($("#byid").checked) order.sort((a, b) => (g.problems[a].join("/") < g.problems[b].join("/") ? -1 : 1));
-    const head = `<tr><th></th>${g.cells.map(([, lab]) => `<th title="${esc(lab)}">${esc(lab)}</th>`).join("")}</tr>`;
+    const head = `<tr><th></th>${g.cells.map(([, lab]) => `<th title="${esc(lab)}"><div class="vh">${esc(lab)}</div></th>`).join("")}</tr>`;
     const body = order.map((i) => {
       const [task, pid] = g.problems[i];
       const tds = g.acc[i].map((a) => {
@@ -93,7 +93,7 @@ async function samples(params) {
     verdict <select id="f-correct"><option value="">any</option><option ${f.correct === "1" ? "selected" : ""} value="1">correct</option><option ${f.correct === "0" ? "selected" : ""} value="0">incorrect</option></select>
     reason <select id="f-reason">${opts(uniq("grade_reason"), f.reason)}</select>
     end <select id="f-end"><option value="">any</option><option ${f.end === "forced" ? "selected" : ""} value="forced">forced by the cap</option><option ${f.end === "natural" ? "selected" : ""} value="natural">ended by the model</option></select>
-    search <input id="f-q" value="${esc(f.q ?? "")}" placeholder="${STATIC ? "extracted answer" : "text or answer"}">
+    search <input id="f-q" value="${esc(f.q ?? "")}" placeholder="${STATIC ? "normalized answer" : "text or answer"}">
     <button id="f-go">filter</button></div><div id="list">…</div>`;
   $("#f-go").onclick = () => {
     const p = new URLSearchParams();
@@ -117,7 +117,7 @@ async function samples(params) {
       verdict(d.correct[i]), esc(d.grade_reason[i]), sampleLink(key, "open")]);
   }
   $("#list").innerHTML = `<p id="count">${rows.length} of ${n} samples</p>` +
-    table(["problem", "cell", "seed", "sample", "thinking tok", "thinking end", "ignored", "extracted", "verdict", "reason", ""], rows.slice(0, 500), [0, 1, 7, 9]) +
+    table(["problem", "cell", "seed", "sample", "thinking tok", "thinking end", "ignored", "normalized answer", "verdict", "reason", ""], rows.slice(0, 500), [0, 1, 7, 9]) +
     (rows.length > 500 ? `<p>first 500 shown; narrow the filters</p>` : "");
 }
 
@@ -134,20 +134,62 @@ function segs(segments, upto = null) {
   return out;
 }
 
+// One cut per position on a trajectory: the branches that end there (several caps cut a trajectory
+// that ended before them at the same token) share it and its label.
+function cuts(t) {
+  const at = new Map();
+  for (const b of t.branches) at.set(b.tokens, [...(at.get(b.tokens) ?? []), b]);
+  return [...at].map(([tokens, bs]) => `<div class="cut" style="left:${(100 * tokens) / (t.length || 1)}%"
+    title="${esc(bs.map((b) => `cap ${b.cap ?? "none"}, ignore ${b.n_ignore}`).join("; "))}: ${tokens} tokens"><span>${esc(bs.map((b) => `${b.cap ?? "∞"}/${b.n_ignore}`).join(", "))}</span></div>`).join("");
+}
+
+// Cut labels under a bar: centred on their cut but kept within the bar (wrapped when wider than it),
+// each moved down until it overlaps no label placed before it; the bar keeps room below for them.
+function placeCutLabels(bar) {
+  const box = bar.getBoundingClientRect();
+  const placed = [];
+  let depth = 0;
+  for (const span of bar.querySelectorAll(".cut span")) {
+    span.style.left = "0px";
+    span.style.top = "22px";
+    span.style.whiteSpace = "nowrap";
+    span.style.width = "";
+    if (span.getBoundingClientRect().width > box.width) {  // wider than the bar: wrapped to its width
+      span.style.whiteSpace = "normal";
+      span.style.width = `${box.width}px`;
+    }
+    const r0 = span.getBoundingClientRect();
+    const step = parseFloat(getComputedStyle(span).lineHeight) || r0.height;
+    const left = Math.min(Math.max(r0.left - r0.width / 2, box.left), box.right - r0.width);
+    span.style.left = `${left - r0.left}px`;
+    let top = 22;
+    for (let r = span.getBoundingClientRect(); placed.some((q) => q.left < r.right && r.left < q.right && q.top < r.bottom && r.top < q.bottom);
+      r = span.getBoundingClientRect()) {
+      top += step;
+      span.style.top = `${top}px`;
+    }
+    placed.push(span.getBoundingClientRect());
+    depth = Math.max(depth, top - 22 + r0.height);
+  }
+  bar.style.marginBottom = `${depth + 4}px`;
+}
+const placeAllCutLabels = () => document.querySelectorAll(".tree .bar").forEach(placeCutLabels);
+window.addEventListener("resize", placeAllCutLabels);
+
 async function problem(task, pid) {
   const p = await load("problem", `${task}~${pid}`);
   const trees = p.trees.map((t) => {
     const marks = t.marks.map((m) => `<div class="mark" style="left:${(100 * m) / t.length}%" title="control injected at token ${m}"></div>`).join("");
-    const cuts = t.branches.map((b) => `<div class="cut" style="left:${(100 * b.tokens) / t.length}%" title="cap ${b.cap ?? "none"}, ignore ${b.n_ignore}: ${b.tokens} tokens"><span>${b.cap ?? "∞"}/${b.n_ignore}</span></div>`).join("");
     const rows = t.branches.map((b) => [b.cap ?? "none", b.n_ignore, b.tokens, esc(b.end), esc(b.extracted ?? "-"), verdict(b.correct), sampleLink(b.key, "open")]);
     return `<div class="tree"><h3>seed ${t.seed}${t.controls.length ? `, controls ${esc(t.controls.join(" | "))}` : ""}: trajectory of ${t.length} thinking tokens (ended: ${esc(t.end)})</h3>
-      <div class="bar">${marks}${cuts}</div><br>${table(["cap", "ignore", "thinking tok", "end", "extracted", "verdict", ""], rows, [3, 4])}</div>`;
+      <div class="bar">${marks}${cuts(t)}</div>${table(["cap", "ignore", "thinking tok", "end", "normalized answer", "verdict", ""], rows, [3, 4])}</div>`;
   }).join("");
   const others = p.samples.filter((s) => s.method !== "sequential").map((s) => [esc(p.labels[s.cell_id] ?? s.cell_id), s.seed, s.sample, esc(s.extracted ?? "-"), verdict(s.correct), sampleLink(s.key, "open")]);
   $("#main").innerHTML = `<h1>${esc(task)} / ${esc(pid)}</h1><p>gold: <b>${esc(p.gold)}</b></p>
     <div class="text">${esc(p.text ?? "(problem text unavailable)")}</div>
     <h2>Trajectory trees</h2><p class="legend"><span class="seg-control">control injected</span> <span>| cut: cap/ignores</span></p>${trees || "<p>no sequential samples</p>"}
-    ${others.length ? "<h2>Other samples</h2>" + table(["cell", "seed", "sample", "extracted", "verdict", ""], others, [0, 3]) : ""}`;
+    ${others.length ? "<h2>Other samples</h2>" + table(["cell", "seed", "sample", "normalized answer", "verdict", ""], others, [0, 3]) : ""}`;
+  placeAllCutLabels();
 }
 
 async function sample(key) {
@@ -163,7 +205,8 @@ async function sample(key) {
     `<b>plain math-verify</b><span id="reference">${verdict(s.reference)} (differs from evalkit)</span>`;
   $("#main").innerHTML = `<h1>${esc(s.label)}</h1><p>${problemLink(s.task, s.problem_id, `${s.task}/${s.problem_id}`)}, seed ${s.seed}, sample ${s.sample}</p>
     <div class="meta"><b>verdict</b><span id="verdict">${verdict(s.correct)} (${esc(s.grade_reason)}; grader ${esc(s.grader_version)})</span>
-    <b>extracted</b><span>${esc(s.extracted ?? "-")}</span><b>gold</b><span>${esc(s.gold)}</span>${ref}
+    <b>extracted</b><span id="extracted">${esc(s.stated ?? s.extracted ?? "-")}</span>
+    <b>normalized</b><span id="normalized">${esc(s.extracted ?? "-")}</span><b>gold</b><span>${esc(s.gold)}</span>${ref}
     <b>tokens</b><span>prompt ${s.prompt_tokens ?? "?"}, thinking ${s.thinking_tokens ?? "?"} (controls ${s.control_tokens ?? "?"}), forced ${s.forced_tokens ?? "?"}, answer ${s.answer_tokens ?? "?"}</span>
     <b>thinking end</b><span>${esc(s.thinking_end)}${s.forced_end ? " (forced by the cap)" : ""}; ignored ${s.n_ignored ?? "?"} end attempts</span>
     <b>answer finish</b><span>${esc(s.answer_finish)}</span></div>
@@ -177,7 +220,7 @@ async function pair(a, b) {
   const [sa, sb] = await Promise.all([load("sample", a), load("sample", b)]);
   let n = 0;
   while (n < sa.response.length && n < sb.response.length && sa.response[n] === sb.response[n]) n++;
-  const col = (s) => `<div><h3>${esc(s.label)}</h3><p>${verdict(s.correct)}: ${esc(s.extracted ?? "-")}; ${s.thinking_tokens} thinking tokens</p><div class="text">${segs(s.segments, n)}</div></div>`;
+  const col = (s) => `<div><h3>${esc(s.label)}</h3><p>${verdict(s.correct)}: ${esc(s.stated ?? s.extracted ?? "-")}; ${s.thinking_tokens} thinking tokens</p><div class="text">${segs(s.segments, n)}</div></div>`;
   $("#main").innerHTML = `<h1>Paired: ${esc(sa.task)}/${esc(sa.problem_id)}, seed ${sa.seed}</h1>
     <p id="common">identical for the first ${n} characters; the first difference is marked</p><div class="cols">${col(sa)}${col(sb)}</div>`;
 }
