@@ -125,8 +125,12 @@ def test_a_sweep_with_some_failed_batches_reports_what_it_stored_without_next_st
     said = " ".join(res.output.split())
     assert "the report covers what was stored; 2 batches failed" in said and "next:" not in said
     assert (tmp_path / "r" / "chk" / "report.md").exists()
-    ok = _sweep(tmp_path, SPEC.replace("chunk_size: 2", "chunk_size: 1")
-                + PARALLEL.replace("VERIFIER", "evalkit.grade.verifiers:agreement"))
+    fixed = (SPEC.replace("chunk_size: 2", "chunk_size: 1")
+             + PARALLEL.replace("VERIFIER", "evalkit.grade.verifiers:agreement"))
+    # the stored rows hold the first verifier's scores: another verifier is another experiment, said as such
+    refused = _sweep(tmp_path, fixed)
+    assert refused.exit_code == 2 and "parallel.verifier: tests.test_checks:explode_on_odd -> evalkit" in refused.output
+    ok = _sweep(tmp_path, fixed, "--add-cells")
     assert ok.exit_code == 0 and "next:" in ok.output, ok.output
 
 

@@ -184,6 +184,7 @@ def test_a_changed_temperature_under_an_existing_name_is_refused_naming_the_key(
     assert md.count("at matched flops_prefix_cached (temperature=1.0)") == 1
     runs = json.loads((root / "my_l1" / "manifest.json").read_text())["runs"]
     assert runs[-1]["added_cells_differing_in"] == ["sampling.temperature: 0.7 -> 1.0"]
+    assert "**Settings differ between runs** (added with --add-cells): sampling.temperature: 0.7 -> 1.0" in md
 
 
 @pytest.mark.parametrize(("old", "new", "key"), [

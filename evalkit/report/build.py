@@ -121,6 +121,16 @@ def served_note(manifest: dict[str, Any]) -> str:
         if isinstance(info, dict) and (info.get("server") or {}).get("token_exact") is False)
 
 
+def added_note(manifest: dict[str, Any]) -> str:
+    """A note naming every difference runs accepted with ``--add-cells`` (settings outside the cell key, such as
+    engine arguments or a verifier, are in no table column: this is where a reader learns of them)."""
+    changes = list(dict.fromkeys(c for r in manifest.get("runs", []) for c in r.get("added_cells_differing_in", [])))
+    if not changes:
+        return ""
+    return ("\n> **Settings differ between runs** (added with --add-cells): " + "; ".join(changes)
+            + ". Tables label the cells by the settings their keys hold; the rest is said only here.\n")
+
+
 def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callable[[Any], None] | None = None,
           say: Say = _quiet) -> Report:
     """Assemble and write ``report.md`` / ``report.html`` (``report-clean.*`` with ``exclude``: every
@@ -155,7 +165,7 @@ def build(results_dir: str | Path, *, exclude: Path | None = None, show: Callabl
     headings = {m: prov.model_heading(m, sources) for m in sources}
     md = render_markdown(rows, title=title, votes=votes, headings=headings, banner=prov.banner(doubles))
     md += adaptive_md + clean_md
-    md += served_note(store.read_manifest())
+    md += served_note(store.read_manifest()) + added_note(store.read_manifest())
     if votes and Samples.of(df).has_method("sequential"):
         section, paths = _matched_section(df, out_dir, exclude is not None, emit, say,
                                           prov.figure_title(out_dir.name, sources))
