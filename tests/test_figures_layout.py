@@ -21,6 +21,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from evalkit.report.figures import all_figures
+from evalkit.report.provenance import TEST_DOUBLE_TITLE
 from evalkit.store import check_frame
 from evalkit.store.row import FIELDS, ROW_SCHEMA
 from tests.test_sweep import run
@@ -231,7 +232,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "my_l1"
 
 
-@pytest.mark.parametrize("title", ["my_l1", LONG_TITLE])
+@pytest.mark.parametrize("title", ["my_l1", LONG_TITLE, f"my_l1 [{TEST_DOUBLE_TITLE}] (temperature=1.0)"])
 def test_figures_of_a_quickstart_sized_sweep_fit(small: Path, drawn: list[Drawn], tmp_path: Path, title: str) -> None:
     from evalkit.store import ResultStore
 
