@@ -159,3 +159,156 @@ def test_static_export_opens_from_disk(browser, server: str, sweep_dir: Path, tm
     page.wait_for_selector("#text")
     assert page.locator("#text span").count() >= 2
     page.close()
+
+
+def _sweep(root: Path, problems: int, seeds: int, name: str) -> Path:
+    spec = SPEC.replace("name: viewed", f"name: {name}").replace("limit: 5", f"limit: {problems}")
+    spec = spec.replace("seeds: [0, 1]", f"seeds: {list(range(seeds))}")
+    return run_sweep(build_plan(parse_spec(spec)), root, engine="scripted", observer=Collect()).out_dir
+
+
+def _files(d: Path) -> int:
+    return sum(1 for f in d.rglob("*") if f.is_file())
+
+
+def test_export_files_grow_with_problems_not_samples(tmp_path: Path) -> None:
+    from evalkit.store import ResultStore
+    from evalkit.view import export
+
+    small, seeds, problems = (_sweep(tmp_path, p, s, f"e{p}x{s}") for p, s in ((2, 1), (2, 3), (4, 1)))
+    n = {d.name: _files(export(d, tmp_path / f"out-{d.name}", say=lambda m: None)) for d in (small, seeds, problems)}
+    rows = {d.name: len(ResultStore(d).read_rows()) for d in (small, seeds, problems)}
+    assert rows["e2x3"] == 3 * rows["e2x1"]  # three times the samples ...
+    assert n["e2x3"] == n["e2x1"]  # ... the same files
+    assert n["e4x1"] > n["e2x1"]  # more problems: more files
+    texts = sorted(f.name for f in (tmp_path / "out-e2x3" / "data").glob("texts-*.js"))
+    cells = len(ResultStore(seeds).read_cells())
+    assert len(texts) == 2 * cells  # one file of texts per (cell, problem), every seed's samples in it
+
+
+class _Recorder:
+    """pyarrow's dataset and Parquet readers, recording the columns every read asks for."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        self.reads: list[tuple[str, ...]] = []
+        real_dataset, real_read = ds.dataset, pq.read_table
+        rec = self
+
+        class Proxy:
+            def __init__(self, d) -> None:
+                self.d = d
+
+            def to_table(self, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return self.d.to_table(columns=columns, **kw)
+
+            def scanner(self, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return self.d.scanner(columns=columns, **kw)
+
+            def __getattr__(self, name: str):
+                return getattr(self.d, name)
+
+        def read_table(source, columns=None, **kw):
+            rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+            return real_read(source, columns=columns, **kw)
+
+        monkeypatch.setattr(ds, "dataset", lambda *a, **k: Proxy(real_dataset(*a, **k)))
+        monkeypatch.setattr(pq, "read_table", read_table)
+
+    def columns(self) -> set[str]:
+        out = {c for r in self.reads for c in r}
+        self.reads.clear()
+        return out
+
+
+def test_index_and_problem_pages_read_no_text_column(sweep_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.store import Col
+    from evalkit.view import SweepData
+
+    texts = {Col.RESPONSE, Col.THINKING_TEXT, Col.ANSWER_TEXT}
+    rec = _Recorder(monkeypatch)
+    data = SweepData(sweep_dir)
+    data.overview()
+    data.sample_index({})
+    data.sample_index({"correct": "0", "offset": "5"})
+    read = rec.columns()
+    assert read and not read & (texts | {Col.PROVENANCE, "<all>"}), read
+    task, pid = data.index[[Col.TASK, Col.PROBLEM_ID]].iloc[0]
+    assert data.problem(task, pid)["trees"]
+    read = rec.columns()
+    assert Col.PROVENANCE in read and not read & (texts | {"<all>"}), read
+    key = data.problem(task, pid)["samples"][0]["key"]
+    rec.columns()
+    assert data.sample(key)[Col.RESPONSE]  # the recorder sees text reads where there are some
+    assert texts <= rec.columns()
+
+
+def test_index_pages_and_search_agree_with_the_stored_rows(sweep_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalkit.view.data as vd
+    from evalkit.store import Col, ResultStore
+    from evalkit.view import SweepData
+
+    rows = ResultStore(sweep_dir).read_rows()
+    data = SweepData(sweep_dir)
+    monkeypatch.setattr(vd, "PAGE_ROWS", 7)
+    wrong = rows[rows[Col.CORRECT] == False]  # noqa: E712
+    got, offset = [], 0
+    while True:
+        page = data.sample_index({"correct": "0", "offset": str(offset)})
+        assert page["matched"] == len(wrong) and len(page["data"][Col.CELL_ID]) <= 7
+        got += list(zip(page["data"][Col.CELL_ID], page["data"][Col.SEED], page["data"][Col.PROBLEM_ID],
+                        page["data"][Col.SAMPLE], strict=True))
+        if not page["more"]:
+            break
+        offset += 7
+    assert sorted(got) == sorted(wrong[[Col.CELL_ID, Col.SEED, Col.PROBLEM_ID, Col.SAMPLE]].itertuples(index=False,
+                                                                                                    name=None))
+    # a search: every hit when it scanned everything, and it stops at the page when there are more
+    hits, complete = data.search("Wait", {"seed": "1"}, limit=10_000)
+    want = rows[(rows[Col.SEED] == 1) & rows[Col.RESPONSE].str.contains("Wait", regex=False)]
+    assert complete and len(hits) == len(want) > 3
+    few, complete = data.search("Wait", {"seed": "1"}, limit=3)
+    assert len(few) == 3 and not complete
+    page = data.sample_index({"q": "Wait", "seed": "1"})
+    assert page["matched"] is None and page["more"] and len(page["data"][Col.CELL_ID]) == 7
+
+
+def test_problem_pages_split_the_seeds(sweep_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalkit.view.data as vd
+    from evalkit.store import Col
+    from evalkit.view import SweepData
+
+    data = SweepData(sweep_dir)
+    task, pid = data.index[[Col.TASK, Col.PROBLEM_ID]].iloc[0]
+    whole = data.problem(task, pid)
+    monkeypatch.setattr(vd, "PAGE_SEEDS", 1)
+    pages = [data.problem(task, pid, p) for p in range(2)]
+    assert [p["seeds"] for p in pages] == [[0], [1]] and pages[0]["pages"] == 2
+    assert sorted(s["key"] for p in pages for s in p["samples"]) == sorted(s["key"] for s in whole["samples"])
+    assert {s[Col.SEED] for s in pages[1]["samples"]} == {1}
+    with pytest.raises(KeyError):
+        data.problem(task, pid, 2)
+
+
+def test_export_of_a_multi_problem_sweep_opens_a_sample_of_each(browser, sweep_dir: Path, tmp_path: Path) -> None:
+    from evalkit.store import Col
+    from evalkit.view import SweepData, export
+
+    out = export(sweep_dir, tmp_path / "export", say=lambda m: None)
+    data = SweepData(sweep_dir)
+    page = browser.new_page()
+    for (task, pid), pos in data.by_problem.items():
+        r = data.index.iloc[pos[-1]]
+        key = f"{r[Col.CELL_ID]}~{r[Col.SEED]}~{pid}~{r[Col.SAMPLE]}"
+        want = data.sample(key)
+        page.goto((out / "index.html").as_uri() + f"#/sample/{key.replace('/', '%2F')}")
+        page.wait_for_function("document.body.dataset.ready && document.body.dataset.ready.startsWith('sample')")
+        assert page.inner_text("#text") == want[Col.RESPONSE]
+        assert f"{task}/{pid}" in page.inner_text("#main p a")
+    page.goto((out / "index.html").as_uri() + f"#/problem/{task}/{pid.replace('/', '%2F')}")
+    page.wait_for_selector(".tree")
+    page.close()
