@@ -19,7 +19,9 @@ table says which).
 Commands timed (each a fresh ``python -m evalkit.cli`` or probe process; RSS from ``wait4``): a rerun of
 the finished sweep (scripted engine; nothing to generate; ``--no-report``), status, report, figures,
 claims, the viewer's index / problem / sample / search (a probe process starts ``evalkit view``'s server
-and asks it over HTTP; "answer s" is the request alone, "wall s" includes start-up) and ``view --export``.
+and asks it over HTTP; "answer s" is the request alone, "wall s" includes start-up; "search" looks for a
+word in no text, so it scans every text, "search-hits" for a common one, so it stops at the first page of
+hits) and ``view --export``.
 A command over ``--timeout`` is killed and shown as such.
 """
 
@@ -184,8 +186,9 @@ def probe(kind: str, results: Path) -> None:
     big = next(cid for cid, c in cells.items() if c.get("forcing", {}).get("cap") == max(CAPS)
                and c.get("forcing", {}).get("n_ignore") == max(IGNORES)) if cells else ""
     pid = "2024-I-1"
-    arg = {"index": None, "problem": f"aime24~{pid}", "sample": f"{big}~0~{pid}~0", "search": NO_TEXT_WORDS}[kind]
-    url = urls[0] + f"api/{kind}" + ("" if arg is None else "?arg=" + urllib.parse.quote(arg))
+    arg = {"index": None, "problem": f"aime24~{pid}", "sample": f"{big}~0~{pid}~0", "search": NO_TEXT_WORDS,
+           "search-hits": "triangle"}[kind]
+    url = urls[0] + f"api/{kind.split('-')[0]}" + ("" if arg is None else "?arg=" + urllib.parse.quote(arg))
     t1 = time.perf_counter()
     with urllib.request.urlopen(url, timeout=3600) as r:
         body = r.read()
@@ -229,7 +232,8 @@ def commands(results: Path, spec: Path, scratch: Path) -> list[tuple[str, list[s
         ("report", [*cli, "report", str(results)]),
         ("figures", [*cli, "figures", str(results), "--out", str(scratch / "figures")]),
         ("claims", [*cli, "claims", str(results), "--out", str(scratch / "claims")]),
-        *((f"view {k}", [py, me, "--probe", k, str(results)]) for k in ("index", "problem", "sample", "search")),
+        *((f"view {k}", [py, me, "--probe", k, str(results)])
+          for k in ("index", "problem", "sample", "search", "search-hits")),
         ("view --export", [*cli, "view", str(results), "--export", str(scratch / "export")]),
     ]
 

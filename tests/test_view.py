@@ -187,7 +187,8 @@ def test_export_files_grow_with_problems_not_samples(tmp_path: Path) -> None:
 
 
 class _Recorder:
-    """pyarrow's dataset and Parquet readers, recording the columns every read asks for."""
+    """pyarrow's dataset and Parquet readers (dataset, read_table, ParquetFile), recording the columns every
+    read asks for (all of them: "<all>")."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import pyarrow.dataset as ds
@@ -216,8 +217,22 @@ class _Recorder:
             rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
             return real_read(source, columns=columns, **kw)
 
+        class ParquetFile(pq.ParquetFile):
+            def read(self, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return super().read(columns=columns, **kw)
+
+            def iter_batches(self, *a, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return super().iter_batches(*a, columns=columns, **kw)
+
+            def read_row_group(self, i, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return super().read_row_group(i, columns=columns, **kw)
+
         monkeypatch.setattr(ds, "dataset", lambda *a, **k: Proxy(real_dataset(*a, **k)))
         monkeypatch.setattr(pq, "read_table", read_table)
+        monkeypatch.setattr(pq, "ParquetFile", ParquetFile)
 
     def columns(self) -> set[str]:
         out = {c for r in self.reads for c in r}

@@ -10,10 +10,12 @@ viewer's index, its problem pages), and one that does reads them a batch at a ti
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from evalkit.store.row import ROW_SCHEMA
 
@@ -34,28 +36,41 @@ def part_files(root: Path, cells: Iterable[str] | None = None, seeds: Iterable[i
 
 
 def dataset(files: Sequence[Path | str]) -> ds.Dataset:
-    """The parts as one pyarrow dataset of the stored row schema (no file is opened until it is read)."""
+    """The parts as one pyarrow dataset of the stored row schema (no file is opened until it is read).
+    A dataset keeps the footer of every file it has read (statistics of the text columns included, about
+    0.1 MB a part): for many parts, read them with :func:`read_table` / :func:`scan_batches`, which hold
+    one part's at a time."""
     return ds.dataset([str(f) for f in files], schema=ROW_SCHEMA, format="parquet")
 
 
-def read_table(files: Sequence[Path | str], columns: Sequence[str], where: ds.Expression | None = None) -> pa.Table:
-    """``columns`` of the rows of ``files`` that satisfy ``where`` (Parquet reads only those columns)."""
+def _read_one(f: Path | str, columns: list[str], where: ds.Expression | None) -> pa.Table:
+    if where is None:  # the plain reader: about half the time of a one-file dataset
+        return pq.ParquetFile(f, pre_buffer=False).read(columns=columns, use_threads=False)
+    return pq.read_table(f, columns=columns, filters=where, schema=ROW_SCHEMA, use_threads=False)
+
+
+def read_table(files: Sequence[Path | str], columns: Sequence[str], where: ds.Expression | None = None,
+               threads: int = 4) -> pa.Table:
+    """``columns`` of the rows of ``files`` that satisfy ``where`` (Parquet reads only those columns and
+    skips row groups the filter rules out), part by part on ``threads`` threads."""
+    cols = list(columns)
     if not files:
-        return ROW_SCHEMA.empty_table().select(list(columns))
-    return dataset(files).to_table(columns=list(columns), filter=where)
+        return ROW_SCHEMA.empty_table().select(cols)
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(files)))) as pool:
+        tables = list(pool.map(lambda f: _read_one(f, cols, where), files))
+    return pa.concat_tables(tables)
 
 
 def scan_batches(files: Sequence[Path | str], columns: Sequence[str], where: ds.Expression | None = None,
-                 batch_rows: int = 256) -> Iterator[pa.RecordBatch]:
+                 batch_rows: int = 1024) -> Iterator[pa.RecordBatch]:
     """``columns`` of the rows satisfying ``where``, a record batch of at most ``batch_rows`` rows at a
-    time, file by file in order (memory bounded by a batch, not by the sweep)."""
-    if not files:
-        return
-    scanner = dataset(files).scanner(columns=list(columns), filter=where, batch_size=batch_rows,
-                                     batch_readahead=1, fragment_readahead=2)
-    for batch in scanner.to_batches():
-        if batch.num_rows:
-            yield batch
+    time, part by part in order (memory bounded by a batch and one part's footer, not by the sweep)."""
+    for f in files:
+        scanner = dataset([f]).scanner(columns=list(columns), filter=where, batch_size=batch_rows,
+                                       batch_readahead=2)
+        for batch in scanner.to_batches():
+            if batch.num_rows:
+                yield batch
 
 
 def equal(**values: object) -> ds.Expression | None:

@@ -44,10 +44,11 @@ INDEX_COLUMNS = [Col.CELL_ID, Col.TASK, Col.PROBLEM_ID, Col.SEED, Col.SAMPLE, Co
 # ... plus what the overview's tables need (cell columns, answer classes and verifier scores for votes)
 INDEX_READ = [*INDEX_COLUMNS, Col.MODEL, Col.N_SAMPLES, Col.CAP, Col.N_IGNORE, Col.CONTROL, Col.MIN_TOKENS,
               Col.FORCED_TOKENS, Col.ANSWER_TOKENS, Col.ANSWER_CLASS, Col.VERIFIER_SCORE]
-PROBLEM_COLUMNS = [*META, Col.PROVENANCE]  # a problem page: its rows' metadata and trees, no text
+# a problem page: what the index lacks of its rows (the trees' provenance, the gold), no text
+PROBLEM_COLUMNS = [Col.TASK, *SAMPLE_KEY, Col.GOLD, Col.PROVENANCE]
 SEARCH_COLUMNS = [*SAMPLE_KEY, Col.RESPONSE, Col.EXTRACTED]
 PAGE_ROWS = 500  # samples per page of the list
-PAGE_SEEDS = 16  # seeds per page of a problem's trajectory trees
+PAGE_SEEDS = 4  # seeds per page of a problem's trajectory trees
 
 
 def _clean(v: Any) -> Any:
@@ -242,7 +243,10 @@ class SweepData:
 
     def problem_page(self, task: str, pid: str, df: pd.DataFrame, page: int, pages: int, seeds: list[int],
                      n_seeds: int) -> dict[str, Any]:
-        """The problem page of ``df`` (the problem's rows of the page's seeds, no text)."""
+        """The problem page of ``df`` (the problem's rows of the page's seeds: ``PROBLEM_COLUMNS``), with
+        the rest of their columns from the index."""
+        sub = self.index.iloc[self.by_problem.get((task, pid), [])]
+        df = sub.merge(df.drop(columns=[Col.TASK]), on=list(SAMPLE_KEY))
         df = df.sort_values([Col.CELL_ID, Col.SEED, Col.SAMPLE], kind="stable", ignore_index=True)
         rows = [dict(r, key=sample_key(r)) for r in _records(df)]
         return {"task": task, "problem_id": pid, "gold": rows[0][Col.GOLD] if rows else None,

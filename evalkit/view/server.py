@@ -29,6 +29,12 @@ class ReferenceGrader:
         self.sandbox: SandboxGrader | None = None
         self.seen: dict[Item, bool | None] = {}
 
+    def start(self) -> None:
+        """Start the sandbox's worker process (forked: best before other threads run)."""
+        with self.lock:
+            if self.sandbox is None:
+                self.sandbox = SandboxGrader(GraderConfig(reference=True), workers=1, timeout_s=REFERENCE_TIMEOUT_S)
+
     def verdicts(self, items: list[Item]) -> list[bool | None]:
         with self.lock:
             todo = list(dict.fromkeys(it for it in items if it not in self.seen))
@@ -148,10 +154,13 @@ def serve(results_dir: Path, port: int = 8765, host: str = "127.0.0.1",
           ready: Callable[[str], None] | None = None) -> ViewServer:
     """Start the server in a background thread; returns it (``shutdown()`` stops it)."""
     data = ViewData(results_dir)
+    # the reference grader's sandbox starts (and loads its grader) beside the index, not at the first sample
+    data.reference.start()
+    warm = threading.Thread(target=data.reference.verdicts, args=([Item("1", "1", "integer")],), daemon=True)
+    warm.start()
     data.overview_cached = data.overview()  # computed before the URL is printed: the first page is fast
     _ = data.by_problem, data.options  # so is every later request
-    warm = threading.Thread(target=data.reference.verdicts, args=([Item("1", "1", "integer")],), daemon=True)
-    warm.start()  # the reference grader's sandbox starts now, not at the first sample opened
+    warm.join()
     httpd = ViewServer((host, port), _handler(data))
     httpd.data = data
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
