@@ -250,7 +250,7 @@ class SweepData:
         df = df.sort_values([Col.CELL_ID, Col.SEED, Col.SAMPLE], kind="stable", ignore_index=True)
         rows = [dict(r, key=sample_key(r)) for r in _records(df)]
         return {"task": task, "problem_id": pid, "gold": rows[0][Col.GOLD] if rows else None,
-                "text": self._problem_text(task, pid), "labels": self.labels, "samples": rows, "trees": trees(rows),
+                "text": self.problem_text(task, pid), "labels": self.labels, "samples": rows, "trees": trees(rows),
                 "page": page, "pages": pages, "seeds": seeds, "n_seeds": n_seeds}
 
     def mates(self, task: str, pid: str, seed: int, cid: str) -> list[list[str]]:
@@ -299,7 +299,8 @@ class SweepData:
     def _texts(self) -> dict[str, dict[str, str]]:
         return {}
 
-    def _problem_text(self, task: str, pid: str) -> str | None:
+    def problem_text(self, task: str, pid: str) -> str | None:
+        """A problem's text (None if its task's data cannot be loaded); each task's problems loaded once."""
         if task not in self._texts:
             try:
                 probs = load_problems(task, data_path=self._task_entries.get(task, {}).get("data_path"))

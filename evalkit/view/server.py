@@ -160,6 +160,8 @@ def serve(results_dir: Path, port: int = 8765, host: str = "127.0.0.1",
     warm.start()
     data.overview_cached = data.overview()  # computed before the URL is printed: the first page is fast
     _ = data.by_problem, data.options  # so is every later request
+    for task in data.index[Col.TASK].unique():
+        data.problem_text(task, "")  # the tasks' problem texts, loaded once
     warm.join()
     httpd = ViewServer((host, port), _handler(data))
     httpd.data = data
