@@ -260,3 +260,200 @@ def test_sample_page_shows_the_models_answer_beside_the_stored_one(sweep_dir: Pa
     s = SweepData(copy).sample(f"{r.cell_id}~{r.seed}~{r.problem_id}~{r['sample']}")
     assert (s["stated"], s["extracted"]) == ("0.5", "\\frac{1}{2}")
     assert ResultStore(copy).read_rows().equals(before)  # reading the page wrote nothing
+
+
+def _sweep(root: Path, problems: int, seeds: int, name: str) -> Path:
+    spec = SPEC.replace("name: viewed", f"name: {name}").replace("limit: 5", f"limit: {problems}")
+    spec = spec.replace("seeds: [0, 1]", f"seeds: {list(range(seeds))}")
+    return run_sweep(build_plan(parse_spec(spec)), root, engine="scripted", observer=Collect()).out_dir
+
+
+def _files(d: Path) -> int:
+    return sum(1 for f in d.rglob("*") if f.is_file())
+
+
+def test_export_files_grow_with_problems_not_samples(tmp_path: Path) -> None:
+    from evalkit.store import ResultStore
+    from evalkit.view import export
+
+    small, seeds, problems = (_sweep(tmp_path, p, s, f"e{p}x{s}") for p, s in ((2, 1), (2, 3), (4, 1)))
+    n = {d.name: _files(export(d, tmp_path / f"out-{d.name}", say=lambda m: None)) for d in (small, seeds, problems)}
+    rows = {d.name: len(ResultStore(d).read_rows()) for d in (small, seeds, problems)}
+    assert rows["e2x3"] == 3 * rows["e2x1"]  # three times the samples ...
+    assert n["e2x3"] == n["e2x1"]  # ... the same files
+    assert n["e4x1"] > n["e2x1"]  # more problems: more files
+    texts = sorted(f.name for f in (tmp_path / "out-e2x3" / "data").glob("texts-*.js"))
+    cells = len(ResultStore(seeds).read_cells())
+    assert len(texts) == 2 * cells  # one file of texts per (cell, problem), every seed's samples in it
+
+
+class _Recorder:
+    """pyarrow's dataset and Parquet readers (dataset, read_table, ParquetFile), recording the columns every
+    read asks for (all of them: "<all>")."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import pyarrow.dataset as ds
+        import pyarrow.parquet as pq
+
+        self.reads: list[tuple[str, ...]] = []
+        real_dataset, real_read = ds.dataset, pq.read_table
+        rec = self
+
+        class Proxy:
+            def __init__(self, d) -> None:
+                self.d = d
+
+            def to_table(self, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return self.d.to_table(columns=columns, **kw)
+
+            def scanner(self, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return self.d.scanner(columns=columns, **kw)
+
+            def __getattr__(self, name: str):
+                return getattr(self.d, name)
+
+        def read_table(source, columns=None, **kw):
+            rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+            return real_read(source, columns=columns, **kw)
+
+        class ParquetFile(pq.ParquetFile):
+            def read(self, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return super().read(columns=columns, **kw)
+
+            def iter_batches(self, *a, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return super().iter_batches(*a, columns=columns, **kw)
+
+            def read_row_group(self, i, columns=None, **kw):
+                rec.reads.append(tuple(columns) if columns is not None else ("<all>",))
+                return super().read_row_group(i, columns=columns, **kw)
+
+        monkeypatch.setattr(ds, "dataset", lambda *a, **k: Proxy(real_dataset(*a, **k)))
+        monkeypatch.setattr(pq, "read_table", read_table)
+        monkeypatch.setattr(pq, "ParquetFile", ParquetFile)
+
+    def columns(self) -> set[str]:
+        out = {c for r in self.reads for c in r}
+        self.reads.clear()
+        return out
+
+
+def test_index_and_problem_pages_read_no_text_column(sweep_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalkit.store import Col
+    from evalkit.view import SweepData
+
+    texts = {Col.RESPONSE, Col.THINKING_TEXT, Col.ANSWER_TEXT}
+    rec = _Recorder(monkeypatch)
+    data = SweepData(sweep_dir)
+    data.overview()
+    data.sample_index({})
+    data.sample_index({"correct": "0", "offset": "5"})
+    read = rec.columns()
+    assert read and not read & (texts | {Col.PROVENANCE, "<all>"}), read
+    task, pid = data.index[[Col.TASK, Col.PROBLEM_ID]].iloc[0]
+    assert data.problem(task, pid)["trees"]
+    read = rec.columns()
+    assert Col.PROVENANCE in read and not read & (texts | {"<all>"}), read
+    key = data.problem(task, pid)["samples"][0]["key"]
+    rec.columns()
+    assert data.sample(key)[Col.RESPONSE]  # the recorder sees text reads where there are some
+    assert texts <= rec.columns()
+
+
+def test_index_pages_and_search_agree_with_the_stored_rows(sweep_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalkit.view.data as vd
+    from evalkit.store import Col, ResultStore
+    from evalkit.view import SweepData
+
+    rows = ResultStore(sweep_dir).read_rows()
+    data = SweepData(sweep_dir)
+    monkeypatch.setattr(vd, "PAGE_ROWS", 7)
+    wrong = rows[rows[Col.CORRECT] == False]  # noqa: E712
+    got, offset = [], 0
+    while True:
+        page = data.sample_index({"correct": "0", "offset": str(offset)})
+        assert page["matched"] == len(wrong) and len(page["data"][Col.CELL_ID]) <= 7
+        got += list(zip(page["data"][Col.CELL_ID], page["data"][Col.SEED], page["data"][Col.PROBLEM_ID],
+                        page["data"][Col.SAMPLE], strict=True))
+        if not page["more"]:
+            break
+        offset += 7
+    assert sorted(got) == sorted(wrong[[Col.CELL_ID, Col.SEED, Col.PROBLEM_ID, Col.SAMPLE]].itertuples(index=False,
+                                                                                                    name=None))
+    # a search: every hit when it scanned everything, and it stops at the page when there are more
+    hits, complete = data.search("Wait", {"seed": "1"}, limit=10_000)
+    want = rows[(rows[Col.SEED] == 1) & rows[Col.RESPONSE].str.contains("Wait", regex=False)]
+    assert complete and len(hits) == len(want) > 3
+    few, complete = data.search("Wait", {"seed": "1"}, limit=3)
+    assert len(few) == 3 and not complete
+    page = data.sample_index({"q": "Wait", "seed": "1"})
+    assert page["matched"] is None and page["more"] and len(page["data"][Col.CELL_ID]) == 7
+
+
+def test_problem_pages_split_the_seeds(sweep_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evalkit.view.data as vd
+    from evalkit.store import Col
+    from evalkit.view import SweepData
+
+    data = SweepData(sweep_dir)
+    task, pid = data.index[[Col.TASK, Col.PROBLEM_ID]].iloc[0]
+    whole = data.problem(task, pid)
+    monkeypatch.setattr(vd, "PAGE_SEEDS", 1)
+    pages = [data.problem(task, pid, p) for p in range(2)]
+    assert [p["seeds"] for p in pages] == [[0], [1]] and pages[0]["pages"] == 2
+    assert sorted(s["key"] for p in pages for s in p["samples"]) == sorted(s["key"] for s in whole["samples"])
+    assert {s[Col.SEED] for s in pages[1]["samples"]} == {1}
+    with pytest.raises(KeyError):
+        data.problem(task, pid, 2)
+
+
+def test_export_of_a_multi_problem_sweep_opens_a_sample_of_each(browser, sweep_dir: Path, tmp_path: Path) -> None:
+    from evalkit.store import Col
+    from evalkit.view import SweepData, export
+
+    out = export(sweep_dir, tmp_path / "export", say=lambda m: None)
+    data = SweepData(sweep_dir)
+    page = browser.new_page()
+    for (task, pid), pos in data.by_problem.items():
+        r = data.index.iloc[pos[-1]]
+        key = f"{r[Col.CELL_ID]}~{r[Col.SEED]}~{pid}~{r[Col.SAMPLE]}"
+        want = data.sample(key)
+        page.goto((out / "index.html").as_uri() + f"#/sample/{key.replace('/', '%2F')}")
+        page.wait_for_function("document.body.dataset.ready && document.body.dataset.ready.startsWith('sample')")
+        assert page.inner_text("#text") == want[Col.RESPONSE]
+        assert f"{task}/{pid}" in page.inner_text("#main p a")
+    page.goto((out / "index.html").as_uri() + f"#/problem/{task}/{pid.replace('/', '%2F')}")
+    page.wait_for_selector(".tree")
+    page.close()
+
+
+def test_every_page_of_scripted_rows_carries_the_banner(browser, server: str, sweep_dir: Path,
+                                                        tmp_path: Path) -> None:
+    """The scripted engine's rows: the banner above every page, served and exported; none for a model."""
+    import json
+
+    from evalkit.report.provenance import TEST_DOUBLE_TITLE
+    from evalkit.store import Col
+    from evalkit.view import SweepData, export
+
+    data = SweepData(sweep_dir)
+    r = data.index.iloc[0]
+    key = f"{r[Col.CELL_ID]}~{r[Col.SEED]}~{r[Col.PROBLEM_ID]}~{r[Col.SAMPLE]}"
+    pages = ["#/", "#/samples", f"#/problem/{r[Col.TASK]}/{r[Col.PROBLEM_ID]}", f"#/sample/{key}"]
+    out = export(sweep_dir, tmp_path / "export", say=lambda m: None)
+    page = browser.new_page()
+    for base in (server, (out / "index.html").as_uri()):
+        for h in pages:
+            page.goto(base + h)
+            page.wait_for_selector("#banner:not([hidden])")
+            assert page.inner_text("#banner").startswith(TEST_DOUBLE_TITLE), (base, h)
+    page.close()
+    copy = tmp_path / "model"
+    shutil.copytree(sweep_dir, copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    m["models"] = {k: {**v, "engine": "vllm", "kind": "pack", "test_double": False} for k, v in m["models"].items()}
+    (copy / "manifest.json").write_text(json.dumps(m))
+    assert SweepData(copy).overview()["banner"] == "" and data.overview()["banner"].startswith(TEST_DOUBLE_TITLE)

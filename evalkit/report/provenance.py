@@ -44,6 +44,12 @@ def banner(models: Iterable[str], claims_decided: bool = False) -> str:
             f"a model. Nothing here measures a model, and {claims}.\n")
 
 
+def banner_text(models: Iterable[str]) -> str:
+    """The banner as plain text (the viewer's): "" when no test double made the rows."""
+    text = banner(models)
+    return f"{TEST_DOUBLE_TITLE}: " + text.split(".** ", 1)[1].strip().replace("`", "") if text else ""
+
+
 def banner_panel(models: Iterable[str]) -> Panel:
     """The banner for a terminal: a red panel (rich), the Markdown banner's words."""
     text = banner(models).split(".** ", 1)[1].strip()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import shutil
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,53 +12,107 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-import pyarrow.compute as pc
-
-from evalkit.grade import GraderConfig, Item, grade_many
-from evalkit.store import SAMPLE_KEY, Col
-from evalkit.view.data import SweepData, sample_key
+from evalkit.grade import GraderConfig, Item, SandboxGrader
+from evalkit.store import Col
+from evalkit.view.data import SweepData, parse_query, sample_key
 
 STATIC = Path(__file__).parent / "static"
+REFERENCE_TIMEOUT_S = 5.0
+
+
+class ReferenceGrader:
+    """Plain math-verify's verdict on answers (sandboxed), to show where evalkit differs: one sandbox kept
+    for the server's life (not a process per sample), each distinct answer graded once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sandbox: SandboxGrader | None = None
+        self.seen: dict[Item, bool | None] = {}
+
+    def start(self) -> None:
+        """Start the sandbox's worker process (forked: best before other threads run)."""
+        with self.lock:
+            if self.sandbox is None:
+                self.sandbox = SandboxGrader(GraderConfig(reference=True), workers=1, timeout_s=REFERENCE_TIMEOUT_S)
+
+    def verdicts(self, items: list[Item]) -> list[bool | None]:
+        with self.lock:
+            todo = list(dict.fromkeys(it for it in items if it not in self.seen))
+            if todo:
+                try:
+                    if self.sandbox is None:
+                        self.sandbox = SandboxGrader(GraderConfig(reference=True), workers=1,
+                                                     timeout_s=REFERENCE_TIMEOUT_S)
+                    grades = self.sandbox.grade(todo)
+                except Exception:  # noqa: BLE001 - the page still works without the comparison
+                    return [self.seen.get(it) for it in items]
+                # a grading process that failed says nothing about the answer: no verdict rather than "incorrect"
+                self.seen.update({it: None if g.failed else g.correct for it, g in zip(todo, grades, strict=True)})
+            return [self.seen[it] for it in items]
+
+    def close(self) -> None:
+        with self.lock:
+            if self.sandbox is not None:
+                self.sandbox.close()
+                self.sandbox = None
+
+
+def reference_items(samples: list[dict[str, Any]]) -> list[Item]:
+    return [Item(s[Col.ANSWER_TEXT] or "", s[Col.GOLD], s[Col.ANSWER_TYPE]) for s in samples]
+
+
+def reference_verdicts(samples: list[dict[str, Any]], grader: ReferenceGrader | None = None) -> list[bool | None]:
+    """Plain math-verify's verdict on each sample's answer (sandboxed; ``grader`` keeps its sandbox)."""
+    own = grader is None
+    grader = grader or ReferenceGrader()
+    try:
+        return grader.verdicts(reference_items(samples))
+    finally:
+        if own:
+            grader.close()
 
 
 class ViewData(SweepData):
-    """:class:`SweepData` plus what only a server can do: text search and the reference verdict."""
+    """:class:`SweepData` plus what only a server does: the reference verdict from a kept sandbox."""
 
-    def search(self, q: str) -> dict[str, Any]:
-        t = self.dataset.to_table(columns=[*SAMPLE_KEY, Col.RESPONSE, Col.EXTRACTED])
-        hit = pc.or_(pc.match_substring(t[Col.RESPONSE], q), pc.match_substring(pc.fill_null(t[Col.EXTRACTED], ""), q))
-        rows = t.filter(hit).select(list(SAMPLE_KEY)).to_pylist()
-        return {"keys": [sample_key(r) for r in rows]}
+    def __init__(self, root: str | Path) -> None:
+        super().__init__(root)
+        self.reference = ReferenceGrader()
 
     def sample(self, key: str) -> dict[str, Any]:
         s = super().sample(key)
-        s["reference"] = reference_verdicts([s])[0]
+        s["reference"] = self.reference.verdicts(reference_items([s]))[0]
         return s
 
     def api(self, kind: str, arg: str | None) -> Any:
         if kind == "overview":
             return getattr(self, "overview_cached", None) or self.overview()
         if kind == "index":
-            return self.sample_index()
+            return self.sample_index(parse_query(arg))
         if kind == "problem" and arg:
-            task, _, pid = arg.partition("~")
-            return self.problem(task, pid)
+            page, _, rest = arg.partition("~")
+            if not page.isdigit():  # "task~problem": the first page
+                page, rest = "0", arg
+            task, _, pid = rest.partition("~")
+            return self.problem(task, pid, int(page))
         if kind == "sample" and arg:
             return self.sample(arg)
         if kind == "search" and arg:
-            return self.search(arg)
+            keys, complete = self.search(arg)
+            return {"keys": [sample_key(k) for k in keys], "complete": complete}
         raise KeyError(f"unknown request {kind!r}")
 
 
-def reference_verdicts(samples: list[dict[str, Any]]) -> list[bool | None]:
-    """Plain math-verify's verdict on each sample's answer (sandboxed), to show where evalkit differs."""
-    items = [Item(s[Col.ANSWER_TEXT] or "", s[Col.GOLD], s[Col.ANSWER_TYPE]) for s in samples]
-    try:
-        grades = grade_many(items, GraderConfig(reference=True), workers=1, timeout_s=5.0)
-    except Exception:  # noqa: BLE001 - the page still works without the comparison
-        return [None] * len(samples)
-    # a grading process that failed says nothing about the answer: no verdict rather than "incorrect"
-    return [None if g.failed else g.correct for g in grades]
+class ViewServer(ThreadingHTTPServer):
+    """The page's HTTP server; ``shutdown()`` also ends the reference grader's sandbox."""
+
+    daemon_threads = True
+    data: ViewData
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.server_close()
+        self.data.reference.close()
 
 
 def _handler(data: ViewData) -> type[BaseHTTPRequestHandler]:
@@ -98,50 +151,22 @@ def _handler(data: ViewData) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(results_dir: Path, port: int = 8765, host: str = "127.0.0.1",
-          ready: Callable[[str], None] | None = None) -> ThreadingHTTPServer:
+          ready: Callable[[str], None] | None = None) -> ViewServer:
     """Start the server in a background thread; returns it (``shutdown()`` stops it)."""
     data = ViewData(results_dir)
+    # the reference grader's sandbox starts (and loads its grader) beside the index, not at the first sample
+    data.reference.start()
+    warm = threading.Thread(target=data.reference.verdicts, args=([Item("1", "1", "integer")],), daemon=True)
+    warm.start()
     data.overview_cached = data.overview()  # computed before the URL is printed: the first page is fast
-    httpd = ThreadingHTTPServer((host, port), _handler(data))
+    _ = data.by_problem, data.options  # so is every later request
+    for task in data.index[Col.TASK].unique():
+        data.problem_text(task, "")  # the tasks' problem texts, loaded once
+    warm.join()
+    httpd = ViewServer((host, port), _handler(data))
+    httpd.data = data
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://{host}:{httpd.server_address[1]}/"
     if ready:
         ready(url)
     return httpd
-
-
-def _write_js(out: Path, name: str, obj: Any) -> int:
-    body = f"window.EVALKIT_DATA = window.EVALKIT_DATA || {{}};\nwindow.EVALKIT_DATA[{json.dumps(name)}] = " + \
-        json.dumps(obj, default=str) + ";\n"
-    (out / "data" / f"{name}.js").write_text(body, encoding="utf-8")
-    return len(body)
-
-
-def export(results_dir: Path, out: Path, say: Callable[[str], None] = print) -> Path:
-    """Write the page and the data of every page (overview, sample index, problems, samples) as static
-    files under ``out``; ``out/index.html`` opens from disk. Written to a temporary directory renamed
-    at the end."""
-    data = SweepData(results_dir)
-    tmp = out.with_name(f".{out.name}.export-tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "data").mkdir(parents=True)
-    shutil.copytree(STATIC, tmp / "static")
-    html = (
-        (STATIC / "index.html").read_text().replace("<!--STATIC-->", "<script>window.EVALKIT_STATIC = true;</script>")
-    )
-    (tmp / "index.html").write_text(html)
-    if (data.root / "figures").is_dir():
-        shutil.copytree(data.root / "figures", tmp / "figures")
-    n = _write_js(tmp, "overview", data.overview()) + _write_js(tmp, "index", data.sample_index())
-    idx = data.index
-    for task, pid in idx[[Col.TASK, Col.PROBLEM_ID]].drop_duplicates().itertuples(index=False):
-        n += _write_js(tmp, "problem-" + f"{task}~{pid}".encode().hex(), data.problem(task, pid))
-        df = data._rows(list(SAMPLE_KEY), task=task, problem_id=pid)  # noqa: SLF001
-        samples = [data.sample(sample_key(r)) for r in df[list(SAMPLE_KEY)].to_dict("records")]
-        for s, ref in zip(samples, reference_verdicts(samples), strict=True):
-            n += _write_js(tmp, "sample-" + s["key"].encode().hex(), {**s, "reference": ref})
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    say(f"exported {len(idx)} samples ({n / 1e6:.1f} MB of data) to {out}; open {out / 'index.html'}")
-    return out

@@ -8,19 +8,32 @@ const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<
 const hex = (s) => Array.from(new TextEncoder().encode(s)).map((b) => b.toString(16).padStart(2, "0")).join("");
 const enc = encodeURIComponent;
 
+function script(name) {
+  // an export's data file data/<name>.js, which sets window.EVALKIT_DATA[name]
+  return new Promise((resolve, reject) => {
+    window.EVALKIT_DATA = window.EVALKIT_DATA || {};
+    const s = document.createElement("script");
+    s.src = `data/${name}.js`;
+    s.onload = () => resolve(window.EVALKIT_DATA[name]);
+    s.onerror = () => reject(new Error(`not in this export: ${name}`));
+    document.head.appendChild(s);
+  });
+}
+
 function load(kind, arg) {
   const name = arg === undefined ? kind : `${kind}-${hex(arg)}`;
   if (cache.has(name)) return cache.get(name);
   let p;
-  if (STATIC) {
-    p = new Promise((resolve, reject) => {
-      window.EVALKIT_DATA = window.EVALKIT_DATA || {};
-      const s = document.createElement("script");
-      s.src = `data/${name}.js`;
-      s.onload = () => resolve(window.EVALKIT_DATA[name]);
-      s.onerror = () => reject(new Error(`not in this export: ${kind} ${arg ?? ""}`));
-      document.head.appendChild(s);
+  if (STATIC && kind === "sample") {
+    // an export holds the samples of one (cell, problem) per file
+    const [cell, , ...rest] = arg.split("~");
+    const pid = rest.slice(0, -1).join("~");
+    p = script(`texts-${hex(`${cell}~${pid}`)}`).then((all) => {
+      if (!all || !(arg in all)) throw new Error(`not in this export: sample ${arg}`);
+      return all[arg];
     });
+  } else if (STATIC) {
+    p = script(name);
   } else {
     p = fetch(`api/${kind}` + (arg === undefined ? "" : `?arg=${enc(arg)}`)).then(async (r) => {
       if (!r.ok) throw new Error(await r.text());
@@ -30,6 +43,8 @@ function load(kind, arg) {
   cache.set(name, p);
   return p;
 }
+
+const text = (s) => s.response ?? s.segments.map((x) => x.text).join("");
 
 const verdict = (c) => (c ? '<span class="ok">correct</span>' : '<span class="bad">incorrect</span>');
 const sampleLink = (key, text) => `<a href="#/sample/${enc(key)}">${esc(text)}</a>`;
@@ -44,7 +59,7 @@ function table(headers, rows, leftCols = [0]) {
 async function overview() {
   const o = await load("overview");
   $("#sweep").textContent = o.sweep;
-  const models = Object.entries(o.models || {}).map(([k, v]) => `${esc(k)} (${esc(v.kind ?? "")})`).join(", ");
+  const models = Object.entries(o.models || {}).map(([k, v]) => `${esc(k)} (${esc(v.engine ?? v.kind ?? "")}${v.test_double ? ", a test double" : ""})`).join(", ");
   const vers = Object.entries(o.versions || {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(", ");
   const cellRows = o.table.rows.map(([cid, ...cells]) => [`<a href="#/samples?cell=${cid}">${esc(cells[0])}</a>`, ...cells.slice(1).map(esc)]);
   let html = `<h1>${esc(o.sweep)}</h1><div class="meta">
@@ -81,44 +96,81 @@ async function overview() {
   draw();
 }
 
-async function samples(params) {
+const FILTERS = ["cell", "seed", "correct", "reason", "end", "q"];
+
+function matches(f, d, i) {
+  if (f.cell && d.cell_id[i] !== f.cell) return false;
+  if (f.seed && String(d.seed[i]) !== f.seed) return false;
+  if (f.correct && (d.correct[i] ? "1" : "0") !== f.correct) return false;
+  if (f.reason && d.grade_reason[i] !== f.reason) return false;
+  if (f.end && (d.forced_end[i] ? "forced" : "natural") !== f.end) return false;
+  if (f.q && !String(d.extracted[i] ?? "").includes(f.q)) return false;  // an export: the extracted answer
+  return true;
+}
+
+async function listPage(f, offset) {
+  // one page of the sample list: rows as objects, how many match (null: not counted), whether more follow
+  const rows = (d, idx) => idx.map((i) => Object.fromEntries(Object.keys(d).map((c) => [c, d[c][i]])));
+  if (!STATIC) {
+    const q = new URLSearchParams();
+    for (const k of FILTERS) if (f[k]) q.set(k, f[k]);
+    if (offset) q.set("offset", offset);
+    const ix = await load("index", q.toString());
+    const n = ix.data.cell_id.length;
+    return { ix, rows: rows(ix.data, [...Array(n).keys()]), matched: ix.matched, more: ix.more };
+  }
+  // an export: the rows of one problem per file, read until the page is full
   const ix = await load("index");
-  const d = ix.data, n = d.cell_id.length;
+  const out = [];
+  let matched = 0, more = false;
+  for (const [task, pid] of ix.problems) {
+    const d = await load("rows", `${task}~${pid}`);
+    const hit = [];
+    for (let i = 0; i < d.cell_id.length; i++) if (matches(f, d, i)) hit.push(i);
+    for (const r of rows(d, hit)) {
+      if (matched >= offset && out.length < ix.page_rows) out.push(r);
+      else if (matched >= offset) more = true;
+      matched++;
+    }
+    if (more) break;
+  }
+  return { ix, rows: out, matched: more ? null : matched, more };
+}
+
+async function samples(params) {
   const f = Object.fromEntries(params);
+  const offset = Number(f.offset || 0);
+  const { ix, rows, matched, more } = await listPage(f, offset);
+  const o = ix.options;
   const opts = (vals, cur) => ['<option value="">any</option>', ...vals.map((v) => `<option ${String(v) === cur ? "selected" : ""} value="${esc(v)}">${esc(ix.labels[v] ?? v)}</option>`)].join("");
-  const uniq = (c) => [...new Set(d[c])].filter((v) => v !== null).sort();
   $("#main").innerHTML = `<h1>Samples</h1><div class="filters">
-    cell <select id="f-cell">${opts(uniq("cell_id"), f.cell)}</select>
-    seed <select id="f-seed">${opts(uniq("seed"), f.seed)}</select>
+    cell <select id="f-cell">${opts(o.cell, f.cell)}</select>
+    seed <select id="f-seed">${opts(o.seed, f.seed)}</select>
     verdict <select id="f-correct"><option value="">any</option><option ${f.correct === "1" ? "selected" : ""} value="1">correct</option><option ${f.correct === "0" ? "selected" : ""} value="0">incorrect</option></select>
-    reason <select id="f-reason">${opts(uniq("grade_reason"), f.reason)}</select>
+    reason <select id="f-reason">${opts(o.reason, f.reason)}</select>
     end <select id="f-end"><option value="">any</option><option ${f.end === "forced" ? "selected" : ""} value="forced">forced by the cap</option><option ${f.end === "natural" ? "selected" : ""} value="natural">ended by the model</option></select>
     search <input id="f-q" value="${esc(f.q ?? "")}" placeholder="${STATIC ? "normalized answer" : "text or answer"}">
     <button id="f-go">filter</button></div><div id="list">…</div>`;
-  $("#f-go").onclick = () => {
+  const go = (off) => {
     const p = new URLSearchParams();
-    for (const k of ["cell", "seed", "correct", "reason", "end", "q"]) { const v = $("#f-" + k).value; if (v) p.set(k, v); }
+    for (const k of FILTERS) { const v = $("#f-" + k).value; if (v) p.set(k, v); }
+    if (off) p.set("offset", off);
     location.hash = "#/samples?" + p.toString();
   };
-  let keep = null;
-  if (f.q && !STATIC) keep = new Set((await load("search", f.q)).keys);
-  const rows = [];
-  for (let i = 0; i < n; i++) {
-    if (f.cell && d.cell_id[i] !== f.cell) continue;
-    if (f.seed && String(d.seed[i]) !== f.seed) continue;
-    if (f.correct && (d.correct[i] ? "1" : "0") !== f.correct) continue;
-    if (f.reason && d.grade_reason[i] !== f.reason) continue;
-    if (f.end && (d.forced_end[i] ? "forced" : "natural") !== f.end) continue;
-    const key = `${d.cell_id[i]}~${d.seed[i]}~${d.problem_id[i]}~${d.sample[i]}`;
-    if (keep && !keep.has(key)) continue;
-    if (f.q && STATIC && !String(d.extracted[i] ?? "").includes(f.q)) continue;
-    rows.push([problemLink(d.task[i], d.problem_id[i], `${d.task[i]}/${d.problem_id[i]}`), esc(ix.labels[d.cell_id[i]] ?? d.cell_id[i]),
-      d.seed[i], d.sample[i], d.thinking_tokens[i], esc(d.thinking_end[i]), d.n_ignored[i], esc(d.extracted[i] ?? "-"),
-      verdict(d.correct[i]), esc(d.grade_reason[i]), sampleLink(key, "open")]);
-  }
-  $("#list").innerHTML = `<p id="count">${rows.length} of ${n} samples</p>` +
-    table(["problem", "cell", "seed", "sample", "thinking tok", "thinking end", "ignored", "normalized answer", "verdict", "reason", ""], rows.slice(0, 500), [0, 1, 7, 9]) +
-    (rows.length > 500 ? `<p>first 500 shown; narrow the filters</p>` : "");
+  $("#f-go").onclick = () => go(0);
+  const body = rows.map((r) => {
+    const key = `${r.cell_id}~${r.seed}~${r.problem_id}~${r.sample}`;
+    return [problemLink(r.task, r.problem_id, `${r.task}/${r.problem_id}`), esc(ix.labels[r.cell_id] ?? r.cell_id),
+      r.seed, r.sample, r.thinking_tokens, esc(r.thinking_end), r.n_ignored, esc(r.extracted ?? "-"),
+      verdict(r.correct), esc(r.grade_reason), sampleLink(key, "open")];
+  });
+  const shown = rows.length ? `${offset + 1}-${offset + rows.length}` : "none";
+  const count = matched === null ? `samples ${shown} of the first matching (of ${ix.total} samples)` : `${matched} of ${ix.total} samples`;
+  $("#list").innerHTML = `<p id="count">${count}${matched !== null && matched > rows.length ? ` (showing ${shown})` : ""}</p>` +
+    table(["problem", "cell", "seed", "sample", "thinking tok", "thinking end", "ignored", "normalized answer", "verdict", "reason", ""], body, [0, 1, 7, 9]) +
+    `<p>${offset ? '<button id="prev">previous page</button> ' : ""}${more ? '<button id="next">next page</button>' : ""}</p>`;
+  if (more) $("#next").onclick = () => go(offset + ix.page_rows);
+  if (offset) $("#prev").onclick = () => go(Math.max(0, offset - ix.page_rows));
 }
 
 function segs(segments, upto = null) {
@@ -176,8 +228,10 @@ function placeCutLabels(bar) {
 const placeAllCutLabels = () => document.querySelectorAll(".tree .bar").forEach(placeCutLabels);
 window.addEventListener("resize", placeAllCutLabels);
 
-async function problem(task, pid) {
-  const p = await load("problem", `${task}~${pid}`);
+async function problem(task, pid, page = 0) {
+  const p = await load("problem", `${page}~${task}~${pid}`);
+  const pageLink = (k, label) => `<a id="seeds-${k < page ? "prev" : "next"}" href="#/problem/${enc(task)}/${enc(pid)}?page=${k}">${label}</a>`;
+  const nav = p.pages > 1 ? `<p id="seed-pages">seeds ${p.seeds[0]}-${p.seeds[p.seeds.length - 1]} (page ${page + 1} of ${p.pages}; ${p.n_seeds} seeds) ${page > 0 ? pageLink(page - 1, "previous seeds") : ""} ${page + 1 < p.pages ? pageLink(page + 1, "next seeds") : ""}</p>` : "";
   const trees = p.trees.map((t) => {
     const marks = t.marks.map((m) => `<div class="mark" style="left:${(100 * m) / t.length}%" title="control injected at token ${m}"></div>`).join("");
     const rows = t.branches.map((b) => [b.cap ?? "none", b.n_ignore, b.tokens, esc(b.end), esc(b.extracted ?? "-"), verdict(b.correct), sampleLink(b.key, "open")]);
@@ -187,20 +241,14 @@ async function problem(task, pid) {
   const others = p.samples.filter((s) => s.method !== "sequential").map((s) => [esc(p.labels[s.cell_id] ?? s.cell_id), s.seed, s.sample, esc(s.extracted ?? "-"), verdict(s.correct), sampleLink(s.key, "open")]);
   $("#main").innerHTML = `<h1>${esc(task)} / ${esc(pid)}</h1><p>gold: <b>${esc(p.gold)}</b></p>
     <div class="text">${esc(p.text ?? "(problem text unavailable)")}</div>
-    <h2>Trajectory trees</h2><p class="legend"><span class="seg-control">control injected</span> <span>| cut: cap/ignores</span></p>${trees || "<p>no sequential samples</p>"}
+    <h2>Trajectory trees</h2>${nav}<p class="legend"><span class="seg-control">control injected</span> <span>| cut: cap/ignores</span></p>${trees || "<p>no sequential samples</p>"}
     ${others.length ? "<h2>Other samples</h2>" + table(["cell", "seed", "sample", "normalized answer", "verdict", ""], others, [0, 3]) : ""}`;
   placeAllCutLabels();
 }
 
 async function sample(key) {
   const s = await load("sample", key);
-  const ix = await load("index");
-  const d = ix.data;
-  const mates = [];
-  for (let i = 0; i < d.cell_id.length; i++) {
-    if (d.problem_id[i] === s.problem_id && d.seed[i] === s.seed && d.cell_id[i] !== s.cell_id && d.sample[i] === 0)
-      mates.push(`<option value="${esc(`${d.cell_id[i]}~${d.seed[i]}~${d.problem_id[i]}~0`)}">${esc(ix.labels[d.cell_id[i]] ?? d.cell_id[i])}</option>`);
-  }
+  const mates = (s.mates || []).map(([k, label]) => `<option value="${esc(k)}">${esc(label)}</option>`);
   const ref = s.reference === undefined || s.reference === null || s.reference === s.correct ? "" :
     `<b>plain math-verify</b><span id="reference">${verdict(s.reference)} (differs from evalkit)</span>`;
   $("#main").innerHTML = `<h1>${esc(s.label)}</h1><p>${problemLink(s.task, s.problem_id, `${s.task}/${s.problem_id}`)}, seed ${s.seed}, sample ${s.sample}</p>
@@ -219,7 +267,8 @@ async function sample(key) {
 async function pair(a, b) {
   const [sa, sb] = await Promise.all([load("sample", a), load("sample", b)]);
   let n = 0;
-  while (n < sa.response.length && n < sb.response.length && sa.response[n] === sb.response[n]) n++;
+  const ta = text(sa), tb = text(sb);
+  while (n < ta.length && n < tb.length && ta[n] === tb[n]) n++;
   const col = (s) => `<div><h3>${esc(s.label)}</h3><p>${verdict(s.correct)}: ${esc(s.stated ?? s.extracted ?? "-")}; ${s.thinking_tokens} thinking tokens</p><div class="text">${segs(s.segments, n)}</div></div>`;
   $("#main").innerHTML = `<h1>Paired: ${esc(sa.task)}/${esc(sa.problem_id)}, seed ${sa.seed}</h1>
     <p id="common">identical for the first ${n} characters; the first difference is marked</p><div class="cols">${col(sa)}${col(sb)}</div>`;
@@ -231,7 +280,7 @@ async function route() {
   const parts = path.split("/").map(decodeURIComponent);
   try {
     if (parts[0] === "samples") await samples(new URLSearchParams(query ?? ""));
-    else if (parts[0] === "problem") await problem(parts[1], parts.slice(2).join("/"));
+    else if (parts[0] === "problem") await problem(parts[1], parts.slice(2).join("/"), Number(new URLSearchParams(query ?? "").get("page") || 0));
     else if (parts[0] === "sample") await sample(parts.slice(1).join("/"));
     else if (parts[0] === "pair") await pair(parts[1], parts[2]);
     else await overview();
@@ -242,5 +291,9 @@ async function route() {
   document.body.dataset.ready = h || "overview";
 }
 window.addEventListener("hashchange", route);
-load("overview").then((o) => ($("#sweep").textContent = o.sweep)).catch(() => {});
+// every page: the sweep's name and, over rows of a test double (the scripted engine), its banner
+load("overview").then((o) => {
+  $("#sweep").textContent = o.sweep;
+  if (o.banner) { $("#banner").textContent = o.banner; $("#banner").hidden = false; }
+}).catch(() => {});
 route();
