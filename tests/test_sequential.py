@@ -68,17 +68,6 @@ def test_matches_confseq_reference_numbers(name) -> None:
     assert np.allclose(cs.lows, np.maximum.accumulate(low)) and np.allclose(cs.highs, np.minimum.accumulate(high))
 
 
-def test_matches_confseq_when_installed() -> None:
-    betting = pytest.importorskip("confseq.betting")
-    rng = np.random.default_rng(3)
-    for x in (rng.binomial(1, 0.3, 40).astype(float), rng.beta(2, 5, 40), rng.binomial(30, 0.6, 30) / 30):
-        for alpha in (0.05, 0.1):
-            ref_low, ref_high = betting.hedged_cs(x, alpha=alpha, breaks=1000, running_intersection=False)
-            low, high = _raw_bounds(x, 1 - alpha)
-            assert np.all(ref_low - 1e-9 <= low) and np.all(low <= ref_low + GRID)
-            assert np.all(high <= ref_high + 1e-9) and np.all(ref_high - GRID <= high)
-
-
 def _prpl_eb(x: np.ndarray, alpha: float = 0.05, c: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """The paper's predictable plug-in empirical-Bernstein CS (Theorem 2, closed form), for comparison."""
     t = np.arange(1, len(x) + 1)
