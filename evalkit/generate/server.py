@@ -336,6 +336,7 @@ class ServerEngine:
         self.route_log: list[tuple[GenRequest, str]] | None = None  # (request, URL of the replica that ran it)
         self.on_step: Callable[[], None] | None = None
         self.inflight_tokens = 0
+        self.max_in_flight = concurrency * len(self.replicas)  # what keeps every replica busy
         self.say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: Thread | None = None
