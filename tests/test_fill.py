@@ -5,6 +5,7 @@ trajectory once gives the texts of decoding every cell."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -188,3 +189,34 @@ def test_decoding_each_trajectory_once_gives_the_texts_of_decoding_each_cell() -
                 assert texts.prefix(traj, n) == tok.decode(ids[:n]), (ids, n)
                 tail = [rng.randrange(tok.vocab_size) for _ in range(5)]
                 assert texts.join(texts.prefix(traj, n), ids[:n], tail) == tok.decode(ids[:n] + tail)
+
+
+def test_a_sweep_served_by_the_standin_stores_the_rows_of_the_scripted_engine(tmp_path: Path) -> None:
+    """The served engine, filled to its concurrency, against benchmarks/standin_server.py (vLLM's protocol,
+    the scripted engine's tokens): the rows of the scripted engine in process, one batch at a time. Only
+    ``n_suppressed`` differs: a server does not say where min_tokens masked a stop (vLLM neither)."""
+    from evalkit.pipeline.models import vllm_factory
+
+    golds = tmp_path / "golds.yaml"
+    golds.write_text(SPEC.replace("LIMIT", "1"))
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, str(root / "benchmarks" / "standin_server.py"), "--rate", "0",
+                               "--concurrency", "16", "--sweep", str(golds), "--max-seconds", "600"],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        ready = server.stdout.readline()  # the stand-in prints READY <url> once it listens
+        assert ready.startswith("READY"), ready
+        served = SPEC.replace("{id: scripted}", f"{{id: scripted, server: {{urls: ['{ready.split()[1]}'], "
+                                                "concurrency: 16}}").replace(", max_in_flight: LIMIT", "")
+        res = run_sweep(build_plan(parse_spec(served)), tmp_path / "served", engine=vllm_factory,
+                        resolve=scripted_resolve, observer=Collect())
+    finally:
+        server.kill()
+        server.wait()
+    assert not res.failed_batches
+    alone, _ = sweep(tmp_path / "alone", 1)
+    a, b = parts(alone), parts(tmp_path / "served" / "fill")
+    assert list(a) == list(b)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name].drop(columns=["n_suppressed"]), b[name].drop(columns=["n_suppressed"]),
+                                      obj=name)
