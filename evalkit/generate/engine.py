@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import functools
 import importlib.util
 import os
 import time
@@ -128,6 +129,16 @@ class HFTokenizer:
             if i is not None:
                 eos.add(i)
         self._eos = tuple(sorted(eos))
+
+    @functools.cached_property
+    def concat_decode(self) -> bool:
+        """Is ``decode(a + b) == decode(a) + decode(b)`` wherever ``decode(a)`` ends on a whole
+        character? True for a byte-level BPE (the decoder joins the tokens' bytes and reads them as
+        UTF-8; GPT-2, Llama 3, Qwen) without clean-up of spaces; False for anything else (a
+        SentencePiece decoder strips the first token's leading space, WordPiece joins with spaces)."""
+        backend = getattr(self._tok, "backend_tokenizer", None)
+        decoder = getattr(backend, "decoder", None)
+        return type(decoder).__name__ == "ByteLevel" and not getattr(self._tok, "clean_up_tokenization_spaces", True)
 
     def encode(self, text: str) -> list[int]:
         return list(self._tok.encode(text, add_special_tokens=False))
@@ -254,6 +265,10 @@ class VLLMEngine:
         self.result_log: list[tuple[GenRequest, GenResult]] | None = None
         self.on_step: Callable[[], None] | None = None  # called after every engine step (progress displays)
         self.inflight_tokens = 0  # estimate of tokens sampled by requests still running (one per step each)
+        # requests the sweep keeps in flight by default (several batches' trees at once): what fills a GPU
+        # (vLLM's own max_num_seqs default); on a CPU one batch at a time, as before (bf16 on CPUs is not
+        # batch-invariant, so a fuller batch would change a CPU run's tokens)
+        self.max_in_flight = int(args.get("max_num_seqs") or 256) if cuda else 1
 
     def generate(self, requests: list[GenRequest]) -> list[GenResult]:
         """One batch; results in request order."""

@@ -49,7 +49,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.engine import Engine, GenRequest, GenResult, stream
@@ -177,6 +177,7 @@ class _Prepared:
     eos_ids: tuple[int, ...]
     delim_ids: list[int]
     prefix_ids: list[int]
+    vocab: int  # the tokenizer's vocabulary size (ids at or past it are out of the vocabulary)
 
 
 def _prepare(engine: Engine, fmt: ThinkFormat) -> _Prepared:
@@ -201,7 +202,39 @@ def _prepare(engine: Engine, fmt: ThinkFormat) -> _Prepared:
         eos_ids=tuple(tok.eos_ids),
         delim_ids=tok.encode(fmt.delimiter),
         prefix_ids=tok.encode(fmt.answer_prefix) if fmt.answer_prefix else [],
+        vocab=tok.vocab_size,
     )
+
+
+class _Texts:
+    """Decoded texts of a run's trajectories: each trajectory's thinking is decoded once, prefix by
+    prefix, instead of once per cell (a tree serves every cap and ignore count). Appending the decoded
+    tail to a decoded head is exact only for tokenizers whose decoding is a concatenation of the
+    tokens' bytes read as UTF-8 (``concat_decode``: byte-level BPE, the scripted characters), and
+    only where the head's bytes end on a whole character; anywhere else the whole is decoded."""
+
+    def __init__(self, tok: Any) -> None:
+        self.tok = tok
+        self.concat = bool(getattr(tok, "concat_decode", False))
+        self.cache: dict[int, dict[int, str]] = {}  # id(trajectory) -> {thinking length: its text}
+
+    def prefix(self, t: Trajectory, n: int) -> str:
+        """The text of the first ``n`` thinking tokens of ``t``."""
+        known = self.cache.setdefault(id(t), {0: ""})
+        if n not in known:
+            k = max(x for x in known if x <= n) if self.concat else 0
+            head = known[k]
+            if self.concat and not head.endswith("\ufffd"):
+                known[n] = head + self.tok.decode(t.thinking[k:n])
+            else:
+                known[n] = self.tok.decode(t.thinking[:n])
+        return known[n]
+
+    def join(self, head_text: str, head_ids: list[int], tail_ids: list[int]) -> str:
+        """``decode(head_ids + tail_ids)`` given ``head_text == decode(head_ids)``."""
+        if self.concat and not head_text.endswith("\ufffd"):
+            return head_text + self.tok.decode(tail_ids)
+        return self.tok.decode(head_ids + tail_ids)
 
 
 class _Dispatch:
@@ -254,14 +287,15 @@ def _think_request(t: Trajectory, prep: _Prepared) -> GenRequest | None:
 def _absorb(t: Trajectory, out: GenResult, prep: _Prepared, engine: Engine, control_ids: dict[str, list[int]]) -> None:
     """Append a finished segment to the trajectory: its tokens, then the end attempt (ignored with a
     control string if the tree still ignores and the control plus one token fit, else honoured)."""
-    tok = engine.tokenizer
     t.rounds += 1
     ids = list(out.token_ids)
     if out.suppressed is None:
         t.suppressed_at = None
     elif t.suppressed_at is not None:
         t.suppressed_at.extend(len(t.thinking) + step for step in out.suppressed)
-    bad = next((i for i, x in enumerate(ids) if not 0 <= x < tok.vocab_size), None)
+    vocab = prep.vocab
+    bad = next((i for i, x in enumerate(ids) if not 0 <= x < vocab), None) if ids and (
+        min(ids) < 0 or max(ids) >= vocab) else None
     if bad is not None:  # never re-feed an id outside the vocabulary: end thinking there
         t.oov_ids += 1
         t.thinking.extend(ids[:bad])
@@ -276,7 +310,7 @@ def _absorb(t: Trajectory, out: GenResult, prep: _Prepared, engine: Engine, cont
     if t.ignores < t.max_ignores:
         ctl = t.controls[t.ignores % len(t.controls)]
         if ctl not in control_ids:
-            control_ids[ctl] = tok.encode(ctl)
+            control_ids[ctl] = engine.tokenizer.encode(ctl)
         cids = control_ids[ctl]
         if at + len(cids) + 1 <= t.cap:
             t.attempts.append(Attempt(at=at, control_len=len(cids), eos=eos))
@@ -331,6 +365,24 @@ class TreeScheduler:
 
     def run(self) -> list[Generation]:
         """All the steps; one :class:`Generation` per job, in order."""
+        initial = self.start()
+        hooked = self.status is not None and hasattr(self.engine, "on_step")
+        if hooked:  # a status at least every engine step (throttled), also before any request finishes
+            self.engine.on_step = self.tick
+        self.tick(force=True)
+        try:
+            stream(self.engine, initial, self._finish)
+        finally:
+            if hooked:
+                self.engine.on_step = None
+        self.tick(force=True)
+        return self.results()
+
+    def start(self) -> list[GenRequest]:
+        """Check budgets, plant the trees and grow them: the run's first requests. Each finished
+        request goes to :meth:`on_done`, which returns its follow-ups; :attr:`complete` once every
+        job has its answer, then :meth:`results`. Several schedulers can share one engine stream
+        (:mod:`evalkit.generate.fill`)."""
         self.check_budgets()
         first = self.plant(range(len(self.jobs)), lambda i: 0 if self.attempts_max[i] else self.jobs[i].sample)
         # Event-driven: a trajectory's next segment starts as soon as its last one ends, and a branch's
@@ -340,16 +392,18 @@ class TreeScheduler:
         self.tokens_before = getattr(self.engine, "generated_tokens", 0)
         for t in first:
             self.grow(t)
-        hooked = self.status is not None and hasattr(self.engine, "on_step")
-        if hooked:  # a status at least every engine step (throttled), also before any request finishes
-            self.engine.on_step = self.tick
-        self.tick(force=True)
-        try:
-            stream(self.engine, self.disp.take(), self._finish)
-        finally:
-            if hooked:
-                self.engine.on_step = None
-        self.tick(force=True)
+        return self.disp.take()
+
+    def on_done(self, req: GenRequest, res: GenResult) -> list[GenRequest]:
+        """A request of this scheduler finished: its follow-ups."""
+        return self.disp.finish(req, res)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.answers) == len(self.jobs)
+
+    def results(self) -> list[Generation]:
+        """One :class:`Generation` per job, in order (once every request has finished)."""
         missing = [i for i in range(len(self.jobs)) if i not in self.answers]
         if missing:  # a bug, not a model behaviour: every branch is determined once its trajectory is done
             raise RuntimeError(f"budget forcing: {len(missing)} jobs got no answer (first: job {missing[0]})")
@@ -357,7 +411,8 @@ class TreeScheduler:
         if self.progress:
             self.progress(f"{len(self.trajs)} trajectories and {len(set(self.answer_reqs.values()))} distinct "
                           f"answers in {total_wall:.1f}s")
-        return [self.to_generation(i) for i in range(len(self.jobs))]
+        texts = _Texts(self.tok)
+        return [self.to_generation(i, texts) for i in range(len(self.jobs))]
 
     def _finish(self, req: GenRequest, res: GenResult) -> list[GenRequest]:
         out = self.disp.finish(req, res)
@@ -556,16 +611,18 @@ class TreeScheduler:
         self.answers[i] = res
         self.answer_walls[i] = time.perf_counter() - asked
 
-    def to_generation(self, i: int) -> Generation:
+    def to_generation(self, i: int, texts: _Texts | None = None) -> Generation:
         """Job ``i``'s row: its branch of the trajectory, the forced tokens and its answer, with the
-        tree it comes from in ``provenance``."""
+        tree it comes from in ``provenance``. ``texts``: the run's decoded trajectories (shared by jobs)."""
         j, t, b, prefix = self.jobs[i], self.traj_of[i], self.branches[i], self.prefixes[i]
         tok = self.tok
+        texts = texts or _Texts(tok)
         p = self.prep[j.cell.think_format]
         a = self.answers[i]
-        vocab = tok.vocab_size
+        vocab = p.vocab
         ans_ids = [x for x in a.token_ids if 0 <= x < vocab]
         think_ids = t.thinking[: b.length]
+        thinking_text = texts.prefix(t, b.length)
         return Generation(
             problem_id=j.problem.problem_id,
             seed=j.seed,
@@ -574,9 +631,9 @@ class TreeScheduler:
             thinking_ids=think_ids,
             forced_ids=p.delim_ids + prefix,
             answer_ids=ans_ids,
-            thinking_text=tok.decode(think_ids),
+            thinking_text=thinking_text,
             answer_text=tok.decode(prefix + ans_ids),
-            response=tok.decode(think_ids + p.delim_ids + prefix + ans_ids),
+            response=texts.join(thinking_text, think_ids, p.delim_ids + prefix + ans_ids),
             thinking_tokens=b.length,
             control_tokens=b.control_tokens,
             answer_tokens=len(ans_ids),
@@ -605,23 +662,23 @@ class TreeScheduler:
                 **({"attempts": self.attempt[i], "accepted_sample": self.attempt[i] - 1}
                    if self.attempts_max[i] else {}),
                 **({"rejection_exhausted": True} if i in self.exhausted else {}),
-                **({"controls": spans} if (spans := self.control_spans(i)) else {}),
+                **({"controls": spans} if (spans := self.control_spans(i, texts)) else {}),
             },
         )
 
-    def control_spans(self, i: int) -> list[list[int]]:
+    def control_spans(self, i: int, texts: _Texts | None = None) -> list[list[int]]:
         """Where job ``i``'s branch injected its control strings: ``[token start, token end, char
         start, char end]`` in its thinking (what a viewer marks)."""
         t, b = self.traj_of[i], self.branches[i]
         if not b.n_ignored:
             return []
-        think = t.thinking[: b.length]
+        texts = texts or _Texts(self.tok)
         out = []
         for a in t.attempts:
             if len(out) == b.n_ignored or a.control_len is None or a.at >= b.length:
                 break
             s, e = a.at, a.at + a.control_len
-            out.append([s, e, len(self.tok.decode(think[:s])), len(self.tok.decode(think[:e]))])
+            out.append([s, e, len(texts.prefix(t, s)), len(texts.prefix(t, min(e, b.length)))])
         return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import string
 import time
 from collections.abc import Callable
@@ -28,28 +29,23 @@ THINK_MARKERS = ("<|im_start|>think\n", "<|im_start|>think", "<think>\n", "<|im_
 
 
 class CharTokenizer:
+    concat_decode = True  # decode(a + b) == decode(a) + decode(b)
+
     def __init__(self) -> None:
         self.vocab = list(SPECIALS) + [c for c in CHARS if c not in SPECIALS]
         self.ids = {t: i for i, t in enumerate(self.vocab)}
+        # a special token where one starts (first listed first), else one character
+        self._split = re.compile("|".join(map(re.escape, SPECIALS)) + "|.", re.DOTALL)
 
     def encode(self, text: str) -> list[int]:
-        out, i = [], 0
-        while i < len(text):
-            for s in SPECIALS:
-                if text.startswith(s, i):
-                    out.append(self.ids[s])
-                    i += len(s)
-                    break
-            else:
-                ch = text[i]
-                if ch not in self.ids:
-                    raise ValueError(f"scripted tokenizer: character {ch!r} is not in its vocabulary")
-                out.append(self.ids[ch])
-                i += 1
-        return out
+        pieces = self._split.findall(text)
+        try:
+            return list(map(self.ids.__getitem__, pieces))
+        except KeyError as e:
+            raise ValueError(f"scripted tokenizer: character {e.args[0]!r} is not in its vocabulary") from None
 
     def decode(self, ids: list[int]) -> str:
-        return "".join(self.vocab[i] for i in ids)
+        return "".join(map(self.vocab.__getitem__, ids))
 
     def token_id(self, text: str) -> int | None:
         return self.ids.get(text)
@@ -130,9 +126,9 @@ class ScriptedEngine:
             pending.extend(on_done(r, self.generate([r])[0]))
 
     def _one(self, r: GenRequest) -> GenResult:
-        text = self.tokenizer.decode(list(r.prompt_ids))
-        if text.endswith(ANSWER_MARKERS):
-            return self._answer(r, text)
+        # every token is at least one character: the last 32 decide whether the prompt ends with a marker
+        if self.tokenizer.decode(list(r.prompt_ids[-32:])).endswith(ANSWER_MARKERS):
+            return self._answer(r, self.tokenizer.decode(list(r.prompt_ids)))
         return self._think(r)
 
     def _think(self, r: GenRequest) -> GenResult:

@@ -40,7 +40,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Thread
 from typing import Any, ClassVar
@@ -58,6 +58,17 @@ from evalkit.generate.engine import (
     has_cuda,
     pop_stop,
 )
+
+POOL_SIZE = 32  # connections per httpx pool (a replica gets concurrency / POOL_SIZE pools)
+try:  # a faster JSON codec for the token-id lists of requests and answers, where installed (vLLM brings it)
+    import msgspec
+
+    _dumps, _loads = msgspec.json.encode, msgspec.json.decode
+except ImportError:  # pragma: no cover - the standard library's
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
+    _loads = json.loads
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})  # transient: retried, then the replica is dropped
 END_OF_TURN = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>")
@@ -249,7 +260,8 @@ class _Replica:
     index: int
     url: str
     api: str
-    client: Any = None  # httpx.AsyncClient, made on the engine's event loop
+    clients: list[Any] = field(default_factory=list)  # httpx.AsyncClients, made on the engine's event loop
+    turn: int = 0  # the client the next request goes through
     sem: Any = None  # asyncio.Semaphore(concurrency)
     load: int = 0  # requests routed here and not finished (the least-loaded rule)
     down: bool = False
@@ -336,6 +348,7 @@ class ServerEngine:
         self.route_log: list[tuple[GenRequest, str]] | None = None  # (request, URL of the replica that ran it)
         self.on_step: Callable[[], None] | None = None
         self.inflight_tokens = 0
+        self.max_in_flight = concurrency * len(self.replicas)  # what keeps every replica busy
         self.say: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: Thread | None = None
@@ -431,7 +444,7 @@ class ServerEngine:
             if not isinstance(choice.get("token_ids"), list):
                 raise ServerError(f"{self.replicas[rep].url} returned no token_ids (a server that only takes text "
                                   f"now?): the run cannot stay token-exact")
-            ids = [int(x) for x in choice["token_ids"]]
+            ids = list(map(int, choice["token_ids"]))
             sampled = len(ids)
             stop = pop_stop(ids, fin, why, r.stop_token_ids, eos)
         else:
@@ -478,10 +491,16 @@ class ServerEngine:
         asyncio.run_coroutine_threadsafe(self._open(), loop).result()
 
     async def _open(self) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        # several small connection pools per replica: httpcore's pool does bookkeeping over all of its
+        # connections for every request, which at 256 connections in one pool cost tens of ms of the event
+        # loop per request in bursts (issue #37); pools of POOL_SIZE keep it near a millisecond
+        pools = -(-self.concurrency // POOL_SIZE)
+        size = -(-self.concurrency // pools)
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         for rep in self.replicas:
-            rep.client = httpx.AsyncClient(base_url=rep.api, limits=limits,
-                                           timeout=httpx.Timeout(self.timeout_s, connect=10.0, pool=None))
+            rep.clients = [httpx.AsyncClient(base_url=rep.api, limits=limits,
+                                             timeout=httpx.Timeout(self.timeout_s, connect=10.0, pool=None))
+                           for _ in range(pools)]
             rep.sem = asyncio.Semaphore(self.concurrency)
 
     def _route(self, hint: int | None) -> _Replica:
@@ -514,13 +533,15 @@ class ServerEngine:
             if rep.down:
                 raise _Down
             try:
-                resp = await rep.client.post("/completions", json=body)
+                rep.turn = (rep.turn + 1) % len(rep.clients)
+                resp = await rep.clients[rep.turn].post("/completions", content=_dumps(body),
+                                                        headers={"content-type": "application/json"})
             except httpx.TransportError as e:
                 rep.error = reason(e)
             else:
                 if resp.status_code == 200:
                     try:
-                        data = resp.json()
+                        data = _loads(resp.content)
                         return data["choices"][0], data.get("usage") or {}
                     except (ValueError, KeyError, IndexError, TypeError):
                         rep.error = f"malformed answer: {resp.text[:200]}"
@@ -539,8 +560,9 @@ class ServerEngine:
 
     async def _close(self) -> None:
         for rep in self.replicas:
-            if rep.client is not None:
-                await rep.client.aclose()
+            for c in rep.clients:
+                await c.aclose()
+            rep.clients = []
 
     def close(self) -> None:
         """Close the connections and stop the event loop (the servers keep running)."""

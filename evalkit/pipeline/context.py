@@ -1,16 +1,27 @@
 """Running batches: generate, grade and store every sample of a batch (one engine per model,
-loaded once per process)."""
+loaded once per process).
+
+Batches stay the unit of resumption, retry, parts and Slurm array tasks, but the engine sees the trees
+of as many consecutive batches of one model as it takes to keep ``max_in_flight`` requests in flight
+(:mod:`evalkit.generate.fill`; the spec's ``executor.max_in_flight``, else the engine's own default).
+Each batch is graded and written, in a thread of its own, the moment its last answer arrives, while
+the engine generates on. A batch that cannot start, or whose rows cannot be built or written, and
+every batch in flight when the engine fails, is run again alone with the usual retries."""
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evalkit.generate import Job, run_trees
+from evalkit.generate.fill import FillRun, Unit
 from evalkit.grade import GraderConfig, Item, answer_classes, grade_cached
 from evalkit.grade.verifiers import load_verifier
 from evalkit.pipeline.batches import Batch
@@ -81,7 +92,8 @@ class SweepContext:
     def __init__(self, plan: Plan, store: ResultStore, engine_factory: EngineFactory, resolve: Resolver,
                  observer: Observer, writer: str = "local", engine_log: Path | None = None) -> None:
         self.plan, self.store, self.engine_factory, self.resolve = plan, store, engine_factory, resolve
-        self.observer, self.say = observer, observer.say
+        self.observer = observer
+        self._say_lock = threading.Lock()  # messages come from the generating and the writing thread
         self.writer = writer
         self.engine_log = engine_log  # where the engine's own output goes (None: the terminal)
         self.progress = observer.progress()
@@ -91,10 +103,15 @@ class SweepContext:
         self.models_info: dict[str, Any] = {}
         self.problems: dict[tuple[str, int], list[Problem]] = {}
         self.k = 0  # the running batch's index
+        self.n_batches = self.finished = 0
         self.verifier = None
         spec = plan.spec
         if spec.parallel is not None and spec.parallel.verifier:
             self.verifier = load_verifier(spec.parallel.verifier)
+
+    def say(self, msg: str) -> None:
+        with self._say_lock:
+            self.observer.say(msg)
 
     def engine(self, model_id: str) -> Any:
         if model_id not in self.engines:
@@ -129,19 +146,34 @@ class SweepContext:
             self.problems[(task, seed)] = self.plan.selections[task].problems(seed)
         return self.problems[(task, seed)]
 
-    def generate(self, batch: Batch, result: SweepResult) -> tuple[list, list[Generation]]:
-        """The batch's jobs and their generations (every job in one event-driven run: cells share
-        trajectory trees, a rejection job's attempts are trajectories of its samples)."""
-        engine = self.engine(batch.model)
+    def jobs_of(self, batch: Batch) -> list[Job]:
+        """The batch's jobs (announced, and shown as the running batch)."""
         probs = {p.problem_id: p for p in self.problems_of(batch.task, batch.seed)}
         jobs = [Job(self.cells[cid], probs[pid], batch.seed, i) for cid in batch.cell_ids
                 for pid in batch.problem_ids for i in range(self.cells[cid].n_samples)]
         self.say(f"batch {batch.batch_id}: {len(batch.cell_ids)} cells x {len(batch.problem_ids)} problems, "
                  f"{len(jobs)} samples")
+        self.progress.batch(self.k, batch.batch_id, len(jobs))
+        return jobs
+
+    @staticmethod
+    def attempts_of(jobs: Sequence[Job]) -> list[int]:
+        return [j.cell.max_attempts if j.cell.method == "rejection" else 0 for j in jobs]
+
+    def in_flight_target(self, engine: Any) -> int:
+        """Requests to keep in flight: the spec's ``executor.max_in_flight``, else the engine's default
+        (what fills it: a served model's concurrency over its replicas; one batch at a time where none)."""
+        n = self.plan.spec.executor.max_in_flight
+        return int(n if n is not None else getattr(engine, "max_in_flight", 1))
+
+    def generate(self, batch: Batch, result: SweepResult) -> tuple[list, list[Generation]]:
+        """The batch's jobs and their generations (every job in one event-driven run: cells share
+        trajectory trees, a rejection job's attempts are trajectories of its samples)."""
+        engine = self.engine(batch.model)
+        jobs = self.jobs_of(batch)
         t0 = time.perf_counter()
         before = getattr(engine, "generated_tokens", 0)
-        attempts = [j.cell.max_attempts if j.cell.method == "rejection" else 0 for j in jobs]
-        self.progress.batch(self.k, batch.batch_id, len(jobs))
+        attempts = self.attempts_of(jobs)
         gens = run_trees(engine, jobs, max_attempts=attempts, reuse=self.plan.spec.reuse, progress=self.say,
                          status=self.progress.update)
         result.generate_s += time.perf_counter() - t0
@@ -162,6 +194,10 @@ class SweepContext:
     def run_batch(self, batch: Batch, result: SweepResult) -> None:
         tokens, seconds = result.generated_tokens, result.generate_s
         jobs, gens = self.generate(batch, result)
+        self.store_batch(batch, jobs, gens, result)
+
+    def store_batch(self, batch: Batch, jobs: Sequence[Job], gens: Sequence[Generation], result: SweepResult) -> None:
+        """Grade a batch's generations and write its parts (one per cell)."""
         grades = self.grade(jobs, gens)
         shape, n_seeds, sweep = self.shapes[batch.model], len(self.plan.seeds), str(self.plan.spec.name)
         by_cell: dict[str, list[SampleRow]] = {}
@@ -181,18 +217,88 @@ class SweepContext:
 
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
-        others go on."""
+        others go on. Consecutive batches of one model share the engine (see the module's docstring)."""
         self.progress.start(len(batches))
+        self.n_batches, self.finished = len(batches), 0
         try:
-            for k, b in enumerate(batches):
-                self.k = k
-                before = result.samples
-                ok = self._run_with_retries(b, result, retries)
-                self.progress.batch_done(result.samples - before, not ok)
-                self.say(f"[{k + 1}/{len(batches)} batches] {result.samples} samples written, "
-                         f"{result.generated_tokens} tokens generated")
+            for _, group in itertools.groupby(batches, key=lambda b: b.model):
+                self._run_filled(list(group), result, retries)
         finally:
             self.progress.close()
+
+    def _batch_done(self, samples: int, failed: bool, result: SweepResult) -> None:
+        with self._say_lock:
+            self.finished += 1
+            self.progress.batch_done(samples, failed)
+            self.observer.say(f"[{self.finished}/{self.n_batches} batches] {result.samples} samples written, "
+                              f"{result.generated_tokens} tokens generated")
+
+    def _alone(self, b: Batch, result: SweepResult, retries: int) -> None:
+        before = result.samples
+        ok = self._run_with_retries(b, result, retries)
+        self._batch_done(result.samples - before, not ok, result)
+        self.k += 1
+
+    def _units(self, pending: Iterator[Batch], failed: list[Batch]) -> Iterator[Unit]:
+        for b in pending:
+            try:
+                jobs = self.jobs_of(b)
+            except Exception:  # noqa: BLE001 - run alone later, where the failure is recorded
+                failed.append(b)
+                continue
+            self.k += 1
+            yield Unit(b, jobs, self.attempts_of(jobs))
+
+    def _run_filled(self, group: list[Batch], result: SweepResult, retries: int) -> None:
+        """One model's batches through one engine stream (refilled as batches finish); each batch
+        graded and written by a writer thread as soon as its answers are in."""
+        try:
+            engine = self.engine(group[0].model)
+        except Exception:  # noqa: BLE001 - the engine does not load: each batch records it, as alone
+            for b in group:
+                self._alone(b, result, retries)
+            return
+        again: list[Batch] = []  # run alone afterwards, with the usual retries
+        pending = iter(group)
+        writes: list[tuple[Batch, Future]] = []
+        with ThreadPoolExecutor(1, thread_name_prefix="evalkit-writer") as writer:
+            def complete(unit: Unit, gens: list[Generation]) -> None:
+                while sum(not f.done() for _, f in writes) >= 8:  # bound what waits in memory
+                    next(f for _, f in writes if not f.done()).exception()
+                writes.append((unit.tag, writer.submit(self._write, unit.tag, unit.jobs, gens, result)))
+
+            exhausted = False
+            while not exhausted:
+                run = FillRun(engine, self._units(pending, again), max_in_flight=self.in_flight_target(engine),
+                              reuse=self.plan.spec.reuse, on_complete=complete,
+                              on_error=lambda u, e: self._later(u.tag, e, again), progress=self.say,
+                              status=self.progress.update)
+                t0, before = time.perf_counter(), getattr(engine, "generated_tokens", 0)
+                try:
+                    run.run()
+                except Exception:  # noqa: BLE001 - the batches in flight run again alone
+                    last = traceback.format_exc().strip().splitlines()[-1]
+                    self.say(f"{len(run.active)} batches generating together failed ({last}); each runs again alone")
+                    again.extend(u.tag for u in run.active)
+                result.generate_s += time.perf_counter() - t0
+                result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
+                exhausted = run.exhausted
+            for b, f in writes:
+                if (e := f.exception()) is not None:
+                    self._later(b, e, again)
+        for b in sorted(again, key=group.index):
+            self._alone(b, result, retries)
+
+    def _later(self, b: Batch, e: BaseException, again: list[Batch]) -> None:
+        self.say(f"batch {b.batch_id}: {type(e).__name__}: {e}; it runs again alone")
+        again.append(b)
+
+    def _write(self, b: Batch, jobs: Sequence[Job], gens: Sequence[Generation], result: SweepResult) -> None:
+        """In the writer thread: grade and write a batch generated with others."""
+        before = result.samples
+        self.store_batch(b, jobs, gens, result)
+        self.store.clear_failures(b.batch_id)
+        self._batch_done(result.samples - before, False, result)
 
     def _run_with_retries(self, b: Batch, result: SweepResult, retries: int) -> bool:
         for attempt in range(retries + 1):

@@ -200,6 +200,9 @@ class Executor(_Strict):
     kind: Literal["local", "slurm"] = "local"
     chunk_size: int = Field(default=64, ge=1)
     retries: int = Field(default=1, ge=0)  # extra tries of a failing batch
+    # requests the engine is kept busy with: the trees of as many batches as it takes run together
+    # (None: the engine's default, a served model's concurrency x replicas, 256 on a GPU, else one batch)
+    max_in_flight: int | None = Field(default=None, ge=1)
     # slurm (submitit): one job array over batches, each task loading the engine once
     partition: str | None = None
     gpus_per_node: int = Field(default=1, ge=0)
