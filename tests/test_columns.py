@@ -55,6 +55,14 @@ class Reads:
                 return getattr(self.d, name)
 
         Dataset.outer = self  # type: ignore[attr-defined]
+        outer = self
+
+        class ParquetFile(pq.ParquetFile):
+            def read(self, columns: list[str] | None = None, **kw: Any) -> Any:
+                outer.columns.append(None if columns is None else list(columns))
+                return super().read(columns=columns, **kw)
+
+        monkeypatch.setattr(pq, "ParquetFile", ParquetFile)
         monkeypatch.setattr(pq, "read_table", read_table)
         monkeypatch.setattr(pads, "dataset", lambda *a, **kw: Dataset(real_dataset(*a, **kw)))
         monkeypatch.setattr(status_mod.ds, "dataset", lambda *a, **kw: Dataset(real_dataset(*a, **kw)))

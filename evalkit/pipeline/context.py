@@ -195,6 +195,13 @@ class SweepContext:
         tokens, seconds = result.generated_tokens, result.generate_s
         jobs, gens = self.generate(batch, result)
         self.store_batch(batch, jobs, gens, result)
+        self.journal_generated(batch.batch_id, result.generated_tokens - tokens, result.generate_s - seconds)
+
+    def journal_generated(self, batches: str, tokens: int, seconds: float) -> None:
+        """What the engine generated for a batch, or for batches that shared its stream (a prefix that cells
+        share counts once), for `evalkit status`."""
+        self.store.append_journal(self.writer, {"time": now(), "event": "batch", "batch": batches,
+                                                "generated_tokens": tokens, "generate_s": round(seconds, 3)})
 
     def store_batch(self, batch: Batch, jobs: Sequence[Job], gens: Sequence[Generation], result: SweepResult) -> None:
         """Grade a batch's generations and write its parts (one per cell)."""
@@ -210,10 +217,6 @@ class SweepContext:
             self.store.write_part(cid, batch.seed, batch.batch_id, rows, writer=self.writer)
             result.generated_shards += 1
             result.samples += len(rows)
-        # what the engine generated for the batch (a prefix shared by its cells once), for `evalkit status`
-        self.store.append_journal(self.writer, {
-            "time": now(), "event": "batch", "batch": batch.batch_id,
-            "generated_tokens": result.generated_tokens - tokens, "generate_s": round(result.generate_s - seconds, 3)})
 
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the
@@ -269,6 +272,7 @@ class SweepContext:
 
             exhausted = False
             while not exhausted:
+                streamed = len(writes)
                 run = FillRun(engine, self._units(pending, again), max_in_flight=self.in_flight_target(engine),
                               reuse=self.plan.spec.reuse, on_complete=complete,
                               on_error=lambda u, e: self._later(u.tag, e, again), progress=self.say,
@@ -280,8 +284,10 @@ class SweepContext:
                     last = traceback.format_exc().strip().splitlines()[-1]
                     self.say(f"{len(run.active)} batches generating together failed ({last}); each runs again alone")
                     again.extend(u.tag for u in run.active)
-                result.generate_s += time.perf_counter() - t0
-                result.generated_tokens += getattr(engine, "generated_tokens", 0) - before
+                seconds, tokens = time.perf_counter() - t0, getattr(engine, "generated_tokens", 0) - before
+                result.generate_s += seconds
+                result.generated_tokens += tokens
+                self.journal_generated("+".join(b.batch_id for b, _ in writes[streamed:]), tokens, seconds)
                 exhausted = run.exhausted
             for b, f in writes:
                 if (e := f.exception()) is not None:

@@ -61,12 +61,31 @@ def _write_table(path: Path, rows: list[SampleRow]) -> None:
 
 def _read_columns(path: Path, names: list[str]) -> pa.Table:
     """The named columns of a part, in that order; a column an older part lacks is read as nulls."""
-    have = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[n for n in names if n in have])
+    pf = pq.ParquetFile(path)  # one open for the schema and the columns (read_table opens twice, at twice the cost)
+    have = set(pf.schema_arrow.names)
+    table = pf.read(columns=[n for n in names if n in have])
     for n in names:
         if n not in have:
             table = table.append_column(ROW_SCHEMA.field(n), pa.nulls(len(table), ROW_SCHEMA.field(n).type))
     return table.select(names)
+
+
+READ_GROUP = 256  # parts read, then joined into one contiguous table, at a time
+
+
+def _read_many(files: Sequence[Path], names: list[str]) -> pa.Table:
+    """The named columns of many parts as one table, in file order. Parts are joined into contiguous
+    tables a group at a time: thousands of small tables held at once cost far more than their data
+    (about 77 KB each in buffers and pool slack at 41 columns; 420 against 220 MB for 10^5 rows)."""
+    groups, tables = [], []
+    for f in files:
+        tables.append(_read_columns(f, names))
+        if len(tables) == READ_GROUP:
+            groups.append(pa.concat_tables(tables, promote_options="default").combine_chunks())
+            tables = []
+            pa.default_memory_pool().release_unused()
+    groups += [pa.concat_tables(tables, promote_options="default").combine_chunks()] if tables else []
+    return pa.concat_tables(groups, promote_options="default")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -300,10 +319,11 @@ class ResultStore:
         names = [n for n in FIELDS if n in wanted]  # in the stored order
         if not files:
             return pd.DataFrame({n: pd.Series(dtype=ROW_SCHEMA.field(n).type.to_pandas_dtype()) for n in names})
-        table = pa.concat_tables([_read_columns(f, names) for f in files], promote_options="default")
+        table = _read_many(files, names).sort_by([(k, "ascending") for k in SAMPLE_KEY])  # stable, as before
         df = table.to_pandas()
         del table
-        return check_frame(df.sort_values(list(SAMPLE_KEY), kind="stable", ignore_index=True))
+        pa.default_memory_pool().release_unused()
+        return check_frame(df)
 
 
 def open_results(results_dir: str | Path, *, need_rows: bool = False) -> ResultStore:
