@@ -236,9 +236,9 @@ class SweepContext:
             self.observer.say(f"[{self.finished}/{self.n_batches} batches] {result.samples} samples written, "
                               f"{result.generated_tokens} tokens generated")
 
-    def _alone(self, b: Batch, result: SweepResult, retries: int) -> None:
+    def _alone(self, b: Batch, result: SweepResult, retries: int, first_try: int = 0) -> None:
         before = result.samples
-        ok = self._run_with_retries(b, result, retries)
+        ok = self._run_with_retries(b, result, retries, first_try)
         self._batch_done(result.samples - before, not ok, result)
         self.k += 1
 
@@ -257,8 +257,10 @@ class SweepContext:
         graded and written by a writer thread as soon as its answers are in."""
         try:
             engine = self.engine(group[0].model)
-        except Exception:  # noqa: BLE001 - the engine does not load: each batch records it, as alone
-            for b in group:
+        except Exception:  # noqa: BLE001 - the engine does not load: the first batch's first try, as alone
+            self._failed_try(group[0], 0, retries)
+            self._alone(group[0], result, retries, first_try=1)
+            for b in group[1:]:
                 self._alone(b, result, retries)
             return
         again: list[Batch] = []  # run alone afterwards, with the usual retries
@@ -306,17 +308,20 @@ class SweepContext:
         self.store.clear_failures(b.batch_id)
         self._batch_done(result.samples - before, False, result)
 
-    def _run_with_retries(self, b: Batch, result: SweepResult, retries: int) -> bool:
-        for attempt in range(retries + 1):
+    def _failed_try(self, b: Batch, attempt: int, retries: int) -> None:
+        """Record the exception being handled as try ``attempt`` of batch ``b``."""
+        tb = traceback.format_exc()
+        self.store.record_failure(b.batch_id, attempt, tb, writer=self.writer)
+        self.say(f"batch {b.batch_id} failed (try {attempt + 1} of {retries + 1}): {tb.strip().splitlines()[-1]}")
+
+    def _run_with_retries(self, b: Batch, result: SweepResult, retries: int, first_try: int = 0) -> bool:
+        for attempt in range(first_try, retries + 1):
             try:
                 self.run_batch(b, result)
                 self.store.clear_failures(b.batch_id)
                 return True
             except Exception:  # noqa: BLE001 - isolate the failure, record it, go on
-                tb = traceback.format_exc()
-                self.store.record_failure(b.batch_id, attempt, tb, writer=self.writer)
-                self.say(f"batch {b.batch_id} failed (try {attempt + 1} of {retries + 1}): "
-                         f"{tb.strip().splitlines()[-1]}")
+                self._failed_try(b, attempt, retries)
         result.failed_batches.append(b.batch_id)
         if self.engine_log is not None:
             last = tail(self.engine_log)
