@@ -78,6 +78,24 @@ def stream(engine: Engine, initial: list[GenRequest], on_done: OnDone) -> None:
         stream_rounds(engine, initial, on_done)
 
 
+def stream_ticking(engine: Engine, initial: list[GenRequest], on_done: OnDone,
+                   tick: Callable[..., None] | None) -> None:
+    """:func:`stream`, calling ``tick(force=True)`` before and after and, where the engine has an ``on_step``
+    hook, ``tick()`` at every engine step (a status also before any request finishes)."""
+    hooked = tick is not None and hasattr(engine, "on_step")
+    if hooked:
+        engine.on_step = tick  # type: ignore[attr-defined]
+    if tick is not None:
+        tick(force=True)
+    try:
+        stream(engine, initial, on_done)
+    finally:
+        if hooked:
+            engine.on_step = None  # type: ignore[attr-defined]
+    if tick is not None:
+        tick(force=True)
+
+
 def collect(run: Callable[[list[GenRequest], OnDone], None], requests: list[GenRequest]) -> list[GenResult]:
     """``generate`` for an engine whose native loop is ``run(initial, on_done)``: one batch, results in
     request order. The same request object twice is two requests: each gets its own identity."""

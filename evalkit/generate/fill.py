@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from evalkit.generate.engine import Engine, GenRequest, GenResult, stream
+from evalkit.generate.engine import Engine, GenRequest, GenResult, stream_ticking
 from evalkit.generate.forcing import Job, TreeScheduler, TreeStatus
 from evalkit.records import Generation
 
@@ -73,16 +73,7 @@ class FillRun:
         initial = self._admit()
         if not initial:
             return
-        hooked = self.status is not None and hasattr(self.engine, "on_step")
-        if hooked:
-            self.engine.on_step = self.tick
-        self.tick(force=True)
-        try:
-            stream(self.engine, initial, self._on_done)
-        finally:
-            if hooked:
-                self.engine.on_step = None
-        self.tick(force=True)
+        stream_ticking(self.engine, initial, self._on_done, self.tick if self.status is not None else None)
 
     def _track(self, unit: Unit, reqs: list[GenRequest]) -> list[GenRequest]:
         for r in reqs:

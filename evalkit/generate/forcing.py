@@ -52,7 +52,7 @@ from functools import partial
 from typing import Any, Literal
 
 from evalkit.errors import EvalkitError
-from evalkit.generate.engine import Engine, GenRequest, GenResult, stream
+from evalkit.generate.engine import Engine, GenRequest, GenResult, stream_ticking
 from evalkit.generate.formats import ThinkFormat, get_format
 from evalkit.records import Cell, Generation, Problem, ThinkingEnd
 
@@ -366,16 +366,8 @@ class TreeScheduler:
     def run(self) -> list[Generation]:
         """All the steps; one :class:`Generation` per job, in order."""
         initial = self.start()
-        hooked = self.status is not None and hasattr(self.engine, "on_step")
-        if hooked:  # a status at least every engine step (throttled), also before any request finishes
-            self.engine.on_step = self.tick
-        self.tick(force=True)
-        try:
-            stream(self.engine, initial, self._finish)
-        finally:
-            if hooked:
-                self.engine.on_step = None
-        self.tick(force=True)
+        # a status at least every engine step (throttled), also before any request finishes
+        stream_ticking(self.engine, initial, self._finish, self.tick if self.status is not None else None)
         return self.results()
 
     def start(self) -> list[GenRequest]:
