@@ -13,7 +13,7 @@ EVALKIT_REQUIRE_BROWSER ?= 1
 EVALKIT_REQUIRE_SLURM ?= 1
 export EVALKIT_REQUIRE_ENGINE EVALKIT_REQUIRE_BROWSER EVALKIT_REQUIRE_SLURM
 
-.PHONY: install quickstart test services lint clean-results
+.PHONY: install quickstart test services lint clean-results soak
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ services:
 test: install services lint
 	$(EVALKIT) models install smollm2-135m
 	$(PY) -m pytest
+
+# The tests that wait on real processes, SOAK_N times (default 5) with a CPU hog beside them (tests/services/soak):
+# run before submitting a change to the engine, server, Slurm or kill/resume paths.
+soak: install services
+	$(EVALKIT) models install smollm2-135m
+	VENV=$(VENV) bash tests/services/soak
 
 # The rules the code follows (pyproject.toml, [tool.ruff.lint]); `make test` runs it first, so CI does.
 lint: install
