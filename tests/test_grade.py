@@ -108,6 +108,9 @@ STATED = [
     ("first $3$, then \\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt3}{2}", "\\frac{\\sqrt{3}}{2}",
      "\\frac{\\sqrt{3}}{2}"),
     ("x = 3", "3", "3", "3"),
+    # real outputs of the quickstart's Qwen runs (tests/data/real_outputs): a match's span runs past the box
+    ("Final Answer: \\boxed{52}}", "52", "52", "52"),
+    ("Final Answer: \\(\\boxed{54 - 40 - 35} = \\$9}\\)", "-21", "54 - 40 - 35", "54 - 40 - 35"),
 ]
 
 

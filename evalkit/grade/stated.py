@@ -20,13 +20,21 @@ from evalkit.records import Grade
 
 DEFAULT = GraderConfig()
 _LATEX_GROUP = re.compile(r"(?:first|next\d)_latex(\w+)")
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{(.*)\}\s*$", re.S)
+_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
 
 def _unboxed(latex: str) -> str:
-    """The content of a ``\\boxed{...}`` match (what the model put in the box)."""
-    m = _BOXED.search(latex)
-    return m.group(1).strip() if m else latex.strip()
+    """The content of the last ``\\boxed{...}`` of a match, up to its balanced closing brace (what the
+    model put in the box; a match's span can run past the box: ``\\boxed{1}}``, ``\\boxed{a} = b``)."""
+    starts = list(_BOXED.finditer(latex))
+    if not starts:
+        return latex.strip()
+    depth, i = 1, starts[-1].end()
+    for j in range(i, len(latex)):
+        depth += {"{": 1, "}": -1}.get(latex[j], 0) if latex[j - 1] != "\\" else 0
+        if depth == 0:
+            return latex[i:j].strip()
+    return latex[i:].strip()
 
 
 def _latex(match: re.Match[str], target: Any) -> tuple[str, str]:
