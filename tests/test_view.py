@@ -94,6 +94,14 @@ def _report_rows(sweep_dir: Path) -> list[list[str]]:
     return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines if ln.startswith("| ") and "task" not in ln]
 
 
+def _ready(page, route: str, prefix: bool = False) -> None:
+    """Wait until the viewer has drawn ``route`` (its hash, decoded): the page says so once the route's
+    data are drawn, and a page still showing the previous route never counts as this one."""
+    page.wait_for_function(
+        "([r, p]) => { const h = decodeURIComponent(document.body.dataset.ready || '');"
+        " return p ? h.startsWith(r) : h === r; }", arg=[route, prefix])
+
+
 def test_overview_numbers_equal_the_report(browser, server: str, sweep_dir: Path) -> None:
     page = browser.new_page()
     page.goto(server)
@@ -107,19 +115,18 @@ def test_overview_numbers_equal_the_report(browser, server: str, sweep_dir: Path
 def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir: Path) -> None:
     page = browser.new_page()
     page.goto(server + "#/samples")
-    page.wait_for_selector("#count")
+    _ready(page, "samples")
     total = int(page.inner_text("#count").split()[0])
     page.select_option("#f-correct", "0")
     page.click("#f-go")
-    page.wait_for_function("document.querySelector('#count') && location.hash.includes('correct=0')")
-    page.wait_for_selector("#count")
+    _ready(page, "samples?correct=0")
     wrong = int(page.inner_text("#count").split()[0])
     assert 0 < wrong < total
     # an incorrect sample of a cell that ignored two end attempts: the injected "Wait" is marked
     rows = _rows(page, "#list")
     pick = next(i for i, r in enumerate(rows) if "ignore=2" in r[1] and r[6] == "2")
     page.locator("#list tbody tr").nth(pick).locator("a", has_text="open").click()
-    page.wait_for_selector("#text")
+    _ready(page, "sample/", prefix=True)
     controls = page.locator("#text .seg-control")
     assert controls.count() == 2 and controls.first.inner_text() == "Wait"
     assert page.inner_text("#verdict").startswith("incorrect")
@@ -129,7 +136,7 @@ def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir
     assert page.locator("#text .seg-forced").count() + page.locator("#text .seg-answer").count() >= 1
     # the paired view against another cell on the same problem and seed
     page.click("#pair")
-    page.wait_for_selector("#common")
+    _ready(page, "pair/", prefix=True)
     assert re.match(r"identical for the first \d+ characters", page.inner_text("#common"))
     assert page.locator(".cols .text").count() == 2
     # a deep link to a problem page: its trajectory trees with the control marks and the caps' cuts
@@ -137,11 +144,12 @@ def test_filter_open_a_sample_pair_and_deep_link(browser, server: str, sweep_dir
     problem = rows[pick][0]
     task, pid = problem.split("/", 1)
     page.goto(f"{server}#/problem/{task}/{pid.replace('/', '%2F')}")
-    page.wait_for_selector(".tree")
+    _ready(page, f"problem/{task}/{pid}")
     assert pid in page.inner_text("h1") and page.locator(".tree .mark").count() >= 1
     assert page.locator(".tree .cut").count() >= 2
     page.goto(url)
-    page.wait_for_selector("#common")
+    _ready(page, "pair/", prefix=True)
+    assert page.locator("#common").count() == 1
     page.close()
 
 
@@ -157,9 +165,9 @@ def test_static_export_opens_from_disk(browser, server: str, sweep_dir: Path, tm
     page.wait_for_selector("#cells table")
     assert _rows(page, "#cells") == live
     page.goto((out / "index.html").as_uri() + "#/samples?correct=0")
-    page.wait_for_selector("#count")
+    _ready(page, "samples?correct=0")
     page.locator("#list a", has_text="open").first.click()
-    page.wait_for_selector("#text")
+    _ready(page, "sample/", prefix=True)
     assert page.locator("#text span").count() >= 2
     page.close()
 
@@ -226,7 +234,7 @@ def test_labels_of_the_grid_and_the_problem_pages_do_not_overlap(browser, server
     for name in problems:
         task, pid = name.split("/", 1)
         page.goto(f"{server}#/problem/{task}/{pid.replace('/', '%2F')}")
-        page.wait_for_function(f"(document.body.dataset.ready || '').includes({pid.replace('/', '%2F')!r})")
+        _ready(page, f"problem/{task}/{pid}")
         trees = page.locator(".tree")
         assert trees.count() == 2, name  # one per seed
         for i in range(trees.count()):
@@ -422,7 +430,7 @@ def test_export_of_a_multi_problem_sweep_opens_a_sample_of_each(browser, sweep_d
         key = f"{r[Col.CELL_ID]}~{r[Col.SEED]}~{pid}~{r[Col.SAMPLE]}"
         want = data.sample(key)
         page.goto((out / "index.html").as_uri() + f"#/sample/{key.replace('/', '%2F')}")
-        page.wait_for_function("document.body.dataset.ready && document.body.dataset.ready.startsWith('sample')")
+        _ready(page, f"sample/{key}")
         assert page.inner_text("#text") == want[Col.RESPONSE]
         assert f"{task}/{pid}" in page.inner_text("#main p a")
     page.goto((out / "index.html").as_uri() + f"#/problem/{task}/{pid.replace('/', '%2F')}")

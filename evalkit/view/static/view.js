@@ -56,8 +56,16 @@ function table(headers, rows, leftCols = [0]) {
   return `<table><thead><tr>${th}</tr></thead><tbody>${tr.join("")}</tbody></table>`;
 }
 
+// A newer route supersedes one still loading: a page draws only if no route began after it did,
+// and only the latest route says ready (what the tests and a reader's clicks wait on).
+let routing = 0;
+const SUPERSEDED = new Error("superseded");
+function current(t) { if (t !== routing) throw SUPERSEDED; }
+
 async function overview() {
+  const t = routing;
   const o = await load("overview");
+  current(t);
   $("#sweep").textContent = o.sweep;
   const models = Object.entries(o.models || {}).map(([k, v]) => `${esc(k)} (${esc(v.engine ?? v.kind ?? "")}${v.test_double ? ", a test double" : ""})`).join(", ");
   const vers = Object.entries(o.versions || {}).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(", ");
@@ -140,7 +148,9 @@ async function listPage(f, offset) {
 async function samples(params) {
   const f = Object.fromEntries(params);
   const offset = Number(f.offset || 0);
+  const t = routing;
   const { ix, rows, matched, more } = await listPage(f, offset);
+  current(t);
   const o = ix.options;
   const opts = (vals, cur) => ['<option value="">any</option>', ...vals.map((v) => `<option ${String(v) === cur ? "selected" : ""} value="${esc(v)}">${esc(ix.labels[v] ?? v)}</option>`)].join("");
   $("#main").innerHTML = `<h1>Samples</h1><div class="filters">
@@ -229,7 +239,9 @@ const placeAllCutLabels = () => document.querySelectorAll(".tree .bar").forEach(
 window.addEventListener("resize", placeAllCutLabels);
 
 async function problem(task, pid, page = 0) {
+  const t = routing;
   const p = await load("problem", `${page}~${task}~${pid}`);
+  current(t);
   const pageLink = (k, label) => `<a id="seeds-${k < page ? "prev" : "next"}" href="#/problem/${enc(task)}/${enc(pid)}?page=${k}">${label}</a>`;
   const nav = p.pages > 1 ? `<p id="seed-pages">seeds ${p.seeds[0]}-${p.seeds[p.seeds.length - 1]} (page ${page + 1} of ${p.pages}; ${p.n_seeds} seeds) ${page > 0 ? pageLink(page - 1, "previous seeds") : ""} ${page + 1 < p.pages ? pageLink(page + 1, "next seeds") : ""}</p>` : "";
   const trees = p.trees.map((t) => {
@@ -247,7 +259,9 @@ async function problem(task, pid, page = 0) {
 }
 
 async function sample(key) {
+  const t = routing;
   const s = await load("sample", key);
+  current(t);
   const mates = (s.mates || []).map(([k, label]) => `<option value="${esc(k)}">${esc(label)}</option>`);
   const ref = s.reference === undefined || s.reference === null || s.reference === s.correct ? "" :
     `<b>plain math-verify</b><span id="reference">${verdict(s.reference)} (differs from evalkit)</span>`;
@@ -265,7 +279,9 @@ async function sample(key) {
 }
 
 async function pair(a, b) {
+  const t = routing;
   const [sa, sb] = await Promise.all([load("sample", a), load("sample", b)]);
+  current(t);
   let n = 0;
   const ta = text(sa), tb = text(sb);
   while (n < ta.length && n < tb.length && ta[n] === tb[n]) n++;
@@ -275,6 +291,8 @@ async function pair(a, b) {
 }
 
 async function route() {
+  const mine = ++routing;
+  delete document.body.dataset.ready;
   const h = location.hash.replace(/^#\/?/, "");
   const [path, query] = h.split("?");
   const parts = path.split("/").map(decodeURIComponent);
@@ -286,9 +304,9 @@ async function route() {
     else await overview();
     window.scrollTo(0, 0);
   } catch (e) {
-    $("#main").innerHTML = `<p class="bad">${esc(e.message)}</p>`;
+    if (e !== SUPERSEDED && mine === routing) $("#main").innerHTML = `<p class="bad">${esc(e.message)}</p>`;
   }
-  document.body.dataset.ready = h || "overview";
+  if (mine === routing) document.body.dataset.ready = h || "overview";
 }
 window.addEventListener("hashchange", route);
 // every page: the sweep's name and, over rows of a test double (the scripted engine), its banner
