@@ -161,9 +161,8 @@ def write_synthetic(root: Path, rows: int, max_tokens: int, name: str = "s1_scal
             trunk = Trunk(rng, max_tokens)
             for cid in b.cell_ids:
                 by_cell[cid].append(_row(ctx, trunk, cells[cid], problems[pid], b.seed, rng))
-        for cid, rs in by_cell.items():
-            store.write_part(cid, b.seed, b.batch_id, rs)
-            n += len(rs)
+        store.write_batch(b.seed, b.batch_id, by_cell)  # as a sweep writes a batch: shared texts once
+        n += sum(len(rs) for rs in by_cell.values())
     run = {"start": started, "end": now(), "executor": "local", "parts_written": n // PROBLEMS, "samples": n,
            "failed_batches": [], "generated_tokens": 0, "generate_s": 0.0}
     models = {"scripted-model": {"kind": "scripted", "path": "scripted-model", "flops_n_active": ctx["n_active"],

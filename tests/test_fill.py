@@ -41,10 +41,13 @@ VOLATILE = ["wall_s"]  # timings; provenance keeps its tree, minus the per-round
 
 
 def parts(root: Path) -> dict[str, pd.DataFrame]:
-    """Every part file's rows, timings dropped, by the part's path in the results directory."""
-    out = {}
+    """Every part file's rows as the store reads them (texts stored by reference rebuilt), timings dropped,
+    by the part's path in the results directory."""
+    from evalkit.store import ResultStore
+
+    out, store = {}, ResultStore(root)
     for f in sorted((root / "samples").rglob("part-*.parquet")):
-        df = pd.read_parquet(f).drop(columns=VOLATILE)
+        df = pd.DataFrame([r.to_dict() for r in store.read_part(f)]).drop(columns=VOLATILE)
         df["provenance"] = [json.dumps({k: v for k, v in json.loads(p).items() if k != "round_walls_s"})
                             for p in df["provenance"]]
         out[str(f.relative_to(root))] = df.reset_index(drop=True)

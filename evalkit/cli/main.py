@@ -28,7 +28,8 @@ from evalkit.report.provenance import banner, by_setting, figure_title, settings
 from evalkit.report.reported import load_reported
 from evalkit.spec import build_plan, load_spec
 from evalkit.spec.tasks import data_status, registry
-from evalkit.store import ResultStore, atomic_write_bytes
+from evalkit.store import ResultStore, atomic_write_bytes, open_results
+from evalkit.store.compact import compact as run_compact
 from evalkit.view import export as write_export
 from evalkit.view import serve
 
@@ -304,6 +305,18 @@ def regrade(
         r = run_regrade(results_dir, workers=workers)
     say(f"regraded {r.rows} rows in {r.seconds:.2f}s ({r.cached} cached); {r.changed} verdicts changed; "
         f"grader {r.grader_version}")
+
+
+@app.command()
+def compact(
+    results_dir: Annotated[Path, typer.Argument(help="results/<sweep>")],
+) -> None:
+    """Rewrite each cell's parts as one file (a sweep that ends does this for cells of many parts): the
+    same rows, fewer files to open; safe to interrupt and to run again."""
+    with failing():
+        done = run_compact(open_results(results_dir))
+    say(f"{results_dir}: compacted {done.parts} parts of {done.cells} cells ({done.rows} rows)" if done.cells
+        else f"{results_dir}: nothing to compact (each cell is one file)")
 
 
 @app.command()

@@ -212,11 +212,10 @@ class SweepContext:
             flops = flops_columns(shape, g, j.problem, j.cell.n_samples, n_seeds)
             by_cell.setdefault(j.cell.cell_id, []).append(SampleRow.build(sweep, j.cell, j.problem, g, v, **flops))
         problems = {p.problem_id: p for p in self.problems_of(batch.task, batch.seed)}
-        for cid, rows in by_cell.items():
-            rows = verifier_scores(assign_classes(rows), self.verifier, problems)
-            self.store.write_part(cid, batch.seed, batch.batch_id, rows, writer=self.writer)
-            result.generated_shards += 1
-            result.samples += len(rows)
+        by_cell = {cid: verifier_scores(assign_classes(rows), self.verifier, problems) for cid, rows in by_cell.items()}
+        self.store.write_batch(batch.seed, batch.batch_id, by_cell, writer=self.writer)  # shared texts once
+        result.generated_shards += len(by_cell)
+        result.samples += sum(len(rows) for rows in by_cell.values())
 
     def run_batches(self, batches: list[Batch], result: SweepResult, retries: int) -> None:
         """Every batch, each retried up to ``retries`` more times; a failure is recorded and the

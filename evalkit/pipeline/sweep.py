@@ -18,6 +18,7 @@ from evalkit.pipeline.provenance import git_commit, hardware, now, versions
 from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
 from evalkit.spec.plan import check_gpus
 from evalkit.store import ResultStore
+from evalkit.store.compact import AUTO_PARTS, compact
 
 
 def results_dir(results_root: str | Path, name: str) -> Path:
@@ -147,6 +148,9 @@ def _run_pass(plan: Plan, store: ResultStore, run_on: Executor, factory: EngineF
         if result.failed_batches:
             log.say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
                 "run the sweep again to retry them")
+        elif result.job_id is None or getattr(run_on, "wait", False):  # every batch is written: cells of many
+            # parts become one file each (parts still being written beside it are untouched)
+            compact(store, min_parts=AUTO_PARTS, say=log.say)
     finally:
         run = {
             "start": started,

@@ -22,11 +22,27 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from evalkit.errors import EvalkitError
 from evalkit.store.frame import NUMBERS, SAMPLE_KEY, TEXTS, CellColumns, Col, Samples, check_frame
 from evalkit.store.row import FIELDS, ROW_SCHEMA, SampleRow, from_table, rows_of, to_table
+from evalkit.store.scan import live_parts
+from evalkit.store.texts import (
+    REF_NAMES,
+    SHARED,
+    STORED_SCHEMA,
+    TEXT_FILE,
+    blobs_table,
+    encode,
+    ref_arrays,
+    ref_columns,
+    resolve,
+    root_of,
+    texts_path,
+    wanted,
+)
 
 SCHEMA_VERSION = 2  # the columns of SampleRow; directories written since schema 2 read unchanged
 
@@ -47,23 +63,48 @@ __all__ = [
     "atomic_write_json",
     "check_frame",
     "open_results",
+    "write_parquet",
 ]
 
 
 class ResultsError(EvalkitError, ValueError):
     """A path that is not a usable results directory (or has no samples where some are needed)."""
 
-def _write_table(path: Path, rows: list[SampleRow]) -> None:
+# column statistics (min/max in the footer) for the small columns only: a text column's are useless to a
+# filter and cost about 0.1 MB a part to read back
+STATISTICS = [n for n in [*FIELDS, *REF_NAMES] if n not in TEXTS and not n.endswith("_tail") and n != TEXT_FILE]
+
+
+def write_parquet(path: Path, table: pa.Table, row_group_size: int | None = None) -> None:
+    """``table`` as one zstd Parquet file at ``path``, atomically."""
     sink = pa.BufferOutputStream()
-    pq.write_table(to_table(rows), sink, compression="zstd")
+    pq.write_table(table, sink, compression="zstd", row_group_size=row_group_size,
+                   write_statistics=[n for n in STATISTICS if n in table.schema.names])
     atomic_write_bytes(path, sink.getvalue().to_pybytes())
 
 
+def _with_refs(table: pa.Table, refs: dict[str, pa.Array]) -> pa.Table:
+    """``table`` (of :data:`ROW_SCHEMA`) with the reference columns ``refs`` appended, each shared text that
+    a reference rebuilds emptied (null); no reference at all: ``table`` as it is (the layout before texts
+    were shared)."""
+    if refs[TEXT_FILE].null_count == len(table):
+        return table
+    for c in SHARED:
+        has = refs[ref_columns(c)[0]].is_valid()
+        i = table.schema.get_field_index(c)
+        table = table.set_column(i, ROW_SCHEMA.field(c), pc.if_else(has, pa.scalar(None, pa.string()), table.column(c)))
+    for name in REF_NAMES:
+        table = table.append_column(STORED_SCHEMA.field(name), refs[name])
+    return table
+
+
 def _read_columns(path: Path, names: list[str]) -> pa.Table:
-    """The named columns of a part, in that order; a column an older part lacks is read as nulls."""
+    """The named columns of a part, in that order; a column an older part lacks is read as nulls; a text
+    stored by reference (:mod:`evalkit.store.texts`) is rebuilt."""
     pf = pq.ParquetFile(path)  # one open for the schema and the columns (read_table opens twice, at twice the cost)
     have = set(pf.schema_arrow.names)
-    table = pf.read(columns=[n for n in names if n in have])
+    table = pf.read(columns=[n for n in [*names, *wanted(names)] if n in have])
+    table = resolve(table, root_of(path))
     for n in names:
         if n not in have:
             table = table.append_column(ROW_SCHEMA.field(n), pa.nulls(len(table), ROW_SCHEMA.field(n).type))
@@ -185,31 +226,63 @@ class ResultStore:
 
     def write_part(self, cell_id: str, seed: int, part: str, rows: Iterable[SampleRow], writer: str = "local") -> Path:
         """Write one part (atomically) and journal it. Every row must belong to ``cell_id`` and ``seed``."""
-        rows = rows_of(rows)
-        wrong = [r for r in rows if r.cell_id != cell_id or r.seed != seed]
-        if wrong:
-            raise ValueError(f"part {part} of cell {cell_id} seed {seed}: a row of cell {wrong[0].cell_id} "
-                             f"seed {wrong[0].seed}")
-        path = self.part_path(cell_id, seed, part)
-        _write_table(path, rows)
-        self._journal(writer, {"event": "part", "cell_id": cell_id, "seed": seed, "part": part, "rows": len(rows),
-                               "problems": sorted({r.problem_id for r in rows})})
-        return path
+        return self.write_batch(seed, part, {cell_id: rows_of(rows)}, writer)[0]
+
+    def write_batch(self, seed: int, part: str, by_cell: dict[str, list[SampleRow]],
+                    writer: str = "local") -> list[Path]:
+        """Write a batch's parts, one per cell (each atomically, each journaled). The long texts its rows
+        share (a trajectory that every cap and ignore count of a tree cuts) are written once, to a text file
+        written before the parts that refer to it (:mod:`evalkit.store.texts`): a writer killed at any point
+        leaves whole parts, each with its texts, or none."""
+        for cid, rows in by_cell.items():
+            wrong = [r for r in rows if r.cell_id != cid or r.seed != seed]
+            if wrong:
+                raise ValueError(f"part {part} of cell {cid} seed {seed}: a row of cell {wrong[0].cell_id} "
+                                 f"seed {wrong[0].seed}")
+        flat = [r for rows in by_cell.values() for r in rows]
+        enc = encode([{c: getattr(r, c) for c in SHARED} for r in flat], [r.problem_id for r in flat])
+        rel = texts_path(self.root, seed, part, enc.digest) if enc.blobs else None
+        if rel is not None:
+            write_parquet(self.root / rel, blobs_table(enc))
+        paths, start = [], 0
+        for cid, rows in by_cell.items():
+            path = self.part_path(cid, seed, part)
+            refs = ref_arrays(enc, range(start, start + len(rows)), rel)
+            start += len(rows)
+            write_parquet(path, _with_refs(to_table(rows), refs))
+            self._journal(writer, {"event": "part", "cell_id": cid, "seed": seed, "part": part, "rows": len(rows),
+                                   "problems": sorted({r.problem_id for r in rows})})
+            paths.append(path)
+        return paths
 
     def read_part(self, path: Path) -> list[SampleRow]:
-        return from_table(pq.read_table(path))
+        return from_table(_read_columns(path, list(FIELDS)))
 
     def rewrite_part(self, path: Path, rows: Sequence[SampleRow], writer: str = "regrade",
                      event: str = "rewrite") -> None:
-        """Replace a part's rows in place (atomically; same samples, new verdicts) and journal it."""
-        old = {(r.problem_id, r.sample) for r in self.read_part(path)}
+        """Replace a part's rows in place (atomically; same samples, new verdicts) and journal it. A text the
+        part stored by reference keeps its reference where the row's text is unchanged."""
+        raw = pq.read_table(path)
+        old = from_table(resolve(raw, root_of(path)).select(list(FIELDS)))
+        where = {(r.problem_id, r.sample): i for i, r in enumerate(old)}
         new = {(r.problem_id, r.sample) for r in rows}
-        if old != new:
+        if set(where) != new or len(rows) != len(old):
             raise ValueError(f"{path}: a rewrite must keep the part's samples ({len(old)} before, {len(new)} after)")
-        _write_table(path, list(rows))
+        table = to_table(list(rows))
+        if TEXT_FILE in raw.schema.names:
+            cols = {n: raw.column(n).to_pylist() for n in REF_NAMES}
+            refs: dict[str, list] = {n: [] for n in REF_NAMES}
+            for r in rows:
+                i = where[(r.problem_id, r.sample)]
+                same = all(getattr(r, c) == getattr(old[i], c) for c in SHARED)
+                for n in REF_NAMES:
+                    refs[n].append(cols[n][i] if same else None)
+            table = _with_refs(table, {n: pa.array(v, type=STORED_SCHEMA.field(n).type) for n, v in refs.items()})
+        write_parquet(path, table.replace_schema_metadata(raw.schema.metadata))  # a compacted part keeps its own
+        seeds = sorted({r.seed for r in rows})
         self._journal(writer, {"event": event, "part": path.stem.removeprefix("part-"),
-                               "cell_id": path.parent.parent.name, "seed": int(path.parent.name.split("=")[1]),
-                               "rows": len(rows)})
+                               "cell_id": rows[0].cell_id if rows else None,
+                               "seed": seeds[0] if len(seeds) == 1 else seeds, "rows": len(rows)})
 
     def append_journal(self, name: str, entry: dict[str, Any]) -> None:
         """Append one JSON line to ``journal/<name>.jsonl`` (fsynced). A line torn by a writer killed
@@ -292,7 +365,8 @@ class ResultStore:
         atomic_write_json(self.cells_path, cells)
 
     def shard_files(self) -> list[Path]:
-        return sorted((self.root / "samples").glob("*/seed=*/part-*.parquet"))
+        """The parts that hold the stored rows (a compacted cell's file, and the parts written since)."""
+        return live_parts(self.root)
 
     def read_records(self, cell_ids: Iterable[str] | None = None) -> list[SampleRow]:
         """Every stored row as a record, in the order of :meth:`read_rows`."""

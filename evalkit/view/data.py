@@ -242,7 +242,7 @@ class SweepData:
             raise KeyError(f"problem {task}/{pid} has {pages} pages of seeds, not a page {page}")
         on_page = seeds[page * PAGE_SEEDS: (page + 1) * PAGE_SEEDS]
         files = part_files(self.root, cells=sub[Col.CELL_ID].unique().tolist(), seeds=on_page)
-        df = read_table(files, PROBLEM_COLUMNS, equal(task=task, problem_id=pid)).to_pandas()
+        df = read_table(files, PROBLEM_COLUMNS, equal(task=task, problem_id=pid, seed=on_page)).to_pandas()
         return self.problem_page(task, pid, df, page, pages, on_page, len(seeds))
 
     def problem_page(self, task: str, pid: str, df: pd.DataFrame, page: int, pages: int, seeds: list[int],
@@ -272,7 +272,7 @@ class SweepData:
         if cid not in self.options["cell"]:
             raise KeyError(f"no sample {key}")
         files = part_files(self.root, cells=[cid], seeds=[seed])
-        df = read_table(files, FIELDS, equal(problem_id=pid, sample=k)).to_pandas()
+        df = read_table(files, FIELDS, equal(problem_id=pid, sample=k, seed=seed)).to_pandas()
         if df.empty:
             raise KeyError(f"no sample {key}")
         return self.sample_payload(_records(df)[0])

@@ -82,7 +82,7 @@ def _problem_pages(out: Path, data: SweepData) -> int:
     n = 0
     for seeds, todo in pages.items():
         rows = read_table(part_files(data.root, seeds=seeds), PROBLEM_COLUMNS,
-                          equal(problem_id=sorted({pid for _, pid, *_ in todo}))).to_pandas()
+                          equal(problem_id=sorted({pid for _, pid, *_ in todo}), seed=list(seeds))).to_pandas()
         groups = rows.groupby([Col.TASK, Col.PROBLEM_ID], sort=False).indices
         for task, pid, p, n_pages, n_seeds in todo:
             df = rows.iloc[groups.get((task, pid), [])]
