@@ -13,7 +13,7 @@ EVALKIT_REQUIRE_BROWSER ?= 1
 EVALKIT_REQUIRE_SLURM ?= 1
 export EVALKIT_REQUIRE_ENGINE EVALKIT_REQUIRE_BROWSER EVALKIT_REQUIRE_SLURM
 
-.PHONY: install quickstart test services lint clean-results soak
+.PHONY: install quickstart test services lint docs clean-results soak
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,9 +46,16 @@ soak: install services
 	$(EVALKIT) models install smollm2-135m
 	VENV=$(VENV) bash tests/services/soak
 
-# The rules the code follows (pyproject.toml, [tool.ruff.lint]); `make test` runs it first, so CI does.
+# The rules the code follows (pyproject.toml, [tool.ruff.lint]) and the documentation built with warnings as
+# errors (mkdocs.yml; no network needed); `make test` runs it first, so CI does. Never --quiet: it hides the
+# warnings that --strict fails on.
 lint: install
-	$(VENV)/bin/ruff check evalkit tests benchmarks
+	$(VENV)/bin/ruff check evalkit tests benchmarks docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# The documentation site, served at http://127.0.0.1:8000 while you edit docs/ or docstrings.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 clean-results:
 	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -3,7 +3,7 @@
     python benchmarks/standin_server.py [--port 0] [--rate 60] [--concurrency 256] [--sweep s.yaml]
                                         [--p-end 0.02] [--max-seconds 3600]
 
-Protocol as evalkit's served engine meets vLLM 0.32 (DEVELOPERS.md, "Served models"): ``/v1/models``
+Protocol as evalkit's served engine meets vLLM 0.32 (docs/design/engine.md, "Served models"): ``/v1/models``
 (``id``, ``root``, ``max_model_len``), ``/version``, ``/tokenize`` (a prompt, or messages with the chat
 template), ``/detokenize`` (special tokens kept; an id past the vocabulary gives ""), ``/metrics``
 (``vllm:num_requests_running`` / ``_waiting``, ``vllm:generation_tokens_total``) and

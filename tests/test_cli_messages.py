@@ -1,6 +1,6 @@
 """What a new user reads (issue 41): dry-run totals and units, token counts as generated, spec errors
 that lead to the fix, the limit warning, missing paths, p-values, flags in --help, the next steps after
-a sweep, and the README's own-claims example."""
+a sweep, and the claims guide's own-claims example (docs/claims.md)."""
 
 from __future__ import annotations
 
@@ -154,8 +154,8 @@ def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
     assert p_value(0.125, relation=">=") == "p >= 0.125" and p_value(2.3e-4, relation=">=") == "p >= 0.0002"
 
 
-def test_the_readme_own_claims_example_runs_as_shown(tmp_path: Path) -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_own_claims_example_runs_as_shown(tmp_path: Path) -> None:
+    readme = (ROOT / "docs" / "claims.md").read_text()
     start = readme.index("here `my_reported.yaml`")
     reported, claims = re.findall(r"```yaml\n(.*?)```", readme[start:], re.S)[:2]
     assert "and `my_claims.yaml`:" in readme[start:readme.index(claims)]
@@ -168,7 +168,7 @@ def test_the_readme_own_claims_example_runs_as_shown(tmp_path: Path) -> None:
     assert "Verdict: supported" in h1 and "p < 0.001" in h1 and "[+16.9, +41.7]" in h1
     assert "p = 0.000" not in out
     said = " ".join(readme[readme.index(claims):].split("Kinds (parameters")[0].split())
-    assert "H1 supported (difference +30.0 points, [+16.9, +41.7], p < 0.001)" in said  # the README says what it gives
+    assert "H1 supported (difference +30.0 points, [+16.9, +41.7], p < 0.001)" in said  # the docs say what it gives
 
 
 COMMANDS = [[], ["sweep"], ["status"], ["report"], ["figures"], ["claims"], ["grade"], ["regrade"], ["view"],

@@ -198,7 +198,7 @@ def test_stream_follow_ups_and_abort_on_error(engine32) -> None:
     assert len(prompt) >= 2 * block
     assert len(prompt) // block * block <= engine32.cached_prompt_tokens - cached < engine32.prompt_tokens - seen
     # the same request through generate(), beside other requests: the same tokens, or parted only at a
-    # near tie its log-probabilities explain (batch invariance depends on the CPU: DEVELOPERS.md)
+    # near tie its log-probabilities explain (batch invariance depends on the CPU: docs/design/engine.md)
     from evalkit.generate.exactness import compare_logs
 
     engine32.result_log = log = []

@@ -36,7 +36,7 @@ from evalkit.store import ResultStore
 pytestmark = pytest.mark.engine
 REQUIRED = os.environ.get("EVALKIT_REQUIRE_ENGINE") == "1"
 PACK = "smollm2-135m"
-TOL32 = 0.02  # float32 noise between batch compositions: <= 1.5e-4 nats measured (DEVELOPERS.md)
+TOL32 = 0.02  # float32 noise between batch compositions: <= 1.5e-4 nats measured (docs/design/engine.md)
 
 
 def _missing() -> str | None:

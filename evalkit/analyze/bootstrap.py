@@ -9,8 +9,8 @@ problem bootstrap (``levels=1``; :func:`multi_seed_accuracy`) and the legacy two
 (``levels=2``; :func:`two_level_bootstrap`, :func:`bootstrap_means`), which resamples the samples
 within each drawn problem too and so counts seed noise twice. For 0/1 data the engine draws a
 two-level resample's mean from its exact distribution through sufficient statistics (the P-fold
-convolution of the mixture of the problems' Binomial(n_p, k_p / n_p) / n_p): 10,000 resamples of
-500 x 64 in about 5 ms (``benchmarks/bootstrap.py``; evalkit 0.1 drew a binomial per drawn problem).
+convolution of the mixture of the problems' Binomial(n_p, k_p / n_p) / n_p) instead of a binomial per
+drawn problem (its speed: ``benchmarks/design_results.md``, from ``benchmarks/bootstrap.py``).
 """
 
 from __future__ import annotations

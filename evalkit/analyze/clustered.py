@@ -1,5 +1,5 @@
 """Intervals for accuracy over problems x seeds whose coverage is shown by simulation
-(``benchmarks/calibration.py``; README, "How far to trust each column").
+(``benchmarks/calibration.py``; ``docs/statistics.md``).
 
 Estimand (unless a function says otherwise): the mean, over the population of problems the benchmark
 is drawn from, of a problem's accuracy (its probability of a correct answer under the sampling
@@ -69,8 +69,8 @@ def _score(estimate: float, n_eff: float, df: float | None, confidence: float) -
 
 def _exact(estimate: float, n: int, confidence: float) -> tuple[float, float]:
     """Clopper-Pearson bounds for ``estimate`` x ``n`` successes (continuous in the count): below
-    ``MIN_SPREAD`` problems, where Wilson's interval on P dips below its level (12 problems nearly all
-    solved or never: 0.93; a mean of values in [0, 1] is never more dispersed than the binomial)."""
+    ``MIN_SPREAD`` problems, where Wilson's interval on P dips below its level (a mean of values in
+    [0, 1] is never more dispersed than the binomial; ``benchmarks/design_results.md``)."""
     alpha = 1 - confidence
     x = min(max(estimate, 0.0), 1.0) * n
     lo = 0.0 if x <= 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
@@ -84,8 +84,9 @@ def unseen_floor(estimate: float, problems: int, confidence: float, lo: float, h
     A share q of the population is absent from ``problems`` draws with probability (1 - q)^P, so a share
     up to q* = 1 - (alpha / 2)^(1 / P) can be missing from the sample at level alpha / 2; were its problems
     always solved, the mean would be estimate + q* (1 - estimate) (never solved: estimate (1 - q*)). An
-    interval that estimates the problems' spread cannot see such a kind, and many seeds make it narrow:
-    3% of problems always solved among hard ones covered 0.80 at 30 x 16 and 0.86 at 60 x 16."""
+    interval that estimates the problems' spread cannot see such a kind, and many seeds make it narrow
+    (the coverage that cost: ``benchmarks/design_results.md``). Returns ``(lo, hi)`` widened to at least
+    those bounds."""
     q = 1 - ((1 - confidence) / 2) ** (1 / problems)
     return min(lo, estimate * (1 - q)), max(hi, estimate + q * (1 - estimate))
 
@@ -98,15 +99,32 @@ def accuracy_interval(correct: np.ndarray, confidence: float = 0.95) -> Interval
     when the problem means are heavy-tailed (:func:`kurtosis_df`). With one sample per problem the
     samples are independent and it is Wilson's interval on P. Bounds at 3 or fewer effective successes
     (failures) are the exact Poisson ones. When fewer than ``SPARSE`` problems carry the signal (were ever
-    solved, or, above 50%, ever failed), the spread of those few cannot be estimated (a weak model on
-    AIME: 30 x 64 covered 0.85; 20 problems mostly on one seed 0.85): the worst case of fully correlated
-    seeds, the effective n P. The same below ``MIN_SPREAD`` problems: one rare kind of problem
-    decides the mean and a sample of 12 often holds none (12 problems, 9% of them never solved, the rest
-    near 80%: 0.86 with the spread estimated); there the bounds are Clopper-Pearson's on P (:func:`_exact`:
-    Wilson's interval on 12 problems dips to 0.93). The bounds are never closer to the estimate than a kind of
-    problem absent from the sample could move it (:func:`unseen_floor`). When some problems have one
-    seed and others more, the two groups' intervals are combined (:func:`_stratified`). Never of zero
-    width, also at 0 or P correct."""
+    solved, or, above 50%, ever failed), the spread of those few cannot be estimated: the worst case of
+    fully correlated seeds, the effective n P. Below ``MIN_SPREAD`` problems one rare kind of problem
+    decides the mean and a small sample often holds none: there the bounds are Clopper-Pearson's on P
+    (:func:`_exact`). The bounds are never closer to the estimate than a kind of problem absent from the
+    sample could move it (:func:`unseen_floor`). When some problems have one seed and others more, the
+    two groups' intervals are combined (:func:`_stratified`). Never of zero width, also at 0 or P
+    correct. Coverage: ``benchmarks/calibration_results.md`` and ``benchmarks/design_results.md``.
+
+    Parameters
+    ----------
+    correct
+        ``correct[problem, seed]`` or ``correct[problem, seed, sample]``: outcomes in [0, 1], NaN for a
+        missing unit; every problem needs at least one unit.
+    confidence
+        The level, in (0, 1).
+
+    Returns
+    -------
+    Interval
+        The problem-weighted mean accuracy, its bounds, the method and the number of problems.
+
+    Raises
+    ------
+    ValueError
+        Outcomes outside [0, 1], a problem without units, or a level outside (0, 1).
+    """
     confidence = confidence_level(confidence)
     c = outcomes(correct, name="correct")
     pm, n = per_problem(c)
@@ -140,8 +158,8 @@ def _stratified(c: np.ndarray, singles: np.ndarray, confidence: float) -> Interv
     outcomes are independent Bernoulli draws of the population mean (Wilson with exact Poisson bounds
     on their count), the others' mean has its clustered interval, and the two combine as a weighted sum
     of independent estimates by MOVER (Newcombe; Zou and Donner 2008). Pooled, a few one-seed
-    successes decide the mean of a skewed benchmark and the clustered variance misses them: 48 problems
-    of Beta(0.26, 9.4), half on one seed and half on 64, covered 0.83 pooled and 0.98 stratified."""
+    successes decide the mean of a skewed benchmark and the clustered variance misses them
+    (``benchmarks/design_results.md``)."""
     z = float(stats.norm.isf((1 - confidence) / 2))
     m, P = int(singles.sum()), len(singles)
     one = np.nansum(c[singles], axis=1)  # the single unit's outcome (NaN elsewhere is absent)
@@ -234,8 +252,23 @@ def paired_interval(a: np.ndarray, b: np.ndarray, confidence: float = 0.95) -> I
     the t quantile on :func:`kurtosis_df` degrees of freedom; with one pair per problem, Tango's interval on
     P pairs; with more, P pairs (as correlated as can be, nothing estimated) when fewer than ``SPARSE``
     problems differ at all. Cells of one trajectory tree share most outcomes, so most
-    per-problem differences are 0 and a few carry the effect: the paired t interval covered 0.61-0.83
-    there and was [0, 0] when no problem differed; this one is never of zero width."""
+    per-problem differences are 0 and a few carry the effect; this interval is never of zero width
+    (what the paired t it replaced did there: ``benchmarks/design_results.md``).
+
+    Parameters
+    ----------
+    a, b
+        ``[problem, seed(, sample)]`` outcomes of two cells on the same problems, in [0, 1], NaN for a
+        missing unit; only the units both have are used.
+    confidence
+        The level, in (0, 1).
+
+    Returns
+    -------
+    Interval
+        The mean difference a - b and its bounds (``extra`` holds the effective n, the discordant rates and
+        the degrees of freedom).
+    """
     confidence = confidence_level(confidence)
     parts = _paired_parts(a, b)
     n_eff, z = parts["n_eff"], float(stats.norm.isf((1 - confidence) / 2))
@@ -316,11 +349,16 @@ def seed_sd_interval(seed_accuracies: np.ndarray, confidence: float = 0.95, *,
     Without ``correct`` (published per-seed numbers): k - 1 degrees of freedom, exact for normal per-seed
     accuracies (close to it over 30+ problems of mixed difficulty). With ``correct[problem, seed]``, the
     degrees of freedom of the variance of a Poisson-binomial mean with the problems' observed rates,
-    2 / (2 / (k - 1) + excess kurtosis / k): fewer when a few problems carry all seed noise (12 problems
-    nearly always solved covered 0.80 with k - 1); when the per-seed accuracies are all equal, the upper
-    bound from the within-problem variance (the interval was [0, 0], 0.81-0.91 at 2 seeds), or, when no
+    2 / (2 / (k - 1) + excess kurtosis / k): fewer when a few problems carry all seed noise; when the
+    per-seed accuracies are all equal, the upper bound from the within-problem variance, or, when no
     problem varies either, from the largest rate that leaves k seeds of every problem alike with
-    probability alpha / 2."""
+    probability alpha / 2 (why: ``benchmarks/design_results.md``).
+
+    Raises
+    ------
+    ValueError
+        Fewer than two seeds.
+    """
     confidence = confidence_level(confidence)
     x = np.asarray(seed_accuracies, dtype=float)
     x = x[np.isfinite(x)]

@@ -67,7 +67,8 @@ def wilson_bounds(p: float, n: float, z: float, *, small_counts: bool = False) -
     ``small_counts``: with ``p n <= 3`` effective successes (or failures), the lower (upper) bound is at
     most the exact Poisson bound at the same level, Gamma(x).ppf(alpha / 2) / n: Wilson's bound comes too
     close to 0 there and under-covers rates of a few per cent (Brown, Cai and DasGupta 2001, section 4.1.1,
-    whose modified Wilson interval this is; 2 of 30 correct covered 0.89 for a true 1.8%)."""
+    whose modified Wilson interval this is; ``benchmarks/design_results.md``). Returns ``(lo, hi)``; raises
+    ``ValueError`` for ``n <= 0``."""
     if n <= 0:
         raise ValueError(f"n must be positive, got {n}")
     z2 = z * z

@@ -24,17 +24,22 @@ def paired_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95)
     """Mean over problems of (a - b) on the same problems, using the units both cells have, with the
     paired score interval on the clustered effective n (:func:`paired_interval`; estimand: population
     of problems). Calibration: benchmarks/calibration.py and benchmarks/calibration_search.py.
-    (Until evalkit 0.1 this was a two-level bootstrap, which counted seed noise twice: type-I error
-    0.008 at nominal 0.05 on 30 problems x 10 seeds; until 0.2 the paired t, which covered 0.61-0.83
-    when cells share most outcomes.)"""
+    (Until evalkit 0.1 this was a two-level bootstrap, which counted seed noise twice; until 0.2 the
+    paired t, which under-covered when cells share most outcomes: ``benchmarks/design_results.md``.)"""
     return paired_interval(a, b, confidence)
 
 
 def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> TestResult:
     """Exact McNemar test for one sample per problem: binomial test on the discordant pairs. More than
-    one seed per problem is refused: the pairs of one problem are not independent (type-I error 0.26
-    at nominal 0.05 when per-problem effects vary); use :func:`paired_t_test`. Outcomes must be 0/1
-    (a fraction or NaN is refused, as everywhere in :mod:`evalkit.analyze`)."""
+    one seed per problem is refused: the pairs of one problem are not independent (the type-I error
+    that costs: ``benchmarks/design_results.md``); use :func:`paired_t_test`. Outcomes must be 0/1
+    (a fraction or NaN is refused, as everywhere in :mod:`evalkit.analyze`).
+
+    Raises
+    ------
+    ValueError
+        More than one sample per problem, vectors of unequal length, or outcomes that are not 0/1.
+    """
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if (a.ndim == 2 and a.shape[1] > 1) or a.ndim > 2:
         raise ValueError(f"McNemar needs one sample per problem, got shape {a.shape}: the seeds of a problem are "
@@ -103,10 +108,30 @@ def subset_difference(correct: np.ndarray, keep: np.ndarray, *, confidence: floa
     Newcombe's MOVER combination of the two groups' problem-clustered score intervals
     (:func:`accuracy_interval`), scaled by ``1 - K/P``. A side with fewer than ``SMALL_GROUP`` problems
     takes the worst case of fully correlated seeds (Wilson on its number of problems): the spread of a
-    few skewed problem means cannot be estimated (clustered intervals of 6 AIME-like problems at 64 seeds
-    covered 0.87; Welch's t 0.79-0.92; 20 excluded problems of which 6% always solved, 0.89 in the
-    random-design search). So with fewer than 30 excluded problems the interval is conservative
-    (benchmarks/calibration.py, benchmarks/calibration_search.py)."""
+    few skewed problem means cannot be estimated (``benchmarks/design_results.md``). So with fewer than
+    30 excluded problems the interval is conservative (benchmarks/calibration.py,
+    benchmarks/calibration_search.py).
+
+    Parameters
+    ----------
+    correct
+        ``correct[problem, seed(, sample)]``: outcomes in [0, 1], NaN for a missing unit.
+    keep
+        One boolean per problem: the subset (the problems an exclude list does not name).
+    confidence
+        The level, in (0, 1).
+
+    Returns
+    -------
+    Interval
+        Subset accuracy minus full accuracy and its bounds (0 with zero width when the subset is every
+        problem).
+
+    Raises
+    ------
+    ValueError
+        ``keep`` of the wrong shape, an empty subset, or outcomes outside [0, 1].
+    """
     confidence = confidence_level(confidence)
     c = outcomes(correct, name="correct")
     keep = np.asarray(keep, dtype=bool)

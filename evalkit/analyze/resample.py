@@ -5,8 +5,8 @@ Unit and levels. The unit of resampling is the problem. ``levels=1`` (what every
 problems with replacement and keeps each drawn problem's values (its means over its seeds): a
 problem's mean already carries the within-problem (seed) noise. ``levels=2`` (the problems x seeds
 bootstrap, kept for decompositions and as evalkit 0.1's legacy interval) also resamples the seeds
-within each drawn problem, which counts seed noise a second time (intervals x1.06-1.34 too wide, a
-paired test conservative: issue #17; see :func:`evalkit.analyze.bootstrap.variance_components`).
+within each drawn problem, which counts seed noise a second time (intervals too wide, a paired test
+conservative: issue #17; see :func:`evalkit.analyze.bootstrap.variance_components`).
 
 Statistic. Every statistic evalkit bootstraps (a mean, a ratio of means, s1's scaling metrics of cell
 means, interpolated matched-compute curves of cell means) is a function of the (B, k) matrix of
@@ -25,15 +25,15 @@ Sufficient statistics (the same distribution as drawing indices, exactly, at a f
   the P drawn problems' resampled means are P independent draws from the mixture q over problems of
   Binomial(n_p, k_p / n_p) / n_p, so a resample's mean is drawn from its exact distribution, the
   P-fold convolution of q (by FFT, on the lattice j / lcm(n_p)), or, with ragged seed counts whose
-  lattice is too fine, as one Multinomial(P, q) over the values x / n_p: 10,000 resamples of 500 x 64
-  in about 5 ms (``benchmarks/bootstrap.py``).
+  lattice is too fine, as one Multinomial(P, q) over the values x / n_p (its speed:
+  ``benchmarks/design_results.md``, from ``benchmarks/bootstrap.py``).
 
 Intervals (one helper for all): ``percentile``; ``bca`` with the acceleration from the
 leave-one-problem-out jackknife; ``t``: estimate +- t_{P-1} x bootstrap SE x sqrt(P / (P - 1)), which
 for a mean over problems at ``levels=1`` is exactly the cluster t interval (the bootstrap variance of
 a mean is (P - 1) / P of s^2 / P) and for a smooth statistic of problem means its delta-method
-analogue. Percentile intervals of a mean over 30 problems cover about 0.93 (benchmarks/calibration.py);
-``t`` is what evalkit's reports use.
+analogue. ``t`` is what evalkit's reports use (percentile intervals of a mean over few problems
+under-cover: ``benchmarks/design_results.md``).
 """
 
 from __future__ import annotations

@@ -88,9 +88,8 @@ def scaling_curve(
     (a_min, a_max) of cell c for Control (default: no bound, Control = 1).
 
     Calibration: the points hold wherever :func:`accuracy_interval` does; the bootstrap intervals of
-    Scaling and Performance need problems: below 30, in the random-design search
-    (benchmarks/calibration_search.py), Scaling covered 0.68 for 12 problems whose cells share random
-    numbers and Performance 0.81. Neither is printed by the report, figures or claims."""
+    Scaling and Performance need 30 problems or more (below, they under-cover:
+    ``benchmarks/design_results.md``). Neither is printed by the report, figures or claims."""
     C = len(correct)
     if C == 0 or len(compute) != C:
         raise ValueError("need one compute array per cell")

@@ -14,8 +14,8 @@ Two inputs:
 - **one observation per seed** in [lo, hi] (a per-seed accuracy, a published per-seed number): the paper's
   construction exactly (checked against confseq 0.0.11, the authors' implementation, in
   tests/test_sequential.py). Valid for any distribution on [lo, hi], so at 2-64 seeds the range, not the
-  seed noise, sets its width (a distribution may hide mass at a bound): about +-0.10 at 32 seeds for
-  a per-seed accuracy whose SD is 0.065, where the fixed-set interval is +-0.023. Too wide to stop seeding on;
+  seed noise, sets its width (a distribution may hide mass at a bound): several times the fixed-set
+  interval (``benchmarks/design_results.md``). Too wide to stop seeding on;
 - **a [problem, seed] matrix** (evalkit's outcomes): the per-seed mean of P problems, independent within a
   seed given the problem set. Each seed multiplies a capital by prod_i (1 + lambda_s (x_is - o_is - m)),
   one stake lambda_s per seed and a predictable offset o_is per problem (its mean over the earlier seeds
@@ -685,9 +685,8 @@ def population_budget(correct: np.ndarray, half_width: float, confidence: float 
     sqrt(floor^2 + seed^2) and the seeds must bring the fixed-set half-width to sqrt(target^2 - floor^2)
     (with the anytime-valid interval, whose half-width is above the fixed-set interval's: conservative),
     and the population interval itself must be within the target. Futile when the target is at or below
-    the floor's lower bound (:func:`population_floor`) on at least :data:`MIN_FUTILITY_SEEDS` seeds (on 2,
-    the spread's lower bound ruled out a reachable target in up to 6.7% of simulated sweeps; on 4, in at
-    most 0.7%: ``benchmarks/adaptive.py``)."""
+    the floor's lower bound (:func:`population_floor`) on at least :data:`MIN_FUTILITY_SEEDS` seeds (on
+    fewer, the spread's lower bound rules out reachable targets too often: ``benchmarks/design_results.md``)."""
     c = np.asarray(correct, dtype=float)
     fl = population_floor(c.shape[0], correct=c, confidence=confidence)
     budget = math.sqrt(half_width**2 - fl.floor**2) if half_width > fl.floor else 0.0

@@ -2,7 +2,7 @@
 ladders (reported numbers, no per-problem outcomes). Pure arithmetic on the summaries; each function
 returns the figures a claim's verdict prints.
 
-Two estimands recur (README, statistics):
+Two estimands recur (``docs/statistics.md``):
 
 - **these problems** (the fixed benchmark): only seed noise counts; the SE of a k-seed mean is
   SD / sqrt(k), which shrinks with seeds;
@@ -67,8 +67,8 @@ def population_interval(mean: float, sd: float, n: int, k: int, confidence: floa
     shrunk by (z / t_{n-1})^2 for the n - 1 degrees of freedom (Korn-Graubard, as
     :func:`evalkit.analyze.accuracy_interval`, without its small-count Poisson bounds). The SE is
     :func:`seed_spread`'s at the lower end of the seed SD's chi-square interval: it falls as the SD
-    rises, and the problems' spread recovered from one SD is noisy (at the SD itself, 30 AIME-like
-    problems x 10 seeds covered 0.92; at the lower end 0.95+: benchmarks/claims_calibration.py)."""
+    rises, and the problems' spread recovered from one SD is noisy (coverage at the SD and at the lower
+    end: ``benchmarks/design_results.md``, from benchmarks/claims_calibration.py). Returns ``(lo, hi)``."""
     se = seed_spread(mean, sd_interval(sd, k, confidence)[0], n, k).se_population
     z = float(stats.norm.isf((1 - confidence) / 2))
     t = float(stats.t.isf((1 - confidence) / 2, n - 1))

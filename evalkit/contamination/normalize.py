@@ -8,8 +8,7 @@ decimal zeros removed (``1{,}000.50`` -> ``1000.5``), letters and digits split (
 ``embedding_text`` is what the sentence-embedding model sees: single-letter variables in math mode
 renamed by order of appearance (``x, y, z, ...``), markup and figures (Asymptote, TikZ) removed,
 words and punctuation kept, numbers formatted as above. Canonical variables are what lets the
-embedding check catch renamed problems: without them, recall on renamed paraphrases of the
-calibration set was 0.68 at the threshold that now gives 1.0.
+embedding check catch renamed problems (the recall they bring: ``benchmarks/design_results.md``).
 """
 
 from __future__ import annotations

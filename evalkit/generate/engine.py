@@ -69,7 +69,7 @@ def stream(engine: Engine, initial: list[GenRequest], on_done: OnDone) -> None:
     An engine with a native ``stream`` (vLLM) starts a follow-up as soon as its parent finishes, so
     the batch stays full; any other engine runs in rounds: one ``generate`` call for everything known,
     then the follow-ups of the whole round. The requests are the same either way; their tokens are too
-    where the engine is batch-invariant (float32 on CPUs, not bf16: README, "Budget forcing, exactly").
+    where the engine is batch-invariant (float32 on CPUs, not bf16: ``docs/budget-forcing.md``).
     """
     native = getattr(engine, "stream", None)
     if native is not None:

@@ -70,7 +70,7 @@ def compare(
     """Compare two generations of one request (same prompt and seed). ``lp_*[i]`` holds the sampled
     token's log-probability and the recorded top-k at step ``i``. Sequences may differ in length (a
     shorter ``max_tokens``): only the common length is compared. ``tol`` bounds numerical noise of a
-    log-probability between batches (measured: DEVELOPERS.md, engine facts)."""
+    log-probability between batches (measured: ``docs/design/engine.md``)."""
     n = min(len(ids_a), len(ids_b))
     d = first_divergence(ids_a[:n], ids_b[:n])
     upto = n if d is None else d

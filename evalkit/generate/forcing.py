@@ -12,23 +12,14 @@ one). A branch therefore sends the engine exactly the requests an independent ru
 ``k`` ignores sends (same prompt ids, same seeds), only truncated; evalkit guarantees that, on every
 engine (tested on the scripted engine exhaustively). Whether the engine then returns the same tokens
 depends on whether its kernels are batch-invariant, because a branch and an independent run share
-engine steps with different requests:
-
-- float32 on this project's CPU (AMD EPYC, AVX-512 BF16, no AMX): 0 divergences in 20 requests alone,
-  in pairs, in fives, greedy, and 60 tree-vs-independent jobs; log-probabilities differ by <= 1.5e-4.
-- bfloat16 on the same CPU: a request alone in an engine step parts from the batched run in 12 of 20
-  48-token sequences (greedy: 10 of 20); trees match independent runs in 60 of 60 jobs with the
-  default executor and 54 of 60 with ``uni``; log-probabilities differ by up to one bf16 logit ULP
-  (0.5). On AMX CPUs (bf16 AMX attention and GEMM kernels) trees and independent runs part more
-  often (the issue that found it: token 40 of 48). GPUs: vLLM's ``VLLM_BATCH_INVARIANT=1`` (NVIDIA
-  cc >= 8, AMD Instinct, Intel XPU; not CPUs) makes them identical at a throughput cost.
-
-Where they part, it is at a near tie that the recorded log-probabilities explain (same context, same
-seeded noise; :mod:`evalkit.generate.exactness`), and everything after it is a different draw from
-the same distribution. So, on every engine: each cell's marginal distribution is that of an
-independent run, and cells of one tree share their random numbers up to any such near tie, which
-makes paired comparisons between them sharper (common random numbers). Figures per setting:
-``python benchmarks/engine_exactness.py``; the machine is in every results manifest (``hardware``).
+engine steps with different requests. Where they part, it is at a near tie that the recorded
+log-probabilities explain (same context, same seeded noise; :mod:`evalkit.generate.exactness`), and
+everything after it is a different draw from the same distribution. So, on every engine: each cell's
+marginal distribution is that of an independent run, and cells of one tree share their random numbers
+up to any such near tie, which makes paired comparisons between them sharper (common random numbers).
+Which engines, dtypes and executors are batch-invariant, as measured by
+``python benchmarks/engine_exactness.py``: ``docs/budget-forcing.md`` and ``docs/design/engine.md``; the
+machine is in every results manifest (``hardware``).
 
 Scheduling: the strategy is event-driven. Each finished request immediately yields its follow-ups
 (the trajectory's next segment after a control string; the answer of every branch the trajectory has

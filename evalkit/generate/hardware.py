@@ -1,6 +1,6 @@
 """What the generations ran on: CPU model and the instruction-set flags that select engine kernels,
 or GPU names and driver. Stored in every results manifest beside the engine version, because whether a
-trajectory-tree branch is token-identical to an independent run depends on it (README, "exactness")."""
+trajectory-tree branch is token-identical to an independent run depends on it (``docs/budget-forcing.md``)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ OpenAI-compatible HTTP servers, one or more replicas of one model (``model.serve
 Token-exact where the server allows it. vLLM's ``/v1/completions`` takes the prompt as a list of token
 ids and, with ``return_token_ids``, returns the generated ids; an EOS or stop id is the last of them,
 ``finish_reason`` is "stop" and ``stop_reason`` the stop id (None for EOS), exactly as the in-process
-engine sees them (DEVELOPERS.md, "Served models"). Budget forcing therefore sends the same requests
+engine sees them (``docs/design/engine.md``, "Served models"). Budget forcing therefore sends the same requests
 (prompt ids, per-request seed, ``max_tokens``, ``min_tokens``, ``stop_token_ids``, temperature, top-p)
 and gets the same tokens as in process. A server that takes only text gets the decoded prompt and
 returns text that evalkit re-tokenises: such a run is marked not token-exact (``token_shifts`` counts

@@ -24,7 +24,7 @@ On the cap s1 appends ``thinking_end + "\\nFinal Answer:"``, so the format's ans
 ``thinking_end``). evalkit-only keywords: ``think_format`` (a preset or a format's JSON as the base that
 the s1 keywords override), ``answer_max_tokens``, ``answer_prefix`` and ``rejection_max_attempts``.
 
-What does not map exactly (also in the README):
+What does not map exactly (also in ``docs/lm-eval.md``):
 
 * s1 stops the thinking on the task's ``until`` strings too; evalkit stops it only on
   ``until_thinking`` tokens and end-of-sequence, and applies ``until`` to the answer text afterwards
