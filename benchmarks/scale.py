@@ -16,7 +16,8 @@ from a Zipf law over a small vocabulary (about 3.5 characters a token, so a 16k-
 (default 16000 up to 120,000 rows and 2000 above, so 10^6 rows stay under about 20 GB of disk; the
 table says which).
 
-Commands timed (each a fresh ``python -m evalkit.cli`` or probe process; RSS from ``wait4``): a rerun of
+Commands timed (each a fresh ``python -m evalkit.cli`` or probe process; RSS from ``wait4``): ``compact``
+(what the end of a sweep does; the store is measured before and after), a rerun of
 the finished sweep (scripted engine; nothing to generate; ``--no-report``), status, report, figures,
 claims, the viewer's index / problem / sample / search (a probe process starts ``evalkit view``'s server
 and asks it over HTTP; "answer s" is the request alone, "wall s" includes start-up; "search" looks for a
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 if (Path.cwd() / "evalkit").is_dir():  # the working directory's evalkit, for this process and its children
     sys.path.insert(0, str(Path.cwd()))
@@ -152,13 +154,14 @@ def write_synthetic(root: Path, rows: int, max_tokens: int, name: str = "s1_scal
     problems = {p.problem_id: p for p in plan.selections["aime24"].problems(0)}
     ctx = {"name": name, "grader": GRADER_VERSION, "n_active": 31984648192,
            "difficulty": {pid: (i * 7919) % (max_tokens // 2) for i, pid in enumerate(sorted(problems))}}
-    n = 0
+    n, trunk_bytes = 0, 0
     for b in plan_batches(plan, set()):
         by_cell: dict[str, list] = {c: [] for c in b.cell_ids}
         cells = {c.cell_id: c for c in plan.cells}
         for k, pid in enumerate(b.problem_ids):
             rng = np.random.default_rng([b.seed, k])
             trunk = Trunk(rng, max_tokens)
+            trunk_bytes += len(pa.compress(trunk.text.encode(), "zstd"))  # the distinct trajectory, compressed
             for cid in b.cell_ids:
                 by_cell[cid].append(_row(ctx, trunk, cells[cid], problems[pid], b.seed, rng))
         store.write_batch(b.seed, b.batch_id, by_cell)  # as a sweep writes a batch: shared texts once
@@ -168,6 +171,7 @@ def write_synthetic(root: Path, rows: int, max_tokens: int, name: str = "s1_scal
     models = {"scripted-model": {"kind": "scripted", "path": "scripted-model", "flops_n_active": ctx["n_active"],
                                  "engine_args": {}, "max_model_len": 1 << 20}}
     write_manifest(store, plan, {}, run, models)
+    (root / "trunks.json").write_text(json.dumps({"zstd_bytes": trunk_bytes}))
     return store.root, spec_path
 
 
@@ -225,6 +229,7 @@ def commands(results: Path, spec: Path, scratch: Path) -> list[tuple[str, list[s
     py, cli = sys.executable, [sys.executable, "-m", "evalkit.cli"]
     me = str(Path(__file__).resolve())
     return [
+        ("compact", [*cli, "compact", str(results)]),  # what the end of a sweep does
         ("sweep rerun", [*cli, "sweep", str(spec), "--engine", "scripted", "--results", str(results.parent),
                          "--no-report"]),
         ("status", [*cli, "status", str(results)]),
@@ -271,9 +276,13 @@ def run(base: Path, rows: int, max_tokens: int, timeout: float, only: str | None
         print(f"wrote the synthetic sweep in {time.perf_counter() - t0:.0f} s", flush=True)
     n_rows = sum(json.loads(x).get("rows", 0) for x in (results / "journal" / "local.jsonl").read_text().splitlines())
     size, files = store_size(results)
+    trunks = base / "trunks.json"
+    distinct = json.loads(trunks.read_text())["zstd_bytes"] if trunks.exists() else 0
+    ratio = f" = {size / distinct:.2f}x the {distinct / 1e6:,.0f} MB of the distinct trajectories' text (zstd)" \
+        if distinct else ""
     scratch = base / "scratch"
     lines = [f"{n_rows:,} rows (30 cells x 30 problems x {n_rows // 900} seeds), thinking up to {max_tokens:,} "
-             f"tokens; store {size / 1e6:,.0f} MB in {files:,} files", "",
+             f"tokens; store {size / 1e6:,.0f} MB in {files:,} files{ratio} (as written, before compaction)", "",
              "| command | rows | wall s | peak RSS MB | answer s | note |", "|---|---:|---:|---:|---:|---|"]
     keep = set(only.split(",")) if only else None
     for name, cmd in commands(results, spec, scratch):
@@ -294,6 +303,9 @@ def run(base: Path, rows: int, max_tokens: int, timeout: float, only: str | None
         elif name == "view --export":
             b, f = store_size(scratch / "export")
             note = f"{b / 1e6:,.0f} MB in {f:,} files"
+        elif name == "compact":
+            b, f = store_size(results)
+            note = f"store {b / 1e6:,.0f} MB in {f:,} files after"
         line = f"| {name} | {n_rows:,} | {r['wall']:.1f} | {r['rss_mb']:,.0f} | {answer} | {note} |"
         print(line, flush=True)
         lines.append(line)

@@ -5,6 +5,7 @@ killed at any point loses nothing and duplicates nothing."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -196,3 +197,30 @@ def test_a_sweep_of_many_parts_ends_compacted_and_a_rerun_reads_it(tmp_path: Pat
     res = run_sweep(build_plan(parse_spec(SPEC)), tmp_path, engine="scripted", resolve=scripted_resolve,
                     observer=Collect())
     assert res.samples == 0 and len(store.read_rows()) == rows and store.shard_files() == files
+
+
+def test_a_search_finds_what_the_rebuilt_texts_hold_without_rebuilding_them(swept: ResultStore) -> None:
+    """Needles inside a shared prefix, across a prefix's end into a row's tail, only in some rows' tails,
+    and nowhere: the rows found are those whose texts (rebuilt) contain the needle."""
+    from evalkit.store.scan import find
+
+    rows = swept.read_records()
+    files = swept.shard_files()
+    r = max(rows, key=lambda x: len(x.thinking_text))
+    cut = len(r.thinking_text)
+    # short and long (over OVERLAP + 1 characters) needles, across the end of a cut, at the end
+    needles = [r.thinking_text[100:120], r.response[cut - 6: cut + 6], r.response[-12:], "Wait",
+               r.response[cut - 60: cut + 40], r.thinking_text[-150:], r.response[cut - 120: cut + 5],
+               "no such text"]
+    rng = random.Random(7)  # and texts cut from random rows at random places, 1 to 200 characters long
+    for x in rng.sample(rows, 25):
+        at, size = rng.randrange(len(x.response)), rng.randint(1, 200)
+        needles.insert(0, x.response[at: at + size])
+    keys = ["cell_id", "seed", "problem_id", "sample"]
+    for needle in needles:
+        want = {(x.cell_id, x.seed, x.problem_id, x.sample) for x in rows
+                if needle in x.response or needle in (x.extracted or "")}
+        got = {tuple(d[k] for k in keys) for t in find(files, needle, ["response", "extracted"], keys)
+               for d in t.to_pylist()}
+        assert got == want, needle
+    assert want == set()  # the last needle is in no text

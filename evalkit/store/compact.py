@@ -38,7 +38,7 @@ from evalkit.store.row import ROW_SCHEMA
 from evalkit.store.scan import COMPACT, REPLACES, live_parts, replaced
 from evalkit.store.texts import REF_NAMES, STORED_SCHEMA
 
-ROW_GROUP = 4096  # rows per row group of a compacted part
+ROW_GROUP = 1024  # rows per row group of a compacted part (a sample page reads one)
 AUTO_PARTS = 32  # a sweep that ends compacts the cells with at least this many parts
 
 

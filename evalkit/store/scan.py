@@ -14,12 +14,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from evalkit.store.row import ROW_SCHEMA
-from evalkit.store.texts import STORED_SCHEMA, resolve, root_of, wanted
+from evalkit.store.texts import STORED_SCHEMA, contains, resolve, root_of, wanted
 
 _GLOB = "part-*.parquet"
 COMPACT = "part-compact-"  # a cell's compacted part: samples/<cell>/part-compact-<digest>.parquet
@@ -110,6 +111,25 @@ def scan_batches(files: Sequence[Path | str], columns: Sequence[str], where: ds.
         for batch in scanner.to_batches():
             if batch.num_rows:
                 yield resolve(batch, root).select(cols)
+
+
+def find(files: Sequence[Path | str], needle: str, texts: Sequence[str], keys: Sequence[str],
+         where: ds.Expression | None = None, batch_rows: int = 65536) -> Iterator[pa.Table]:
+    """The ``keys`` columns of the rows (satisfying ``where``) whose columns ``texts`` hold ``needle``, a
+    table per record batch with a hit, part by part in order. A text stored by reference is searched in
+    its text file, each distinct text once (:func:`~evalkit.store.texts.contains`): a trajectory that 30
+    cells share is searched once, and no row's text is rebuilt."""
+    cols = [*dict.fromkeys([*keys, *texts]), *wanted(texts)]
+    for f in files:
+        root = root_of(f)
+        for b in dataset([f]).scanner(columns=cols, filter=where, batch_size=batch_rows).to_batches():
+            if not b.num_rows:
+                continue
+            hit = np.zeros(b.num_rows, dtype=bool)
+            for c in texts:
+                hit |= contains(b, c, needle, root)
+            if hit.any():
+                yield pa.Table.from_batches([b]).select(list(keys)).filter(pa.array(hit))
 
 
 def equal(**values: object) -> ds.Expression | None:

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from threading import Lock
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from evalkit.store.row import ROW_SCHEMA
@@ -31,6 +33,10 @@ from evalkit.store.row import ROW_SCHEMA
 SHARED = ("response", "thinking_text")  # the columns stored by reference (each row's copy of a trajectory)
 TEXT_FILE = "text_file"  # the text file of a row's references, relative to the results directory
 MIN_SHARED = 256  # characters: a shorter text, or a shorter common prefix, stays in the row
+# A row's tail starts this many characters before the end of the prefix it shares with its blob, so a
+# searched text of up to OVERLAP + 1 characters that straddles the prefix's end lies within the shared
+# prefix or within the tail: a search reads the blobs and the tails, never a row's text rebuilt.
+OVERLAP = 64
 
 
 def ref_columns(col: str) -> tuple[str, str, str]:
@@ -104,7 +110,7 @@ def encode(rows: Sequence[dict[str, str]], problems: Sequence[str]) -> Encoded:
                 out.blobs.append((pid, t))
                 mine.append(len(out.blobs) - 1)
                 best, at = len(t), len(out.blobs) - 1
-            ref[t] = (at, best)
+            ref[t] = (at, best - OVERLAP)  # the tail repeats the shared prefix's last OVERLAP characters
         for i in idx:
             for c in SHARED:
                 t = rows[i][c]
@@ -205,3 +211,64 @@ def resolve(table: pa.Table | pa.RecordBatch, root: Path) -> pa.Table | pa.Recor
     if isinstance(table, pa.RecordBatch):
         return pa.RecordBatch.from_arrays(arrays, names=keep)
     return pa.Table.from_arrays(arrays, names=keep)
+
+
+class _First:
+    """Where a searched text first occurs in each blob of a text file (-1: nowhere), for the files of the
+    last few searched texts (a search reads each text file once: a blob's texts are matched in Arrow, and
+    only the blobs that hold the text are searched in Python)."""
+
+    def __init__(self, needles: int = 4) -> None:
+        self.needles, self.found, self.lock = needles, OrderedDict[str, dict[str, np.ndarray]](), Lock()
+
+    def get(self, path: Path, needle: str) -> np.ndarray:
+        with self.lock:
+            files = self.found.setdefault(needle, {})
+            self.found.move_to_end(needle)
+            while len(self.found) > self.needles:
+                self.found.popitem(last=False)
+            if str(path) in files:
+                return files[str(path)]
+        texts = pq.ParquetFile(path).read(columns=["text"]).column(0)
+        first = np.full(len(texts), -1, dtype=np.int64)
+        for i in np.flatnonzero(pc.match_substring(texts, needle).to_numpy(zero_copy_only=False)):
+            first[i] = texts[int(i)].as_py().find(needle)
+        with self.lock:
+            files[str(path)] = first
+        return first
+
+
+FIRST = _First()
+
+
+def contains(table: pa.Table | pa.RecordBatch, col: str, needle: str, root: Path) -> np.ndarray:
+    """Which rows' ``col`` contains ``needle``, from a table read with the reference columns
+    (:func:`wanted`) and not resolved; a text stored by reference is searched in its text file, each
+    distinct text once, and in its tail, never rebuilt. ``blob[:length] + tail`` holds ``needle`` where the
+    blob's first occurrence ends within the prefix the row shares with it (``length + OVERLAP``), or in the
+    tail (which starts ``OVERLAP`` characters before that prefix's end, so it holds any occurrence of a
+    text of up to ``OVERLAP + 1`` characters across it); a longer text is checked across the prefix's end."""
+    hit = pc.match_substring(pc.fill_null(table.column(col), ""), needle).to_numpy(zero_copy_only=False).copy()
+    if col not in SHARED or TEXT_FILE not in table.schema.names or not needle:
+        return hit
+    b_name, n_name, t_name = ref_columns(col)
+    files = table.column(TEXT_FILE)
+    has = np.asarray(pc.and_(files.is_valid(), table.column(b_name).is_valid()).to_numpy(zero_copy_only=False))
+    if not has.any():
+        return hit
+    hit |= has & pc.fill_null(pc.match_substring(table.column(t_name), needle), False).to_numpy(zero_copy_only=False)
+    blob = pc.fill_null(table.column(b_name), 0).to_numpy(zero_copy_only=False)
+    length = pc.fill_null(table.column(n_name), 0).to_numpy(zero_copy_only=False)
+    names = np.asarray(pc.fill_null(files, "").to_numpy(zero_copy_only=False), dtype=object)
+    first = np.full(len(hit), -1, dtype=np.int64)
+    for f in set(names[has].tolist()):
+        rows = np.flatnonzero(has & (names == f))
+        first[rows] = FIRST.get(root / f, needle)[blob[rows]]
+    n = len(needle)
+    hit |= has & (first >= 0) & (first <= length + OVERLAP - n)
+    if n > OVERLAP + 1:  # a long text across the prefix's end: the prefix's last characters and the tail
+        tails = table.column(t_name).to_pylist()
+        for i in np.flatnonzero(has & ~hit):
+            f, b, end = names[i], int(blob[i]), int(length[i])
+            hit[i] = needle in BLOBS.get(root / f)[b][max(0, end - n + 1): end] + (tails[i] or "")
+    return hit

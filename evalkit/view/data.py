@@ -20,7 +20,6 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from evalkit.grade.stated import stated_answer
@@ -37,7 +36,7 @@ from evalkit.report.tables import (
 from evalkit.spec import TaskError, load_problems
 from evalkit.store import FIELDS, SAMPLE_KEY, TEXTS, Col, Samples, check_frame, open_results
 from evalkit.store.provenance import model_sources
-from evalkit.store.scan import equal, part_files, read_table, scan_batches
+from evalkit.store.scan import equal, find, part_files, read_table
 
 TEXT = TEXTS
 META = tuple(f for f in FIELDS if f not in TEXT)
@@ -221,10 +220,8 @@ class SweepData:
         files = part_files(self.root, cells=[q["cell"]] if q.get("cell") else None,
                            seeds=[_int(q, "seed")] if q.get("seed") else None)
         keys: list[dict[str, Any]] = []
-        for b in scan_batches(files, SEARCH_COLUMNS, query_filter(q)):
-            hit = pc.or_(pc.match_substring(b.column(Col.RESPONSE), text),
-                         pc.match_substring(pc.fill_null(b.column(Col.EXTRACTED), ""), text))
-            keys.extend(b.filter(hit).select(list(SAMPLE_KEY)).to_pylist())
+        for t in find(files, text, [Col.RESPONSE, Col.EXTRACTED], SAMPLE_KEY, query_filter(q)):
+            keys.extend(t.to_pylist())
             if len(keys) >= limit:
                 return keys[:limit], False
         return keys, True

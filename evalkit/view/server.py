@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from evalkit.grade import GraderConfig, Item, SandboxGrader
+from evalkit.grade.stated import stated_answer
 from evalkit.store import Col
 from evalkit.view.data import SweepData, parse_query, sample_key
 
@@ -156,7 +157,11 @@ def serve(results_dir: Path, port: int = 8765, host: str = "127.0.0.1",
     data = ViewData(results_dir)
     # the reference grader's sandbox starts (and loads its grader) beside the index, not at the first sample
     data.reference.start()
-    warm = threading.Thread(target=data.reference.verdicts, args=([Item("1", "1", "integer")],), daemon=True)
+    def warm_up() -> None:  # and the sample page's own answer reader (math-verify's patterns, ~1 s to import)
+        data.reference.verdicts([Item("1", "1", "integer")])
+        stated_answer("\\boxed{1}", "1", "integer")
+
+    warm = threading.Thread(target=warm_up, daemon=True)
     warm.start()
     data.overview_cached = data.overview()  # computed before the URL is printed: the first page is fast
     _ = data.by_problem, data.options  # so is every later request
