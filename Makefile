@@ -48,7 +48,7 @@ soak: install services
 
 # The rules the code follows (pyproject.toml, [tool.ruff.lint]); `make test` runs it first, so CI does.
 lint: install
-	$(VENV)/bin/ruff check evalkit tests benchmarks
+	$(VENV)/bin/ruff check evalkit tests benchmarks setup.py
 
 clean-results:
 	find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
