@@ -190,3 +190,14 @@ def test_a_scripted_sweep_and_its_report_as_in_the_checkout(
     shipped = fresh.venv.resolve() / "lib"
     named = next(w for w in out.split() if w.endswith("s1_reported.yaml"))
     assert Path(named).is_relative_to(shipped) and Path(named).is_file(), out  # the next steps name the wheel's
+
+
+def test_an_installed_wheel_records_no_commit_of_the_repository_around_it(fresh: Fresh) -> None:
+    """A virtualenv inside a user's own git repository: the manifest's git_commit is evalkit's, never theirs."""
+    subprocess.run(["git", "init", "-q", str(fresh.base)], check=True)
+    subprocess.run(["git", "-C", str(fresh.base), "-c", "user.name=u", "-c", "user.email=u@example.org", "commit", "-q",
+                    "--allow-empty", "-m", "the user's project"], check=True)
+    code = "from evalkit.pipeline.provenance import git_commit; print(git_commit())"
+    r = subprocess.run([str(fresh.venv / "bin" / "python"), "-c", code], cwd=fresh.cwd, env=fresh.env,
+                       capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "None", r.stdout
