@@ -50,7 +50,7 @@ soak: install services
 # errors (mkdocs.yml; no network needed); `make test` runs it first, so CI does. Never --quiet: it hides the
 # warnings that --strict fails on.
 lint: install
-	$(VENV)/bin/ruff check evalkit tests benchmarks docs
+	$(VENV)/bin/ruff check evalkit tests benchmarks docs setup.py
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # The documentation site, served at http://127.0.0.1:8000 while you edit docs/ or docstrings.

@@ -205,8 +205,8 @@ def test_without_the_shipped_reported_file_the_next_steps_name_no_missing_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    # as from an installed wheel, which does not ship paper_figs/
-    monkeypatch.setattr(sys.modules["evalkit.cli.main"], "REPORTED", tmp_path / "absent" / "s1_reported.yaml")
+    # as from an install without the reported file (neither in the working directory nor shipped)
+    monkeypatch.setattr(sys.modules["evalkit.cli.main"], "REPORTED_FILE", "paper_figs/absent_reported.yaml")
     code, out = _cli("sweep", str(_spec(tmp_path)), "--engine", "scripted", "--results", str(tmp_path / "r"))
     assert code == 0 and "next:" in out, out
-    assert "s1_reported.yaml" not in out and "--claims <claims.yaml> --reported <reported.yaml>" in out
+    assert "_reported.yaml" not in out and "--claims <claims.yaml> --reported <reported.yaml>" in out

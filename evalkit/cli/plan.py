@@ -19,13 +19,13 @@ from evalkit.integrations.slurm.executor import sbatch_script
 from evalkit.pipeline import load_model_config, plan_batches
 from evalkit.pipeline.adaptive import rule_of
 from evalkit.pipeline.provenance import hardware, versions
-from evalkit.report.claims import DEFAULT_CLAIMS
 from evalkit.report.reported import load_reported
 from evalkit.spec import Plan
+from evalkit.spec.shipped import REPORTED_FILE, locate, shipped
 from evalkit.spec.tasks import data_status, registry
 from evalkit.store import NUMBERS, ResultStore, Samples
 
-REPORTED = DEFAULT_CLAIMS.with_name("s1_reported.yaml")  # published results shipped with evalkit
+REPORTED = shipped(REPORTED_FILE)  # published results shipped with evalkit
 
 
 def print_plan(plan: Plan, results: Path, throughput: float, executor: str | None = None) -> None:
@@ -90,13 +90,14 @@ def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
 
 def _published(plan: Plan) -> list[tuple[str, float, float, int]]:
     """The published multi-seed results (label, mean, seed SD, seeds; fractions) on the rule's task in
-    ``paper_figs/s1_reported.yaml``."""
-    if not REPORTED.exists():
+    ``paper_figs/s1_reported.yaml`` (the working directory's, else the shipped one)."""
+    reported = locate(REPORTED_FILE)
+    if not reported.exists():
         return []
     cells = {c.cell_id: c.task for c in plan.cells}
     task = cells[next(iter(plan.stop_cells().values()))[0]]
     return [(f"published: {r.system} on {task}, mean {r.mean:g}, seed SD {r.sd:g} over {r.seeds} seeds ({r.source})",
-             r.mean / 100, r.sd / 100, r.seeds) for r in load_reported(REPORTED).results
+             r.mean / 100, r.sd / 100, r.seeds) for r in load_reported(reported).results
             if r.benchmark == task and r.mean is not None and r.sd is not None and r.seeds and 0 < r.mean < 100]
 
 

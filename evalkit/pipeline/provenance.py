@@ -32,7 +32,11 @@ def hardware() -> dict[str, Any]:
 
 
 def git_commit() -> str | None:
+    """The commit of the checkout evalkit is imported from (``-dirty`` with uncommitted changes); None for an
+    installed wheel, whose site-packages may sit inside some other repository (a project's .venv)."""
     root = Path(evalkit.__file__).resolve().parents[1]
+    if not (root / ".git").exists():  # a folder in a clone, a file in a worktree
+        return None
     try:
         r = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                            timeout=5)

@@ -21,11 +21,13 @@ from evalkit.report.claims_reported import ladder_step, ladder_trend_kind, two_s
 from evalkit.report.claims_sweep import control_token, length_confound, matched_compute, seed_variance
 from evalkit.report.reported import Reported
 from evalkit.spec.claims import Claim, ClaimsError, ClaimsFile, load_claims
+from evalkit.spec.shipped import CLAIMS_FILE, locate, shipped
 from evalkit.store import Col
 from evalkit.store.provenance import SETTING, TEST_DOUBLES, ModelSource, model_sources
 
-# The shipped claims file, in evalkit's repository (next to paper_figs/s1_reported.yaml)
-DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "paper_figs" / "s1_claims.yaml"
+# The shipped claims file (next to paper_figs/s1_reported.yaml); the default is the working directory's
+# paper_figs/s1_claims.yaml when there is one (evalkit.spec.shipped)
+DEFAULT_CLAIMS = shipped(CLAIMS_FILE)
 
 # kind -> its function of (data, parameters) -> verdict; the kinds and their parameters: evalkit.spec.claims.KINDS
 KINDS: dict[str, Callable[[ClaimData, Any], Verdict]] = {
@@ -45,15 +47,17 @@ __all__ = ["DEFAULT_CLAIMS", "KINDS", "ClaimData", "Verdict", "decide", "decide_
 
 
 def read_claims(path: str | Path | None = None, reported: Reported | None = None) -> ClaimsFile:
-    """The claims file at ``path`` (default: the shipped s1 claims), validated; with ``reported``, the
-    benchmarks and systems its claims name are checked against that file too."""
-    if path is None and not DEFAULT_CLAIMS.is_file():
-        raise ClaimsError([f"{DEFAULT_CLAIMS}: no such file; give a claims file (--claims FILE)"])
+    """The claims file at ``path`` (default: the working directory's ``paper_figs/s1_claims.yaml``, else the
+    shipped s1 claims), validated; with ``reported``, the benchmarks and systems its claims name are checked
+    against that file too."""
+    default = locate(CLAIMS_FILE)
+    if path is None and not default.is_file():
+        raise ClaimsError([f"{default}: no such file; give a claims file (--claims FILE)"])
     names: dict[str, set[str]] = {}
     if reported is not None:
         names = {"benchmarks": set(reported.benchmarks),
                  "systems": {x.system for x in [*reported.results, *reported.forcing_ladder]}}
-    return load_claims(DEFAULT_CLAIMS if path is None else path, **names)
+    return load_claims(default if path is None else path, **names)
 
 
 def _by_setting(claim: Claim, data: ClaimData) -> Verdict:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from evalkit.errors import EvalkitError
 from evalkit.spec.errors import format_loc, validate_yaml
+from evalkit.spec.shipped import find
 
 Percent = Annotated[float, Field(ge=0.0, le=100.0)]
 
@@ -164,8 +165,9 @@ def _references(rep: Reported) -> list[tuple[tuple, str]]:
 
 
 def load_reported(path: str | Path) -> Reported:
-    """Read and validate a reported-results file; :class:`ReportedError` naming file, line and key."""
-    path = Path(path)
+    """Read and validate a reported-results file; :class:`ReportedError` naming file, line and key. A relative
+    path that is not there is looked up in the working directory's then the shipped ``paper_figs/``."""
+    path = find(path, "paper_figs")
     if not path.exists():
         raise ReportedError([f"{path}: no such file"])
     rep, index = validate_yaml(path.read_text(), str(path), Reported, ReportedError, "a reported-results file")

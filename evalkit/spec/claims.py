@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evalkit.errors import EvalkitError
 from evalkit.spec.errors import format_loc, key_path, message, validate_yaml
+from evalkit.spec.shipped import find
 
 
 class ClaimsError(EvalkitError, ValueError):
@@ -195,8 +196,9 @@ def parse_claims(text: str, source: str, *, benchmarks: Collection[str] | None =
 
 def load_claims(path: str | Path, *, benchmarks: Collection[str] | None = None,
                 systems: Collection[str] | None = None) -> ClaimsFile:
-    """Read and validate a claims file (:func:`parse_claims`)."""
-    path = Path(path)
+    """Read and validate a claims file (:func:`parse_claims`); a relative path that is not there is looked up in
+    the working directory's then the shipped ``paper_figs/`` (:func:`evalkit.spec.shipped.find`)."""
+    path = find(path, "paper_figs")
     if not path.is_file():
         raise ClaimsError([f"{path}: no such file"])
     return parse_claims(path.read_text(), str(path), benchmarks=benchmarks, systems=systems)

@@ -10,6 +10,7 @@ from typing import Any
 from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
 from evalkit.spec.errors import SpecError, format_loc, validate_yaml
 from evalkit.spec.schema import MAX_CELLS, SweepSpec, TaskEntry, check_name
+from evalkit.spec.shipped import find, nearest
 from evalkit.spec.tasks import TaskError, load_problems
 
 
@@ -21,9 +22,11 @@ def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
 
 
 def load_spec(path: str | Path) -> SweepSpec:
-    p = Path(path)
+    """A sweep spec from its file: the path, else a sweep of that name in the working directory's ``sweeps/``,
+    else a shipped one (``quickstart``, ``sweeps/quickstart.yaml``; :func:`evalkit.spec.shipped.find`)."""
+    p = find(path, "sweeps")
     if not p.exists():
-        raise SpecError([f"{p}: no such spec file"])
+        raise SpecError([f"{p}: no such spec file{nearest(p, 'sweeps')}"])
     spec = parse_spec(p.read_text(), source=str(p))
     if spec.name is None:
         try:

@@ -3,7 +3,8 @@
 A task YAML names its data file (vendored under ``tasks/data`` with its sha256, verified on every
 load), the prompt template, the answer type and grader settings. GPQA-Diamond is gated: it is never
 vendored and is read only from a user-supplied CSV (``data_path`` in the spec or ``EVALKIT_GPQA_CSV``):
-evalkit never downloads it.
+evalkit never downloads it. Task files are found in ``EVALKIT_TASKS_DIR``, the working directory's
+``tasks/`` and the shipped ``tasks/``, in that order (:mod:`evalkit.spec.shipped`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 
 from evalkit.errors import EvalkitError
 from evalkit.records import Problem, stable_hash
+from evalkit.spec.shipped import TASKS_ENV, task_dirs
 
 GPQA_ENV = "EVALKIT_GPQA_CSV"
 GPQA_REQUIRED_COLUMNS = (
@@ -38,13 +40,6 @@ LETTERS = "ABCDE"
 
 class TaskError(EvalkitError, ValueError):
     """A task definition or its data is unusable; the message says what and where."""
-
-
-def tasks_dir() -> Path:
-    env = os.environ.get("EVALKIT_TASKS_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "tasks"
 
 
 @dataclass(frozen=True)
@@ -65,9 +60,13 @@ class TaskDef:
 
 
 def _read_task_yaml(path: Path) -> TaskDef:
-    raw = yaml.safe_load(path.read_text())
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise TaskError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML ({getattr(e, 'problem', e)})") from None
     if not isinstance(raw, dict):
-        raise TaskError(f"{path.name}: a task file must be a mapping")
+        raise TaskError(f"{path}: a task file must be a mapping")
     try:
         data = raw["data"]
         src = data.get("source", "jsonl")
@@ -87,20 +86,26 @@ def _read_task_yaml(path: Path) -> TaskDef:
             filter_fields=tuple(raw.get("filter_fields", ())),
         )
     except KeyError as e:
-        raise TaskError(f"{path.name}: missing key {e.args[0]!r}") from None
+        raise TaskError(f"{path}: missing key {e.args[0]!r}") from None
 
 
 @lru_cache(maxsize=8)
-def _registry(root: str) -> dict[str, TaskDef]:
+def _registry(roots: tuple[Path, ...]) -> dict[str, TaskDef]:
     out: dict[str, TaskDef] = {}
-    for p in sorted(Path(root).glob("*.yaml")):
-        t = _read_task_yaml(p)
-        out[t.name] = t
+    for root in reversed(roots):  # a folder earlier in the order wins a name
+        for p in sorted(root.glob("*.yaml")):
+            t = _read_task_yaml(p)
+            out[t.name] = t
     return out
 
 
 def registry() -> dict[str, TaskDef]:
-    return _registry(str(tasks_dir()))
+    """The tasks by name, from :func:`evalkit.spec.shipped.task_dirs`: ``EVALKIT_TASKS_DIR``, then the working
+    directory's ``tasks/`` (a user's own tasks, which win a name), then the shipped ones."""
+    env = os.environ.get(TASKS_ENV)
+    if env and not Path(env).is_dir():
+        raise TaskError(f"{TASKS_ENV}={env}: no such folder")
+    return _registry(tuple(task_dirs()))
 
 
 def get_task(name: str) -> TaskDef:
