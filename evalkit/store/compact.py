@@ -1,7 +1,7 @@
 """Compaction: a cell's many small parts (one per seed and batch) rewritten as one file.
 
-A sweep writes a part per (cell, seed, batch): 30 cells x 1,000 seeds is 30,000 files, and opening a file
-costs about 2 ms whatever it holds, so every reader of the whole sweep pays a minute for the opens alone.
+A sweep writes a part per (cell, seed, batch): 30 cells x 1,000 seeds is 30,000 files, and every reader of
+the whole sweep pays for opening each file, whatever it holds (benchmarks/scale.py measures it).
 :func:`compact` rewrites each cell's parts as ``samples/<cell>/part-compact-<digest>.parquet``:
 
 - the rows in the order the parts listed them (a reader sees the same rows in the same order), in row
