@@ -196,17 +196,23 @@ def resolve(table: pa.Table | pa.RecordBatch, root: Path) -> pa.Table | pa.Recor
     keep = [n for n in names if n not in REF_NAMES]
     if files.null_count == len(files):
         return table.select(keep)
-    files_py = files.to_pylist()
+    by_file: dict[str, list[int]] = {}  # rows by text file: each file read once, however the rows are ordered
+    for i, f in enumerate(files.to_pylist()):
+        if f is not None:
+            by_file.setdefault(f, []).append(i)
     cols = {n: table.column(n) for n in names}
-    for c in SHARED:
-        if c not in names:
-            continue
-        b_col, n_col, t_col = (cols[n].to_pylist() for n in ref_columns(c))
-        vals = cols[c].to_pylist()
-        for i, f in enumerate(files_py):
-            if f is not None and b_col[i] is not None:
-                vals[i] = BLOBS.get(root / f)[b_col[i]][: n_col[i]] + t_col[i]
-        cols[c] = pa.array(vals, type=ROW_SCHEMA.field(c).type)
+    shared = [c for c in SHARED if c in names]
+    refs = {c: [cols[n].to_pylist() for n in ref_columns(c)] for c in shared}
+    vals = {c: cols[c].to_pylist() for c in shared}
+    for f, rows in by_file.items():
+        blobs = BLOBS.get(root / f)
+        for c in shared:
+            b_col, n_col, t_col = refs[c]
+            for i in rows:
+                if b_col[i] is not None:
+                    vals[c][i] = blobs[b_col[i]][: n_col[i]] + t_col[i]
+    for c in shared:
+        cols[c] = pa.array(vals[c], type=ROW_SCHEMA.field(c).type)
     arrays = [cols[n] for n in keep]
     if isinstance(table, pa.RecordBatch):
         return pa.RecordBatch.from_arrays(arrays, names=keep)
