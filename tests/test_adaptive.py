@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evalkit.analyze import paired_confidence_sequence
+from evalkit.analyze import paired_confidence_sequence, per_seed_accuracy
 from evalkit.cli import app
 from evalkit.integrations.slurm.status import render, sweep_status
 from evalkit.pipeline import run_sweep, scripted_factory, scripted_resolve
-from evalkit.pipeline.adaptive import outcome_matrix, per_seed_accuracy, round_sizes, rule_of
+from evalkit.pipeline.adaptive import outcome_matrix, round_sizes, rule_of
 from evalkit.pipeline.observer import Collect
 from evalkit.report import build
 from evalkit.spec import SpecError, build_plan, parse_spec
@@ -123,7 +123,7 @@ def test_per_seed_accuracy_is_the_mean_over_problems_at_each_seed(tmp_path: Path
     store = ResultStore(tmp_path / "adapt")
     rows = Samples.of(store.read_rows())
     cid = rows.cell_id.iloc[0]
-    acc = per_seed_accuracy(rows, cid, [0, 1])
+    acc = per_seed_accuracy(outcome_matrix(rows, cid, [0, 1]))
     m = rows.where(rows.cell_id == cid).accuracy_matrix().to_numpy(float)
     assert np.allclose(acc, m.mean(axis=0)[:2])
 

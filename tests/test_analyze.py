@@ -14,20 +14,18 @@ from statsmodels.stats.proportion import proportion_confint
 from evalkit.analyze import (
     benjamini_hochberg,
     binomial_interval,
-    clustered_se,
     holm,
     maj_at_k,
     mcnemar_exact,
     minimum_detectable_difference,
-    multi_seed_accuracy,
     paired_difference,
     pass_at_k,
-    seeds_for_half_width,
     sign_flip_test,
     two_level_bootstrap,
     variance_components,
     wilson,
 )
+from evalkit.analyze._reference import clustered_se, multi_seed_accuracy, seeds_for_half_width
 
 SM = {"wilson": "wilson", "clopper_pearson": "beta", "jeffreys": "jeffreys", "agresti_coull": "agresti_coull"}
 

@@ -1,32 +1,34 @@
-"""The package's shape: no import cycles, no stage importing a later one, analyze free of I/O
-libraries, no function over 80 lines, and the library usable without the command line."""
+"""The package's shape, as DEVELOPERS.md states it: no import cycles, each part importing only parts of a
+lower rank (the ranks read from DEVELOPERS.md), `analyze` and `contamination` importing only what the doc
+names, analyze free of I/O libraries with a listed public surface, private modules kept private, no
+function over 80 lines, and the library usable without the command line. Every checker is also run on a
+planted violation (a module written to a temporary package) and must report it."""
 
 from __future__ import annotations
 
 import ast
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "evalkit"
-
-# Each top-level part of evalkit and its rank: a module may import modules of its own rank or below.
-RANK = {"errors": 0, "records": 0, "spec": 1, "store": 1, "generate": 2, "grade": 3, "analyze": 4, "contamination": 4,
-        "report": 5, "pipeline": 6, "view": 6, "integrations": 7, "cli": 8}
+DEVELOPERS = ROOT.parent / "DEVELOPERS.md"
 
 
-def _modules() -> dict[str, Path]:
+def _modules(root: Path = ROOT) -> dict[str, Path]:
     out = {}
-    for f in ROOT.rglob("*.py"):
-        parts = f.relative_to(ROOT.parent).with_suffix("").parts
+    for f in root.rglob("*.py"):
+        parts = f.relative_to(root.parent).with_suffix("").parts
         out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
     return out
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     """Module -> the evalkit modules it imports (at module level or inside functions). ``from pkg
     import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg``."""
-    mods = _modules()
+    mods = _modules(root)
     graph: dict[str, set[str]] = {}
     for name, path in mods.items():
         is_pkg = path.name == "__init__.py"
@@ -76,46 +78,146 @@ def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return cycles
 
 
+def doc_ranks(text: str) -> dict[str, int]:
+    """The ranks DEVELOPERS.md states (``Ranks: errors 0, records 1, spec/store 2, ...``): part -> rank."""
+    m = re.search(r"Ranks: (.*?)\.", " ".join(text.split()))
+    if m is None:
+        raise AssertionError("DEVELOPERS.md states no ranks ('Ranks: errors 0, ...')")
+    ranks = {}
+    for item in m.group(1).split(","):
+        names, rank = item.split()
+        ranks |= {name: int(rank) for name in names.split("/")}
+    return ranks
+
+
+def doc_only_imports(text: str) -> dict[str, set[str]]:
+    """DEVELOPERS.md's narrower rules (`` `part` imports only `a`, `b` ``): part -> the modules it may import
+    (``spec``: the package and its modules; ``store.jsonl``: that module)."""
+    rules = {}
+    for part, names in re.findall(r"`(\w+)` imports only ((?:`[\w.]+`(?:, )?)+)", " ".join(text.split())):
+        rules[part] = {"evalkit." + n for n in re.findall(r"`([\w.]+)`", names)}
+    return rules
+
+
+def rank_violations(graph: dict[str, set[str]], ranks: dict[str, int]) -> list[str]:
+    """Edges into another part of the same or a higher rank, and parts without a rank."""
+    unranked = sorted({_part(m) for m in graph} - set(ranks) - {""})
+    bad = [f"{p}: a part without a rank in DEVELOPERS.md" for p in unranked]
+    for m, deps in sorted(graph.items()):
+        for d in sorted(deps):
+            a, b = _part(m), _part(d)
+            if a and b and a != b and a in ranks and b in ranks and ranks[b] >= ranks[a]:
+                bad.append(f"{m} (rank {ranks[a]}) imports {d} (rank {ranks[b]})")
+    return bad
+
+
+def foreign_imports(graph: dict[str, set[str]], part: str, allowed: Iterable[str]) -> list[str]:
+    """Imports by ``part``'s modules of evalkit modules outside ``part`` and not under ``allowed``."""
+    allowed = tuple(allowed)
+    return [f"{m} imports {d}" for m, deps in sorted(graph.items()) if _part(m) == part for d in sorted(deps)
+            if _part(d) != part and not any(d == a or d.startswith(a + ".") for a in allowed)]
+
+
+def private_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a ``_``-module from outside the package that holds it."""
+    return [f"{m} imports {d}" for m, deps in sorted(graph.items()) for d in sorted(deps)
+            if d.rsplit(".", 1)[-1].startswith("_") and not m.startswith(d.rsplit(".", 1)[0] + ".")
+            and m != d.rsplit(".", 1)[0]]
+
+
 def test_no_import_cycles() -> None:
     cycles = find_cycles(import_graph())
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
-def test_no_stage_imports_a_later_one() -> None:
-    bad = []
-    for m, deps in import_graph().items():
-        if m == "evalkit":
-            continue  # the package's lazy public API
-        for d in deps:
-            if d != "evalkit" and RANK[_part(d)] > RANK[_part(m)]:
-                bad.append(f"{m} imports {d}")
-    assert not bad, "\n".join(sorted(bad))
-    assert set(RANK) >= {_part(m) for m in import_graph() if m != "evalkit"}, "a new part needs a rank here"
+def test_parts_import_only_lower_ranks_as_the_doc_states() -> None:
+    """The ranks are DEVELOPERS.md's; every part has one and none is stale; every import of another part
+    goes to a lower rank."""
+    ranks = doc_ranks(DEVELOPERS.read_text())
+    graph = {m: d - {"evalkit"} for m, d in import_graph().items() if m != "evalkit"}  # the lazy public API
+    assert set(ranks) == {_part(m) for m in graph}, "DEVELOPERS.md's ranks and evalkit's parts differ"
+    bad = rank_violations(graph, ranks)
+    assert not bad, "\n".join(bad)
 
 
-def test_analyze_is_pure_numpy_scipy() -> None:
-    allowed = {"numpy", "scipy", "math", "itertools", "warnings", "fractions", "dataclasses", "collections",
-               "typing", "__future__", "evalkit"}
+def test_analyze_and_contamination_import_only_what_the_doc_names() -> None:
+    rules = doc_only_imports(DEVELOPERS.read_text())
+    assert rules["analyze"] == {"evalkit.errors", "evalkit.records"}
+    assert set(rules) == {"analyze", "contamination"}
+    graph = import_graph()
+    bad = [x for part, allowed in rules.items() for x in foreign_imports(graph, part, allowed)]
+    assert not bad, "\n".join(bad)
+    assert "evalkit.store.jsonl" in graph["evalkit.contamination.audit"]  # the one edge the doc explains
+
+
+def test_private_modules_stay_in_their_package() -> None:
+    bad = private_imports(import_graph())
+    assert not bad, "\n".join(bad)
+
+
+ANALYZE_LIBRARIES = {"numpy", "scipy", "math", "itertools", "warnings", "fractions", "dataclasses", "collections",
+                     "typing", "__future__", "evalkit"}
+
+
+def library_violations(folder: Path, allowed: set[str] = ANALYZE_LIBRARIES) -> list[str]:
+    """Imports of libraries outside ``allowed``, and calls of ``open``, in the folder's modules."""
     bad = []
-    for f in (ROOT / "analyze").glob("*.py"):
+    for f in sorted(folder.glob("*.py")):
         for node in ast.walk(ast.parse(f.read_text())):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             bad += [f"{f.name}: {n}" for n in names if n.split(".")[0] not in allowed]
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
                 bad.append(f"{f.name}: open()")
+    return bad
+
+
+def test_analyze_is_pure_numpy_scipy() -> None:
+    bad = library_violations(ROOT / "analyze")
     assert not bad, bad
 
 
-def test_no_function_over_80_lines() -> None:
+def surface_problems(init: Path) -> list[str]:
+    """What is wrong with a package's public surface: ``__all__`` unsorted (case-insensitively), a name in it
+    the package does not define, or ``__all__`` and the docstring's table (`` | `name` | what | ``) differing
+    in names or order, or a table line without its description."""
+    tree = ast.parse(init.read_text())
+    names = next((ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                  and any(getattr(t, "id", "") == "__all__" for t in n.targets)), None)
+    if names is None:
+        return ["no __all__"]
+    bad = [] if names == sorted(names, key=str.lower) else ["__all__ is not sorted"]
+    defined = {a.asname or a.name for n in tree.body if isinstance(n, ast.ImportFrom) for a in n.names}
+    bad += [f"{n}: in __all__, not imported" for n in names if n not in defined]
+    rows = re.findall(r"^\| `(\w+)` \|(.*)\|$", ast.get_docstring(tree) or "", re.M)
+    if [r[0] for r in rows] != names:
+        bad.append(f"the docstring's table differs from __all__: {sorted(set(names) ^ {r[0] for r in rows})}")
+    bad += [f"{n}: no description" for n, what in rows if not what.strip()]
+    return bad
+
+
+def test_analyze_lists_its_public_surface() -> None:
+    import evalkit.analyze
+
+    assert not surface_problems(ROOT / "analyze" / "__init__.py")
+    assert all(hasattr(evalkit.analyze, n) for n in evalkit.analyze.__all__)
+    assert not any(n.startswith("_") for n in evalkit.analyze.__all__)
+
+
+def long_functions(root: Path = ROOT, limit: int = 80) -> list[str]:
     long = []
-    for f in ROOT.rglob("*.py"):
+    for f in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(f.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 start = min([node.lineno] + [d.lineno for d in node.decorator_list])
                 n = node.end_lineno - start + 1
-                if n > 80:
-                    long.append(f"{f.relative_to(ROOT.parent)}:{node.lineno} {node.name}: {n} lines")
+                if n > limit:
+                    long.append(f"{f.relative_to(root.parent)}:{node.lineno} {node.name}: {n} lines")
+    return long
+
+
+def test_no_function_over_80_lines() -> None:
+    long = long_functions()
     assert not long, "\n".join(long)
 
 
@@ -162,35 +264,112 @@ def _imports(path: Path) -> list[str]:
     return out
 
 
+def lazy_imports(root: Path = ROOT) -> tuple[list[str], int]:
+    """Function-level imports of libraries outside LAZY_OK (evalkit's own modules included), and how many
+    function-level imports there are."""
+    found = {f"{f.relative_to(root.parent)}:{line} {mod}": mod for f in root.rglob("*.py")
+             for line, mod in function_level_imports(ast.parse(f.read_text()))}
+    return sorted(k for k, mod in found.items() if mod.split(".")[0] not in LAZY_OK), len(found)
+
+
 def test_function_level_imports_only_of_optional_or_heavy_libraries() -> None:
     """No evalkit module is imported inside a function (dependencies are visible at the top), and the
     libraries that are stay few and of the allowed kinds."""
-    found = {f"{f.relative_to(ROOT.parent)}:{line} {mod}": mod for f in ROOT.rglob("*.py")
-             for line, mod in function_level_imports(ast.parse(f.read_text()))}
-    bad = [k for k, mod in found.items() if mod.split(".")[0] not in LAZY_OK]
-    assert not bad, "\n".join(sorted(bad))
-    assert len(found) <= 40, len(found)
+    bad, n = lazy_imports()
+    assert not bad, "\n".join(bad)
+    assert n <= 40, n
+
+
+def placement_violations(root: Path = ROOT) -> list[str]:
+    """scipy or numpy's random outside analyze and contamination; lm-eval or submitit outside integrations;
+    vLLM or an HTTP client of model servers outside generate."""
+    bad = []
+    for f in sorted(root.rglob("*.py")):
+        where = f.relative_to(root.parent)
+        part = _part(".".join(where.with_suffix("").parts))
+        for mod in _imports(f):
+            top = mod.split(".")[0]
+            if (top == "scipy" or mod.startswith("numpy.random")) and part not in ("analyze", "contamination"):
+                bad.append(f"{where}: {mod}")
+            if top in ("lm_eval", "submitit") and part != "integrations":
+                bad.append(f"{where}: {mod}")
+            if top in ("vllm", "httpx", "openai") and part != "generate":  # engines and model servers
+                bad.append(f"{where}: {mod}")
+        text = f.read_text()
+        if part not in ("analyze", "contamination") and ("np.random" in text or "default_rng" in text):
+            bad.append(f"{where}: numpy random")
+    return bad
 
 
 def test_statistics_live_in_analyze_and_integrations_at_the_edge() -> None:
     """scipy and numpy's random generators are imported only in analyze (and contamination, whose
     calibration draws); lm-eval and submitit only under integrations; vLLM and HTTP clients of model
     servers only in generate."""
-    bad = []
-    for f in ROOT.rglob("*.py"):
-        part = _part(".".join(f.relative_to(ROOT.parent).with_suffix("").parts))
-        for mod in _imports(f):
-            top = mod.split(".")[0]
-            if (top == "scipy" or mod.startswith("numpy.random")) and part not in ("analyze", "contamination"):
-                bad.append(f"{f.relative_to(ROOT.parent)}: {mod}")
-            if top in ("lm_eval", "submitit") and part != "integrations":
-                bad.append(f"{f.relative_to(ROOT.parent)}: {mod}")
-            if top in ("vllm", "httpx", "openai") and part != "generate":  # engines and model servers
-                bad.append(f"{f.relative_to(ROOT.parent)}: {mod}")
-        text = f.read_text()
-        if part not in ("analyze", "contamination") and ("np.random" in text or "default_rng" in text):
-            bad.append(f"{f.relative_to(ROOT.parent)}: numpy random")
+    bad = placement_violations()
     assert not bad, "\n".join(bad)
+
+
+def _plant(tmp: Path, files: dict[str, str]) -> Path:
+    """A package ``evalkit`` under ``tmp`` with the given modules (path -> source); its root."""
+    for rel, src in files.items():
+        f = tmp / "evalkit" / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(src)
+        for d in f.relative_to(tmp).parents:  # every folder a package
+            if str(d) != "." and not (tmp / d / "__init__.py").exists():
+                (tmp / d / "__init__.py").write_text("")
+    return tmp / "evalkit"
+
+
+def test_each_checker_fails_on_a_planted_violation(tmp_path: Path) -> None:
+    """The test of the tests: every rule above, broken once in a temporary package, is reported."""
+    root = _plant(tmp_path, {
+        "errors.py": "", "records.py": "import evalkit.errors\n",
+        "analyze/stats.py": "import pandas\nfrom evalkit.store import frame\n\ndef f():\n    return open('x')\n",
+        "analyze/_private.py": "",
+        "store/frame.py": "from evalkit.analyze import _private\n",
+        "contamination/audit.py": "from evalkit.store import frame\nfrom evalkit.store import jsonl\n",
+        "store/jsonl.py": "",
+        "pipeline/run.py": "from evalkit.view import page\n",
+        "view/page.py": "from scipy import stats\nimport vllm\n\ndef g():\n    from evalkit.errors import X\n",
+        "report/long.py": "def h():\n" + "    x = 1\n" * 80,
+        "newpart/a.py": "from evalkit.newpart import b\n", "newpart/b.py": "from evalkit.newpart import a\n",
+    })
+    graph = import_graph(root)
+    ranks = doc_ranks(DEVELOPERS.read_text())
+    assert find_cycles(graph) == [["evalkit.newpart.a", "evalkit.newpart.b", "evalkit.newpart.a"]]
+    r = ranks
+    assert rank_violations(graph, ranks) == [
+        "newpart: a part without a rank in DEVELOPERS.md",
+        f"evalkit.pipeline.run (rank {r['pipeline']}) imports evalkit.view.page (rank {r['view']})",  # siblings
+        f"evalkit.store.frame (rank {r['store']}) imports evalkit.analyze._private (rank {r['analyze']})",  # upward
+    ]
+    rules = doc_only_imports(DEVELOPERS.read_text())
+    assert foreign_imports(graph, "analyze", rules["analyze"]) == ["evalkit.analyze.stats imports evalkit.store.frame"]
+    assert foreign_imports(graph, "contamination", rules["contamination"]) == [
+        "evalkit.contamination.audit imports evalkit.store.frame"]  # store.jsonl is allowed, store.frame is not
+    assert private_imports(graph) == ["evalkit.store.frame imports evalkit.analyze._private"]
+    assert library_violations(root / "analyze") == ["stats.py: pandas", "stats.py: open()"]
+    assert long_functions(root) == ["evalkit/report/long.py:1 h: 81 lines"]
+    assert lazy_imports(root) == (["evalkit/view/page.py:5 evalkit.errors"], 1)
+    assert placement_violations(root) == ["evalkit/view/page.py: scipy", "evalkit/view/page.py: vllm"]
+    assert exception_classes(_plant(tmp_path, {"grade/bad.py": "class Oops(ValueError):\n    pass\n"})) == {
+        "evalkit.grade.bad": ["Oops"]}
+
+
+def test_the_doc_and_surface_checkers_fail_on_planted_violations(tmp_path: Path) -> None:
+    """DEVELOPERS.md's lines are what the rules read (a reworded rank line or rule is reported, not
+    skipped), and a public surface out of order or out of step with its table is reported."""
+    assert doc_ranks("Ranks: errors 0, records 1, a/b 2. More.") == {"errors": 0, "records": 1, "a": 2, "b": 2}
+    with pytest.raises(AssertionError, match="no ranks"):
+        doc_ranks("Levels: errors 0.")
+    assert doc_only_imports("- `analyze` imports only `errors`, `store.jsonl`: why.") == {
+        "analyze": {"evalkit.errors", "evalkit.store.jsonl"}}
+    init = tmp_path / "__init__.py"
+    init.write_text('"""Stats.\n\n| name | what |\n| --- | --- |\n| `b` | bee |\n| `a` | |\n"""\n'
+                    "from x import a, b\n\n__all__ = ['b', 'a', 'c']\n")
+    assert surface_problems(init) == ["__all__ is not sorted", "c: in __all__, not imported",
+                                      "the docstring's table differs from __all__: ['c']", "a: no description"]
 
 
 LIBRARY_RUN = """
@@ -238,7 +417,7 @@ def test_run_sweep_as_a_library(tmp_path: Path) -> None:
     assert "typer" not in modules and out.stdout.split("cli:", 1)[1].split()[0] == "-"
 
 
-def exception_classes() -> dict[str, list[str]]:
+def exception_classes(root: Path = ROOT) -> dict[str, list[str]]:
     """Every class evalkit defines that derives from an exception (a builtin one, or any base named
     ``...Error`` / ``...Exception``), found in the source: module -> class names."""
     import builtins
@@ -248,7 +427,7 @@ def exception_classes() -> dict[str, list[str]]:
         return (isinstance(b, type) and issubclass(b, BaseException)) or name.endswith(("Error", "Exception"))
 
     out: dict[str, list[str]] = {}
-    for mod, path in _modules().items():
+    for mod, path in _modules(root).items():
         for node in ast.walk(ast.parse(path.read_text())):
             bases = [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else ""
                      for b in getattr(node, "bases", [])]

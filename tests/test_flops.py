@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from evalkit.analyze.flops import ModelShape, sample_flops, sequence_flops, span_flops, token_flops
 from evalkit.cli import app
+from evalkit.pipeline.flops import ModelShape, sample_flops, sequence_flops, span_flops, token_flops
 
 CONFIGS = Path(__file__).resolve().parents[1] / "evalkit" / "data" / "model_configs"
 TOY = {"model_type": "llama", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 2,

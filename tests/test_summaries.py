@@ -24,12 +24,12 @@ from evalkit.analyze import (
     seed_sd_interval,
     seed_spread,
     single_run_range,
-    slope_power,
     trend_power,
     wilson_rate,
     within_cluster_slope,
     yardstick_position,
 )
+from evalkit.analyze.power import slope_power
 
 
 def test_sd_interval_is_seed_sd_interval_from_the_sd_alone() -> None:

@@ -1,11 +1,11 @@
-"""Problems x seeds inference for accuracy: bootstrap intervals, clustered SE, variance components.
+"""Problems x seeds inference for accuracy: bootstrap intervals and variance components.
 
 Data are ``correct[problem, seed]`` or ``correct[problem, seed, sample]`` arrays of 0/1 (bool), with
 NaN for missing cells. The estimand is the mean over problems of each problem's accuracy (equal to
 the pooled mean when every problem has the same number of samples).
 
 Every bootstrap here is a statistic handed to the one engine, :func:`evalkit.analyze.resample`: the
-problem bootstrap (``levels=1``; :func:`multi_seed_accuracy`) and the legacy two-level bootstrap
+problem bootstrap (``levels=1``) and the legacy two-level bootstrap
 (``levels=2``; :func:`two_level_bootstrap`, :func:`bootstrap_means`), which resamples the samples
 within each drawn problem too and so counts seed noise twice. For 0/1 data the engine draws a
 two-level resample's mean from its exact distribution through sufficient statistics (the P-fold
@@ -61,15 +61,6 @@ def two_level_bootstrap(correct: np.ndarray, *, confidence: float = 0.95, n_boot
                     details, distribution=r.distribution[:, 0])
 
 
-def clustered_se(correct: np.ndarray) -> float:
-    """Standard error of evalkit's accuracy (the mean over problems of each problem's mean over its
-    seeds), problems as clusters: SD of the problem means / sqrt(P). With equal seeds per problem this
-    is exactly the cluster-robust (CR1) SE of the pooled mean; with unequal seeds it stays the SE of the
-    mean that is reported (the pooled mean weights problems by their seed counts)."""
-    pm = problem_means(correct)
-    return float(np.std(pm, ddof=1) / np.sqrt(len(pm)))
-
-
 @dataclass(frozen=True)
 class VarianceComponents:
     between: float  # variance of true per-problem accuracy
@@ -101,56 +92,3 @@ def variance_components(correct: np.ndarray) -> VarianceComponents:
     total = between + msw
     return VarianceComponents(float(between), float(msw), float(between / total) if total > 0 else float("nan"),
                               P, float(n0))
-
-
-@dataclass(frozen=True)
-class MultiSeedAccuracy:
-    """Everything about one cell's accuracy over problems x seeds."""
-
-    mean: float
-    seed_means: tuple[float, ...]
-    seed_sd: float
-    clustered_se: float
-    percentile: Interval
-    bca: Interval
-    components: VarianceComponents | None  # None with one unit per problem (not estimable)
-    n_problems: int
-    n_seeds: int
-
-    def __str__(self) -> str:
-        return (f"accuracy {self.mean:.4f} over {self.n_problems} problems x {self.n_seeds} seeds; "
-                f"seed SD {self.seed_sd:.4f}; clustered SE {self.clustered_se:.4f}; "
-                f"95% problem bootstrap [{self.percentile.low:.4f}, {self.percentile.high:.4f}] "
-                f"(BCa [{self.bca.low:.4f}, {self.bca.high:.4f}]); ICC "
-                + (f"{self.components.icc:.3f}" if self.components else "not estimable (one seed)"))
-
-
-def multi_seed_accuracy(correct: np.ndarray, *, confidence: float = 0.95, n_boot: int = 10_000,
-                        seed: int = 0) -> MultiSeedAccuracy:
-    """Mean, per-seed means and SD, clustered SE, variance components, and the problem bootstrap's
-    percentile and BCa intervals (both from one distribution, which both Intervals carry)."""
-    c3 = np.asarray(correct, dtype=float)
-    if c3.ndim not in (2, 3):
-        raise ValueError("expected correct[problem, seed(, sample)]")
-    per_seed = c3 if c3.ndim == 2 else np.nanmean(c3, axis=2)
-    seed_means = np.nanmean(per_seed, axis=0)
-    c = as_units(c3)
-    pm = np.nanmean(c, axis=1)
-    theta = float(np.mean(pm))
-    r = resample(pm, n_resamples=n_boot, rng=seed, confidence=confidence, method="bca")
-    p_lo, p_hi = r.interval("percentile")
-    det = {"n_boot": n_boot, "seed": seed}
-    dist = r.distribution[:, 0]
-    return MultiSeedAccuracy(
-        mean=theta,
-        seed_means=tuple(float(x) for x in seed_means),
-        seed_sd=float(np.std(seed_means, ddof=1)) if len(seed_means) > 1 else float("nan"),
-        clustered_se=clustered_se(c),
-        percentile=Interval(theta, float(p_lo[0]), float(p_hi[0]), confidence, "problem bootstrap (percentile)",
-                            c.shape[0], det, distribution=dist),
-        bca=Interval(theta, float(r.low[0]), float(r.high[0]), confidence, "problem bootstrap (bca)", c.shape[0],
-                     {**det, "acceleration": r.details["acceleration"][0]}, distribution=dist),
-        components=variance_components(c) if np.any(np.sum(~np.isnan(c), axis=1) > 1) else None,
-        n_problems=c.shape[0],
-        n_seeds=per_seed.shape[1],
-    )

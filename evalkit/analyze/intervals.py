@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from evalkit.analyze.matrices import per_seed_accuracy, problem_accuracy
 from evalkit.analyze.validate import confidence_level
 
 
@@ -144,9 +145,9 @@ def seed_summary(correct: np.ndarray) -> SeedSummary:
     c = np.asarray(correct, dtype=float)
     if c.ndim != 2:
         raise ValueError("expected a 2-d array correct[problem, seed]")
-    seed_means = np.nanmean(c, axis=0)
+    seed_means = per_seed_accuracy(c)
     sd = float(np.std(seed_means, ddof=1)) if c.shape[1] > 1 else float("nan")
-    mean = float(np.mean(np.nanmean(c, axis=1)))
+    mean = float(np.mean(problem_accuracy(c)))
     return SeedSummary(mean, tuple(float(x) for x in seed_means), sd, c.shape[0], c.shape[1])
 
 

@@ -59,19 +59,6 @@ def minimum_detectable_difference(baseline: float, n_problems: int, n_seeds: int
     return PowerResult(z * se, se, alpha, power, n_problems, n_seeds, icc, paired_correlation)
 
 
-def seeds_for_half_width(p: float, n_problems: int, half_width: float, *, icc: float = 0.0,
-                         confidence: float = 0.95) -> float:
-    """Seeds needed so the CI of mean accuracy has the given half-width (inf if unreachable: with
-    correlated seeds the problems alone set a floor of z*sqrt(p(1-p) icc / n))."""
-    _check(icc, n_problems, 1, 0.0)
-    z = stats.norm.isf((1 - confidence) / 2)
-    target = (half_width / z) ** 2
-    floor = p * (1 - p) * icc / n_problems
-    if target <= floor:
-        return math.inf
-    return max(1.0, math.ceil(p * (1 - p) * (1 - icc) / n_problems / (target - floor)))
-
-
 def n_for_difference(p1: float, p2: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """Problems per arm for an unpaired two-proportion test at ``alpha`` to detect p1 - p2 with ``power``
     (normal approximation at the average rate)."""

@@ -81,11 +81,6 @@ class Resampled:
         return lo, hi
 
 
-def mean_of(col: int = 0) -> Statistic:
-    """The mean over problems of column ``col``."""
-    return lambda means: means[:, col]
-
-
 def _quantiles(dist: np.ndarray, lo_q: np.ndarray, hi_q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = dist.shape[1]
     lo, hi = np.full(m, np.nan), np.full(m, np.nan)

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from evalkit.analyze import accuracies_from_summary, expected_seeds, population_floor
-from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
+from evalkit.analyze import accuracies_from_summary, complete_seeds, expected_seeds, population_floor, problem_accuracy
 from evalkit.cli.common import console, fail, show
 from evalkit.generate.engine import has_cuda
 from evalkit.generate.packs import PACKS, installed, pack_dir
 from evalkit.integrations.slurm.executor import sbatch_script
 from evalkit.pipeline import load_model_config, plan_batches
 from evalkit.pipeline.adaptive import rule_of
+from evalkit.pipeline.flops import ModelShape, sample_flops, span_flops, span_kv_reads
 from evalkit.pipeline.provenance import hardware, versions
 from evalkit.report.reported import load_reported
 from evalkit.spec import Plan
@@ -84,7 +84,7 @@ def _pilot(plan: Plan, results: Path) -> np.ndarray | None:
     rows = Samples.of(store.read_rows(columns=NUMBERS))
     cell = next(iter(plan.stop_cells().values()))[0]
     m = rows.where(rows.cell_id == cell).accuracy_matrix().to_numpy(float) if not rows.empty else np.empty((0, 0))
-    m = m[:, ~np.isnan(m).any(axis=0)] if m.size else m  # the seeds every problem has
+    m = complete_seeds(m) if m.size else m
     return m if m.size else None
 
 
@@ -116,7 +116,8 @@ def print_adaptive(plan: Plan, results: Path, throughput: float, tokens_max: int
     pilot = _pilot(plan, results)
     n = min(v for v in plan.problem_counts.values() if v) if any(plan.problem_counts.values()) else 30
     published = _published(plan) if pilot is None else []  # per-problem accuracies consistent with them
-    scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot.mean(axis=1), 0.0)] if pilot is not None else
+    pilot_acc = problem_accuracy(pilot) if pilot is not None else None
+    scenarios = ([("pilot: the stored rows' per-problem accuracies", pilot_acc, 0.0)] if pilot is not None else
                  [(f"{lab}; {n} problems", accuracies_from_summary(m, sd, n), 0.0) for lab, m, sd, _ in published] or
                  [(f"assumed: {n} problems, accuracies Beta(0.6, 0.9) quantiles (mean 0.4)",
                    accuracies_from_summary(0.4, math.sqrt((0.24 - 0.096) / n), n), 0.0)])

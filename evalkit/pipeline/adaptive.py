@@ -70,11 +70,6 @@ class Decision:
                 "intervals": {k: list(v) for k, v in self.intervals.items()}}
 
 
-def per_seed_accuracy(rows: Samples, cell_id: str, seeds: list[int]) -> np.ndarray:
-    """A cell's accuracy at each seed (over its problems and samples), in the order of ``seeds``."""
-    return np.nanmean(outcome_matrix(rows, cell_id, seeds), axis=0)
-
-
 def outcome_matrix(rows: Samples, cell_id: str, seeds: list[int]) -> np.ndarray:
     """A cell's outcomes ``[problem, seed]`` (a problem's mean over its samples at that seed)."""
     cell = rows.where(rows.cell_id == cell_id)

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.analyze import population_floor
-from evalkit.analyze.flops import ModelShape
 from evalkit.generate.packs import PACKS, installed, pack_dir, unavailable_model
 from evalkit.generate.server import ServerError, probe
 from evalkit.grade import gold_problem
 from evalkit.grade.verifiers import load_verifier
+from evalkit.pipeline.flops import ModelShape
 from evalkit.pipeline.models import ENGINES, engine_arg_names, load_model_config
 from evalkit.spec import Plan, SpecError
 

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evalkit.analyze.flops import ModelShape, sample_flops, span_flops
 from evalkit.generate import ScriptedEngine, VLLMEngine
 from evalkit.generate.engine import vllm_arg_names
 from evalkit.generate.packs import PACKS, hub_offline, pack_dir, resolve_model
 from evalkit.generate.scripted import scripted_arg_names
 from evalkit.generate.server import ServerEngine
+from evalkit.pipeline.flops import ModelShape, sample_flops, span_flops
 from evalkit.records import Generation, Problem
 from evalkit.spec import Plan
 from evalkit.spec.schema import ModelEntry
@@ -54,7 +54,7 @@ FLOPS_FIELDS = ("flops_naive", "flops_prefix_cached", "flops_kv_read", "flops_pr
 
 
 def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int, n_seeds: int) -> dict[str, Any]:
-    """FLOPs of one sample under each accounting mode (see :mod:`evalkit.analyze.flops`); the prompt
+    """FLOPs of one sample under each accounting mode (see :mod:`evalkit.pipeline.flops`); the prompt
     is shared by the samples of a (problem, seed) and, unless the prompt depends on the seed (permuted
     choices), by the seeds too."""
     if shape is None:

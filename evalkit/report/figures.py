@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.analyze import accuracy_interval, paired_difference
+from evalkit.analyze import accuracy_interval, mean_accuracy, paired_difference, per_seed_accuracy
 from evalkit.records import cap_label
 from evalkit.report import matched as mt
 from evalkit.report.plotting import clipped, figure, legend_below, save
@@ -28,7 +28,7 @@ def scaling_curve(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Pat
         for _cid, g in fam.by(Col.CELL_ID):
             mat = g.accuracy_matrix().to_numpy(float)
             ci = accuracy_interval(mat) if mat.shape[0] > 1 else None
-            pts.append((g.thinking_tokens.mean(), 100 * np.nanmean(np.nanmean(mat, axis=1)), ci, g))
+            pts.append((g.thinking_tokens.mean(), 100 * mean_accuracy(mat), ci, g))
         pts.sort(key=lambda t: t[0])
         xs = [p[0] for p in pts]
         color = f"C{i % 10}"
@@ -37,10 +37,11 @@ def scaling_curve(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Pat
         if all(p[2] for p in pts):
             ax.fill_between(xs, 100 * clipped([p[2].low for p in pts]), 100 * clipped([p[2].high for p in pts]),
                             color=color, alpha=0.15)
-        for s in sorted(seq.seed.unique()):
-            per = [(p[3].where(p[3].seed == s).thinking_tokens.mean(), 100 * p[3].where(p[3].seed == s).correct.mean())
-                   for p in pts]
-            ax.plot([a for a, _ in per], [b for _, b in per], color=color, alpha=0.2, linewidth=0.7)
+        seeds = sorted(seq.seed.unique())
+        per = [(p[3].thinking_tokens.groupby(p[3].seed).mean().reindex(seeds).to_numpy(float),
+                100 * per_seed_accuracy(p[3].accuracy_matrix().reindex(columns=seeds).to_numpy(float))) for p in pts]
+        for j in range(len(seeds)):
+            ax.plot([a[j] for a, _ in per], [b[j] for _, b in per], color=color, alpha=0.2, linewidth=0.7)
     ax.set_xlabel("mean thinking tokens")
     ax.set_ylabel("accuracy (%)")
     ax.set_title(f"{title}: sequential scaling\n{n_p} problems x {n_s} seeds; band: 95% problem-clustered CI; "
@@ -85,12 +86,12 @@ def seed_strip(df: pd.DataFrame | Samples, out: Path, title: str) -> list[Path]:
     fig, ax = figure(max(6.4, 1.2 + 0.22 * len(cells)), 4.2)
     names = []
     for i, (_cid, g) in enumerate(cells):
-        accs = 100 * g.correct.groupby(g.seed).mean()
+        accs = 100 * per_seed_accuracy(g.accuracy_matrix().to_numpy(float))
         first = g.cell
         names.append((f"par n={first.n_samples} " if first.method == "parallel" else "")
                      + f"cap {_cap_label(first.cap)} ig {first.n_ignore}")
         jitter = np.linspace(-0.15, 0.15, len(accs)) if len(accs) > 1 else [0.0]
-        ax.scatter(i + np.asarray(jitter), accs.to_numpy(), s=14, alpha=0.8)
+        ax.scatter(i + np.asarray(jitter), accs, s=14, alpha=0.8)
         ax.hlines(accs.mean(), i - 0.3, i + 0.3, color="black", linewidth=1)
     many = len(names) > 12  # upright labels need less room apart than slanted ones
     ax.set_xticks(range(len(names)), names, rotation=90 if many else 45, ha="center" if many else "right", fontsize=7)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evalkit.analyze import MatchedComparison, maj_at_k, matched_compute
+from evalkit.analyze import MatchedComparison, matched_compute
 from evalkit.records import cap_label
 from evalkit.report.plotting import clipped, figure, legend_below, save
-from evalkit.report.tables import vote_classes, vote_sizes
+from evalkit.report.tables import vote_matrices_of, vote_sizes
 from evalkit.store import Col, Samples
 
 TOKENS = "tokens"  # compute as generated tokens (the other choices are FLOPs columns)
@@ -78,16 +78,18 @@ def family_arrays(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED) 
     _seq_arrays(seq, x, pidx, sidx, out)
     for _cid, g in par.by_cell():
         n = g.cell.n_samples
-        units = {key: rows for key, rows in g.by(Col.PROBLEM_ID, Col.SEED) if key[0] in pidx and key[1] in sidx}
-        if len(units) != shape[0] * shape[1]:
+        ks = vote_sizes(n)
+        votes = vote_matrices_of(g, ks, problems, seeds)
+        if not (votes.samples > 0).all():
             continue
-        for k in vote_sizes(n):
-            acc, xs = np.full(shape, np.nan), np.full(shape, np.nan)
+        units = {key: rows for key, rows in g.by(Col.PROBLEM_ID, Col.SEED) if key[0] in pidx and key[1] in sidx}
+        for k in ks:
+            acc = votes.maj[k]
+            if np.isnan(acc).any():
+                raise ValueError(f"maj@{k} of {n}: some (problem, seed) has fewer than {k} samples")
+            xs = np.full(shape, np.nan)
             for (pid, s), rows in units.items():
-                labels, classes, idx = vote_classes(rows)
-                i, j = pidx[pid], sidx[s]
-                acc[i, j] = maj_at_k([labels.count(c) for c in classes], idx, k, labels.count(None))
-                xs[i, j] = _vote_compute(rows, x, k, n)
+                xs[pidx[pid], sidx[s]] = _vote_compute(rows, x, k, n)
             out["par_acc"].append(acc)
             out["par_x"].append(xs)
             out["par_labels"].append(f"maj@{k} of {n}")

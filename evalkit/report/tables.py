@@ -10,12 +10,11 @@ import pandas as pd
 from rich.table import Table
 
 from evalkit.analyze import (
+    VoteMatrices,
     accuracy_interval,
-    best_of_k,
     fixed_set_interval,
-    maj_at_k,
-    pass_at_k,
     seed_summary,
+    vote_matrices,
 )
 from evalkit.records import cap_label
 from evalkit.store import Col, Samples
@@ -232,15 +231,6 @@ def vote_sizes(n: int) -> list[int]:
     return ks + [n]
 
 
-def vote_classes(rows: Samples) -> tuple[list[int | None], list[int], int | None]:
-    """The vote of one (problem, seed)'s samples: each sample's answer class (None: no answer), the
-    classes, and the index among them of the correct answer's class (None if no sample is correct)."""
-    labels = [None if pd.isna(x) else int(x) for x in rows.answer_class]
-    classes = sorted({x for x in labels if x is not None})
-    good = {int(x) for x, ok in zip(rows.answer_class, rows.correct, strict=True) if ok and not pd.isna(x)}
-    return labels, classes, classes.index(min(good)) if good else None
-
-
 def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
     """maj@k (exact expectation over k-subsets, ties split) and unbiased pass@k for parallel cells,
     k = 1, 2, 4, ..., n; maj@k with the problem-clustered interval."""
@@ -251,31 +241,28 @@ def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
     for cid, g in samples.of_method("parallel").by_cell():
         first = g.cell
         n = first.n_samples
-        groups = list(g.by(Col.PROBLEM_ID, Col.SEED))
-        problems = sorted({p for (p, _), _ in groups})
-        seeds = sorted({s for (_, s), _ in groups})
+        v = vote_matrices_of(g, vote_sizes(n))
         for k in vote_sizes(n):
-            maj = np.full((len(problems), len(seeds)), np.nan)
-            pk = np.full_like(maj, np.nan)
-            bk = np.full_like(maj, np.nan)
-            for (pid, seed), rows in groups:
-                labels, classes, idx = vote_classes(rows)
-                counts = [labels.count(c) for c in classes]
-                i, j = problems.index(pid), seeds.index(seed)
-                if len(labels) >= k:
-                    maj[i, j] = maj_at_k(counts, idx, k, labels.count(None))
-                    pk[i, j] = pass_at_k(len(labels), int(rows.correct.sum()), k)
-                    if rows.has(Col.VERIFIER_SCORE) and rows.verifier_score.notna().all():
-                        bk[i, j] = best_of_k(rows.verifier_score.to_numpy(), rows.correct.to_numpy(), k)
-            boot = accuracy_interval(maj, CONF) if len(problems) > 1 else None
+            maj, pk, bk = v.maj[k], v.pass_k[k], v.best[k]
+            boot = accuracy_interval(maj, CONF) if len(v.problems) > 1 else None
             out.append(VoteRow(cid, first.task, first.model, _cap(first.cap), n, k,
-                               len(problems), len(seeds), float(np.nanmean(maj)),
+                               len(v.problems), len(v.seeds), float(np.nanmean(maj)),
                                boot.low if boot else float("nan"), boot.high if boot else float("nan"),
                                float(np.nanmean(pk)),
                                float(np.nanmean(bk)) if not np.isnan(bk).all() else float("nan"), setting_of(g)))
     if any(v.setting for v in out):
         out.sort(key=lambda v: v.setting)  # stable: the cells' order within a setting
     return out
+
+
+def vote_matrices_of(g: Samples, ks: list[int], problems: list | None = None,
+                     seeds: list | None = None) -> VoteMatrices:
+    """:func:`evalkit.analyze.vote_matrices` of one parallel cell's rows (best-of-k where every row of a
+    (problem, seed) has a verifier score)."""
+    scores = g.verifier_score.to_numpy(dtype=float, na_value=np.nan) if g.has(Col.VERIFIER_SCORE) else None
+    classes = g.answer_class.to_numpy(dtype=float, na_value=np.nan)
+    return vote_matrices(g.problem_id.to_numpy(), g.seed.to_numpy(), classes, g.correct.to_numpy(), ks,
+                         scores=scores, problems=problems, seeds=seeds)
 
 
 VOTE_HEADERS = ["task", "cap", "n", "k", "problems", "seeds", "maj@k", "95% CI (problems)", "pass@k",
