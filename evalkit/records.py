@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 from evalkit.errors import EvalkitError
@@ -232,7 +233,7 @@ class Cell:
                    method=key.get("method", "sequential"), n_samples=key.get("n_samples", 1),
                    max_attempts=key.get("max_attempts", 0))
 
-    @property
+    @cached_property  # a frozen record: its id never changes (computed once, not per sample unit)
     def cell_id(self) -> str:
         return stable_hash(self.key)
 

@@ -11,7 +11,7 @@ from evalkit.records import Cell, ForcingConfig, Problem, SamplingConfig
 from evalkit.spec.errors import SpecError, format_loc, validate_yaml
 from evalkit.spec.schema import MAX_CELLS, SweepSpec, TaskEntry, check_name
 from evalkit.spec.shipped import find, nearest
-from evalkit.spec.tasks import TaskError, load_problems
+from evalkit.spec.tasks import TaskError, get_task, load_problems
 
 
 def parse_spec(text: str, source: str = "<spec>") -> SweepSpec:
@@ -55,10 +55,20 @@ def _forcings(spec: SweepSpec) -> list[ForcingConfig]:
 @dataclass
 class TaskSelection:
     entry: TaskEntry
+    _loaded: dict[int, tuple[Problem, ...]] = field(default_factory=dict, repr=False, compare=False)
+    _per_seed: bool | None = field(default=None, repr=False, compare=False)  # problems differ between seeds
 
     def problems(self, seed: int = 0) -> list[Problem]:
+        """The selected problems of a run seed (GPQA's choices are shuffled per seed; a vendored task's are
+        the same for every seed), loaded and checked once per seed."""
         e = self.entry
-        return load_problems(e.name, data_path=e.data_path, run_seed=seed, where=e.where or None, limit=e.limit)
+        if self._per_seed is None:
+            self._per_seed = get_task(e.name).source == "gpqa_csv"
+        key = seed if self._per_seed else 0
+        if key not in self._loaded:
+            self._loaded[key] = tuple(load_problems(e.name, data_path=e.data_path, run_seed=seed,
+                                                    where=e.where or None, limit=e.limit))
+        return list(self._loaded[key])
 
     @property
     def key(self) -> dict[str, Any]:

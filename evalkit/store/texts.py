@@ -265,16 +265,21 @@ def contains(table: pa.Table | pa.RecordBatch, col: str, needle: str, root: Path
     hit |= has & pc.fill_null(pc.match_substring(table.column(t_name), needle), False).to_numpy(zero_copy_only=False)
     blob = pc.fill_null(table.column(b_name), 0).to_numpy(zero_copy_only=False)
     length = pc.fill_null(table.column(n_name), 0).to_numpy(zero_copy_only=False)
-    names = np.asarray(pc.fill_null(files, "").to_numpy(zero_copy_only=False), dtype=object)
-    first = np.full(len(hit), -1, dtype=np.int64)
-    for f in set(names[has].tolist()):
-        rows = np.flatnonzero(has & (names == f))
-        first[rows] = FIRST.get(root / f, needle)[blob[rows]]
+    # each row's blob's first occurrence, gathered at once: the text files as a dictionary, their blobs'
+    # first occurrences laid end to end
+    codes = pc.dictionary_encode(pc.fill_null(files, ""))
+    codes = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
+    firsts = [FIRST.get(root / f, needle) if f else np.zeros(1, dtype=np.int64) for f in codes.dictionary.to_pylist()]
+    offsets = np.concatenate([[0], np.cumsum([len(a) for a in firsts])[:-1]]).astype(np.int64)
+    index = offsets[codes.indices.to_numpy(zero_copy_only=False)] + np.where(has, blob, 0)
+    first = np.where(has, np.concatenate(firsts)[index], -1)
+    names = codes.dictionary.to_pylist()
     n = len(needle)
     hit |= has & (first >= 0) & (first <= length + OVERLAP - n)
     if n > OVERLAP + 1:  # a long text across the prefix's end: the prefix's last characters and the tail
         tails = table.column(t_name).to_pylist()
+        file_of = codes.indices.to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(has & ~hit):
-            f, b, end = names[i], int(blob[i]), int(length[i])
+            f, b, end = names[file_of[i]], int(blob[i]), int(length[i])
             hit[i] = needle in BLOBS.get(root / f)[b][max(0, end - n + 1): end] + (tails[i] or "")
     return hit
