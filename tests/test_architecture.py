@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "evalkit"
 
 # Each top-level part of evalkit and its rank: a module may import modules of its own rank or below.
 RANK = {"errors": 0, "records": 0, "spec": 1, "store": 1, "generate": 2, "grade": 3, "analyze": 4, "contamination": 4,
-        "report": 5, "pipeline": 6, "view": 6, "integrations": 7, "cli": 8}
+        "claims": 5, "report": 6, "pipeline": 7, "view": 7, "integrations": 8, "cli": 9}
 
 
 def _modules() -> dict[str, Path]:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from evalkit.analyze import accuracies_from_summary, expected_seeds, population_floor
 from evalkit.analyze.flops import ModelShape, sample_flops, span_flops, span_kv_reads
+from evalkit.claims import load_reported
 from evalkit.cli.common import console, fail, show
 from evalkit.generate.engine import has_cuda
 from evalkit.generate.packs import PACKS, installed, pack_dir
@@ -19,7 +20,6 @@ from evalkit.integrations.slurm.executor import sbatch_script
 from evalkit.pipeline import load_model_config, plan_batches
 from evalkit.pipeline.adaptive import rule_of
 from evalkit.pipeline.provenance import hardware, versions
-from evalkit.report.reported import load_reported
 from evalkit.spec import Plan
 from evalkit.spec.shipped import REPORTED_FILE, locate, shipped
 from evalkit.spec.tasks import data_status, registry

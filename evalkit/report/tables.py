@@ -17,6 +17,7 @@ from evalkit.analyze import (
     pass_at_k,
     seed_summary,
 )
+from evalkit.claims.compute import vote_classes, vote_sizes
 from evalkit.records import cap_label
 from evalkit.store import Col, Samples
 from evalkit.store.provenance import SETTING
@@ -221,24 +222,6 @@ class VoteRow:
     pass_k: float
     best_k: float = float("nan")  # best-of-k by the verifier's score (nan without a verifier)
     setting: str = ""  # as CellRow.setting
-
-
-def vote_sizes(n: int) -> list[int]:
-    """The k of maj@k reported for n samples: powers of two below n, and n."""
-    ks, k = [], 1
-    while k < n:
-        ks.append(k)
-        k *= 2
-    return ks + [n]
-
-
-def vote_classes(rows: Samples) -> tuple[list[int | None], list[int], int | None]:
-    """The vote of one (problem, seed)'s samples: each sample's answer class (None: no answer), the
-    classes, and the index among them of the correct answer's class (None if no sample is correct)."""
-    labels = [None if pd.isna(x) else int(x) for x in rows.answer_class]
-    classes = sorted({x for x in labels if x is not None})
-    good = {int(x) for x, ok in zip(rows.answer_class, rows.correct, strict=True) if ok and not pd.isna(x)}
-    return labels, classes, classes.index(min(good)) if good else None
 
 
 def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
