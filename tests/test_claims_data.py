@@ -3,6 +3,7 @@ claim of each kind is decided, and a bad claims file is refused with file:line: 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from evalkit.claims import (
     needs,
     parse_claims,
     read_claims,
+    read_json,
 )
 from evalkit.cli import app
 from evalkit.report import load_results
@@ -268,6 +270,37 @@ def test_names_are_checked_against_the_reported_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["claims", "--reported", str(REPORTED), "--claims", str(tmp_path / "none.yaml"),
                                    "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "none.yaml: no such file" in res.output
+
+
+def test_claims_json_holds_the_verdicts_as_data_and_reads_back(tmp_path: Path, sweep_dir: Path) -> None:
+    """``evalkit claims --json`` prints the verdicts as JSON (and writes claims.json); read back, they render
+    to the very claims.md written beside them."""
+    (tmp_path / "rep.yaml").write_text(MY_REPORTED)
+    (tmp_path / "claims.yaml").write_text(MY_CLAIMS)
+    res = CliRunner().invoke(app, ["claims", str(sweep_dir), "--reported", str(tmp_path / "rep.yaml"), "--claims",
+                                   str(tmp_path / "claims.yaml"), "--out", str(tmp_path / "out"), "--json",
+                                   "--allow-scripted"])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "out" / "claims.json").read_text()
+    doc = json.loads(text)
+    assert res.stdout == text and "# Claims about my paper" not in res.stdout  # the JSON, not the Markdown
+    assert doc["title"] == "Claims about my paper" and doc["alpha"] == 0.05 and len(doc["sources"]) == 2
+    by_id = {v["claim"]: v for v in doc["verdicts"]}
+    assert [v["claim"] for v in doc["verdicts"]] == ["A", "B", "S", "P", "M", "T", "L", "F", "R", "N"]
+    a = by_id["A"]
+    assert a["verdict"] == "supported" and a["kind"] == "two_systems" and a["parameters"]["a"] == "Big"
+    assert set(a["intervals"]["difference"]) == {"estimate", "low", "high", "confidence", "method", "n", "details"}
+    assert a["intervals"]["difference"]["estimate"] == pytest.approx(0.3) and a["numbers"]["n"] == 100
+    assert by_id["N"]["verdict"] == "needs generations" and by_id["N"]["needs"].startswith("a sweep with caps")
+    s = by_id["S"]
+    assert s["basis"] == [{"model": "scripted", "engine": "scripted", "test_double": True, "tasks": ["aime24"],
+                           "problems": 30, "seeds": 10, "cells": 1}]
+    back = read_json(text)
+    assert back.title == doc["title"] and [v.verdict for v in back.verdicts] == [v["verdict"] for v in doc["verdicts"]]
+    md = (tmp_path / "out" / "claims.md").read_text()
+    banner = md.split("\n\n")[2] + "\n"  # the test-double banner, the command's (not a verdict's)
+    assert render_markdown(list(back.verdicts), back.alpha, list(back.sources), load_reported(
+        tmp_path / "rep.yaml").sources, back.title, banner=banner) == md
 
 
 def test_the_docs_example_kind_registers_and_decides(tmp_path: Path) -> None:

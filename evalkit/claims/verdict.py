@@ -1,6 +1,7 @@
 """A verdict on a claim, as data: the verdict (one word of :data:`VerdictValue`), the intervals and the
 numbers the kind computed, and what the rows it used stand on. Nothing here is worded: the report
-renders a verdict (:mod:`evalkit.report.claims`); :meth:`Verdict.to_dict` gives it as plain data."""
+renders a verdict (:mod:`evalkit.report.claims`); :meth:`Verdict.to_dict` gives it as plain data, which
+``evalkit claims --json`` writes (:mod:`evalkit.claims.jsonio`)."""
 
 from __future__ import annotations
 
