@@ -286,7 +286,7 @@ def test_claims_json_holds_the_verdicts_as_data_and_reads_back(tmp_path: Path, s
     assert res.stdout == text and "# Claims about my paper" not in res.stdout  # the JSON, not the Markdown
     assert doc["title"] == "Claims about my paper" and doc["alpha"] == 0.05 and len(doc["sources"]) == 2
     by_id = {v["claim"]: v for v in doc["verdicts"]}
-    assert [v["claim"] for v in doc["verdicts"]] == ["A", "B", "S", "P", "M", "T", "L", "F", "R", "N"]
+    assert [v["claim"] for v in doc["verdicts"]] == [c.id for c in parse_claims(MY_CLAIMS, "c.yaml").claims]
     a = by_id["A"]
     assert a["verdict"] == "supported" and a["kind"] == "two_systems" and a["parameters"]["a"] == "Big"
     assert set(a["intervals"]["difference"]) == {"estimate", "low", "high", "confidence", "method", "n", "details"}
