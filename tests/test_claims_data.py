@@ -42,7 +42,7 @@ TODAY = {"C1": "inconclusive", "C2": "supported", "C3": NEEDS, "C4": NEEDS, "C5"
 
 def test_every_kind_is_one_registry_entry_read_by_validation_and_help() -> None:
     assert set(KINDS) == {"two_systems", "seed_variance", "matched_compute", "control_token", "ladder_step",
-                          "length_confound", "ladder_trend", "needs_generations", "accuracy_floor"}
+                          "length_confound", "ladder_trend", "needs_generations"}
     for name, kind in KINDS.items():
         assert issubclass(kind.params, Params) and callable(kind.decide) and callable(kind.words), name
         assert kind.summary and kind.name == name
@@ -152,8 +152,6 @@ claims:
      sources: ["Doe et al. 2026"]}
   - {id: N, statement: it extrapolates, kind: needs_generations, sources: ["Doe et al. 2026"],
      needs: a sweep with caps beyond the training lengths}
-  - {id: Q, statement: Big is above 70%, kind: accuracy_floor, parameters: {benchmark: bench, system: Big, bar: 0.7},
-     sources: ["Doe et al. 2026"]}
 """
 
 
@@ -191,7 +189,6 @@ def test_a_users_claims_file_with_every_kind_is_decided(tmp_path: Path, sweep_di
         "L": "not supported",  # 50 -> 80 of 100 is not noise
         "R": "not supported",  # Big's 50 -> 80 ladder on the same benchmark is a trend
         "N": NEEDS,
-        "Q": "supported",  # 80 of 100: Wilson [71.1%, 86.7%] above 70%
     }
     assert v["S"].source == "sweep results" and "30 problems x 10 seeds" in v["S"].n
     assert v["P"].source.startswith("published multi-seed (Doe et al. 2026") and v["P"].k == "5 seeds"
@@ -323,12 +320,3 @@ def test_the_docs_example_kind_registers_and_decides(tmp_path: Path) -> None:
         assert none.verdict == "needs generations" and "a single run of Small" in none.needs
     finally:
         del KINDS["above_bar"]
-
-
-def test_accuracy_floor(tmp_path: Path) -> None:
-    (tmp_path / "rep.yaml").write_text(MY_REPORTED)
-    text = ("claims:\n  - {id: X, statement: Big is above 0.7, kind: accuracy_floor, sources: [me],\n"
-            "     parameters: {benchmark: bench, system: Big, bar: 0.7}}\n")
-    (v,) = decide(load_reported(tmp_path / "rep.yaml"), [], claims=parse_claims(text, "c.yaml"))
-    assert v.verdict == "supported" and v.intervals["accuracy"].low > 0.7
-    assert "- Statistic: Big 80.0% against a bar of 70.0%" in render_markdown([v], 0.05, [])

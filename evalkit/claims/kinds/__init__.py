@@ -2,7 +2,6 @@
 (:func:`evalkit.claims.registry.claim_kind`). A new kind: its module here and one line below."""
 
 from evalkit.claims.kinds import (  # noqa: F401  (imported to register)
-    accuracy_floor,
     control_token,
     ladder_step,
     ladder_trend,
