@@ -46,10 +46,6 @@ class AppliesTo(_Strict):
         ok_model = not names or model.lower() in names or model.rsplit("/", 1)[-1].lower() in names
         return ok_model and (not self.benchmarks or task in self.benchmarks)
 
-    def __str__(self) -> str:
-        return "; ".join(f"{k}: {', '.join(v)}" for k, v in (("models", self.models),
-                                                             ("benchmarks", self.benchmarks)) if v)
-
 
 class Claim(_Strict):
     id: str = Field(min_length=1)
