@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 from evalkit.analyze import wilson_rate
+from evalkit.claims import load_reported
 from evalkit.report.plotting import DPI, pyplot, save
-from evalkit.report.reported import load_reported
 
 HERE = Path(__file__).resolve().parent
 

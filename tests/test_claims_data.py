@@ -3,17 +3,32 @@ claim of each kind is decided, and a bad claims file is refused with file:line: 
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from evalkit.claims import (
+    DEFAULT_CLAIMS,
+    KINDS,
+    ClaimsError,
+    Params,
+    Verdict,
+    Words,
+    claim_kind,
+    decide,
+    load_claims,
+    load_reported,
+    needs,
+    parse_claims,
+    read_claims,
+    read_json,
+)
 from evalkit.cli import app
-from evalkit.report import claims as report_claims
 from evalkit.report import load_results
-from evalkit.report.claims import DEFAULT_CLAIMS, decide, read_claims
-from evalkit.report.reported import load_reported
-from evalkit.spec.claims import KINDS, ClaimsError, load_claims, parse_claims
+from evalkit.report.claims import render_markdown, words
 from tests.test_sweep import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +40,50 @@ TODAY = {"C1": "inconclusive", "C2": "supported", "C3": NEEDS, "C4": NEEDS, "C5"
          "C7": NEEDS, "C8": NEEDS, "C9": "supported"}
 
 
-def test_every_kind_has_a_function_and_a_parameter_model() -> None:
-    assert set(report_claims.KINDS) == set(KINDS)
+def test_every_kind_is_one_registry_entry_read_by_validation_and_help() -> None:
+    assert set(KINDS) == {"two_systems", "seed_variance", "matched_compute", "control_token", "ladder_step",
+                          "length_confound", "ladder_trend", "needs_generations"}
+    for name, kind in KINDS.items():
+        assert issubclass(kind.params, Params) and callable(kind.decide) and callable(kind.words), name
+        assert kind.summary and kind.name == name
+    res = CliRunner().invoke(app, ["claims", "--help"], terminal_width=400)
+    assert all(name in res.output for name in KINDS), res.output
+    with pytest.raises(ClaimsError, match="unknown kind 'two_system'; kinds: " + ", ".join(sorted(KINDS))):
+        parse_claims(GOOD.replace("kind: two_systems", "kind: two_system"), "c.yaml")
+    with pytest.raises(ValueError, match="registered twice"):
+        claim_kind("two_systems", Params, words=lambda v, p: Words())(lambda data, p: needs())
+
+
+class _Share(Params):
+    """The share of ``system``'s reported accuracy above ``bar`` (a kind registered by a test)."""
+
+    benchmark: str
+    system: str
+    bar: float
+
+
+def test_a_kind_registered_by_one_decorated_function_is_validated_decided_and_rendered(tmp_path: Path) -> None:
+    def share(data, p: _Share):
+        r = data.reported.find(p.benchmark, p.system)
+        return Verdict("supported" if r.center > p.bar else "not supported", numbers={"accuracy": r.center})
+
+    def share_words(v: Verdict, p: _Share) -> Words:
+        return Words(statistic=f"{p.system} {100 * v.numbers['accuracy']:.1f}%", source="the reported file")
+
+    claim_kind("test_share", _Share, words=share_words)(share)
+    try:
+        (tmp_path / "rep.yaml").write_text(MY_REPORTED)
+        text = ("claims:\n  - {id: X, statement: Big is above half, kind: test_share, sources: [me],\n"
+                "     parameters: {benchmark: bench, system: Big, bar: 0.5}}\n")
+        with pytest.raises(ClaimsError, match=r"c.yaml:3: claims\[0\].parameters.bar: required key is missing"):
+            parse_claims(text.replace(", bar: 0.5", ""), "c.yaml")
+        (v,) = decide(load_reported(tmp_path / "rep.yaml"), [], claims=parse_claims(text, "c.yaml"))
+        assert v.verdict == "supported" and v.kind == "test_share" and v.params == _Share(benchmark="bench",
+                                                                                          system="Big", bar=0.5)
+        assert "**Verdict: supported**\n\n- Statistic: Big 80.0%\n- Source: the reported file\n" in render_markdown(
+            [v], 0.05, [])
+    finally:
+        del KINDS["test_share"]
 
 
 def test_the_shipped_file_gives_todays_verdicts(tmp_path: Path) -> None:
@@ -36,11 +93,15 @@ def test_the_shipped_file_gives_todays_verdicts(tmp_path: Path) -> None:
     assert all(c.sources for c in cf.claims) and not any("seed 00" in s for c in cf.claims for s in c.sources)
     verdicts = decide(load_reported(REPORTED), [], claims=cf)
     assert {v.claim: v.verdict for v in verdicts} == TODAY
-    c1 = verdicts[0]
+    c1 = words(verdicts[0])
     assert "difference [-12.5, +34.8]" in c1.interval and "o1-preview's 44.6% is an average over samples" in c1.n
     assert "s1.1-32B (a later model than the claim's s1-32B) 61.3%" in c1.details[0]
     assert c1.details[2].endswith("evidence about competition mathematics in general.")
-    assert verdicts[2].power.startswith("run sweeps/flops_parity.yaml") and verdicts[7].power == ""
+    assert words(verdicts[2]).power.startswith("run sweeps/flops_parity.yaml") and words(verdicts[7]).power == ""
+    # the verdict itself is data: the interval and the numbers, worded only when rendered
+    d = verdicts[0].intervals["difference"]
+    assert (round(100 * d.low, 1), round(100 * d.high, 1)) == (-12.5, 34.8) and d.confidence == 0.95
+    assert verdicts[0].numbers["n"] == 30 and verdicts[0].verdict == "inconclusive"
     # without --claims the shipped file is used: the same Markdown
     outs = []
     for extra in ([], ["--claims", str(SHIPPED)]):
@@ -52,7 +113,7 @@ def test_the_shipped_file_gives_todays_verdicts(tmp_path: Path) -> None:
     assert "Critique of s1 (internal review)" in outs[0] and "team seed" not in outs[0]
     # without reported numbers, the reported-based claims say what to pass
     no_rep = {v.claim: v for v in decide(None, [])}
-    assert all(no_rep[c].power == "pass --reported paper_figs/s1_reported.yaml" for c in ("C1", "C5", "C9"))
+    assert all(no_rep[c].needs == "pass --reported paper_figs/s1_reported.yaml" for c in ("C1", "C5", "C9"))
 
 
 MY_REPORTED = """\
@@ -115,8 +176,9 @@ def test_a_users_claims_file_with_every_kind_is_decided(tmp_path: Path, sweep_di
     rep = load_reported(tmp_path / "rep.yaml")
     cf = read_claims(tmp_path / "claims.yaml", rep)
     assert {c.kind for c in cf.claims} == set(KINDS)
-    v = {x.claim: x for x in decide(rep, [load_results(sweep_dir)], claims=cf, allow_test_double=True)}
-    assert {k: x.verdict for k, x in v.items()} == {
+    verdicts = {x.claim: x for x in decide(rep, [load_results(sweep_dir)], claims=cf, allow_test_double=True)}
+    v = {k: words(x) for k, x in verdicts.items()}
+    assert {k: x.verdict for k, x in verdicts.items()} == {
         "A": "supported",  # 80 vs 50 of 100: Newcombe interval above 0
         "B": "not supported",  # the same comparison the other way round
         "S": "supported",
@@ -132,6 +194,8 @@ def test_a_users_claims_file_with_every_kind_is_decided(tmp_path: Path, sweep_di
     assert v["P"].source.startswith("published multi-seed (Doe et al. 2026") and v["P"].k == "5 seeds"
     assert "(50/100 -> 80/100)" in v["L"].statistic and "Newcombe" in v["L"].interval
     assert v["N"].power == "a sweep with caps beyond the training lengths"
+    assert verdicts["S"].numbers["problems"] == 30 and verdicts["S"].intervals["sd"].details["df"] > 0
+    assert verdicts["P"].numbers["k"] == 5 and verdicts["L"].numbers["to_correct"] == 80
     res = CliRunner().invoke(app, ["claims", str(sweep_dir), "--reported", str(tmp_path / "rep.yaml"),
                                    "--claims", str(tmp_path / "claims.yaml"), "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
@@ -144,8 +208,8 @@ def test_a_flat_ladder_is_within_noise(tmp_path: Path) -> None:
                                        + MY_REPORTED.split("80.0}]}\n")[1])
     cf = parse_claims(MY_CLAIMS, "claims.yaml")
     v = {x.claim: x for x in decide(load_reported(tmp_path / "rep.yaml"), [], claims=cf)}
-    assert v["R"].verdict == "supported" and "Small" in v["R"].statistic
-    assert v["L"].verdict == NEEDS and "steps 0 and 4" in v["L"].power  # Big's ladder is gone
+    assert v["R"].verdict == "supported" and "Small" in words(v["R"]).statistic
+    assert v["L"].verdict == NEEDS and "steps 0 and 4" in v["L"].needs  # Big's ladder is gone
     assert v["M"].verdict == NEEDS and v["F"].verdict == NEEDS  # no sweep
 
 
@@ -206,3 +270,53 @@ def test_names_are_checked_against_the_reported_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["claims", "--reported", str(REPORTED), "--claims", str(tmp_path / "none.yaml"),
                                    "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "none.yaml: no such file" in res.output
+
+
+def test_claims_json_holds_the_verdicts_as_data_and_reads_back(tmp_path: Path, sweep_dir: Path) -> None:
+    """``evalkit claims --json`` prints the verdicts as JSON (and writes claims.json); read back, they render
+    to the very claims.md written beside them."""
+    (tmp_path / "rep.yaml").write_text(MY_REPORTED)
+    (tmp_path / "claims.yaml").write_text(MY_CLAIMS)
+    res = CliRunner().invoke(app, ["claims", str(sweep_dir), "--reported", str(tmp_path / "rep.yaml"), "--claims",
+                                   str(tmp_path / "claims.yaml"), "--out", str(tmp_path / "out"), "--json",
+                                   "--allow-scripted"])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "out" / "claims.json").read_text()
+    doc = json.loads(text)
+    assert res.stdout == text and "# Claims about my paper" not in res.stdout  # the JSON, not the Markdown
+    assert doc["title"] == "Claims about my paper" and doc["alpha"] == 0.05 and len(doc["sources"]) == 2
+    by_id = {v["claim"]: v for v in doc["verdicts"]}
+    assert [v["claim"] for v in doc["verdicts"]] == [c.id for c in parse_claims(MY_CLAIMS, "c.yaml").claims]
+    a = by_id["A"]
+    assert a["verdict"] == "supported" and a["kind"] == "two_systems" and a["parameters"]["a"] == "Big"
+    assert set(a["intervals"]["difference"]) == {"estimate", "low", "high", "confidence", "method", "n", "details"}
+    assert a["intervals"]["difference"]["estimate"] == pytest.approx(0.3) and a["numbers"]["n"] == 100
+    assert by_id["N"]["verdict"] == "needs generations" and by_id["N"]["needs"].startswith("a sweep with caps")
+    s = by_id["S"]
+    assert s["basis"] == [{"model": "scripted", "engine": "scripted", "test_double": True, "tasks": ["aime24"],
+                           "problems": 30, "seeds": 10, "cells": 1}]
+    back = read_json(text)
+    assert back.title == doc["title"] and [v.verdict for v in back.verdicts] == [v["verdict"] for v in doc["verdicts"]]
+    md = (tmp_path / "out" / "claims.md").read_text()
+    banner = md.split("\n\n")[2] + "\n"  # the test-double banner, the command's (not a verdict's)
+    assert render_markdown(list(back.verdicts), back.alpha, list(back.sources), load_reported(
+        tmp_path / "rep.yaml").sources, back.title, banner=banner) == md
+
+
+def test_the_docs_example_kind_registers_and_decides(tmp_path: Path) -> None:
+    """docs/claims.md's "Adding a claim kind": its module, run as shown, is a kind the claims file accepts."""
+    doc = (ROOT / "docs" / "claims.md").read_text()
+    code = re.findall(r"```python\n(.*?)```", doc[doc.index("## Adding a claim kind"):], re.S)[0]
+    exec(compile(code, "docs/claims.md", "exec"), {"__name__": "docs_example"})
+    try:
+        (tmp_path / "rep.yaml").write_text(MY_REPORTED)
+        text = ("claims:\n  - {id: X, statement: Small is above 0.6, kind: above_bar, sources: [me],\n"
+                "     parameters: {benchmark: bench, system: Small, bar: 0.6}}\n")
+        (v,) = decide(load_reported(tmp_path / "rep.yaml"), [], claims=parse_claims(text, "c.yaml"))
+        assert v.verdict == "not supported" and v.numbers["accuracy"] == 0.5
+        md = render_markdown([v], 0.05, [])
+        assert "- Statistic: Small 50.0% against 60.0%\n- Source: Doe et al. 2026, My paper, table 2" in md
+        (none,) = decide(None, [], claims=parse_claims(text, "c.yaml"))
+        assert none.verdict == "needs generations" and "a single run of Small" in none.needs
+    finally:
+        del KINDS["above_bar"]

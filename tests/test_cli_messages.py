@@ -115,7 +115,7 @@ def test_the_seeds_errors_examples_are_valid() -> None:
 
 
 def test_a_claims_parameter_typo_gets_the_nearest_key(tmp_path: Path) -> None:
-    from evalkit.spec.claims import ClaimsError, parse_claims
+    from evalkit.claims import ClaimsError, parse_claims
 
     text = ("claims:\n  - {id: A, statement: s, kind: two_systems, parameters: {benchmrk: b, a: x, b: y},\n"
             "     sources: [me]}\n")
@@ -147,7 +147,7 @@ def test_a_missing_results_path_is_said_not_to_exist(tmp_path: Path, command: st
 
 
 def test_p_values_below_a_thousandth_are_never_printed_as_zero() -> None:
-    from evalkit.report.claim_data import p_value
+    from evalkit.claims.words import p_value
 
     assert [p_value(x) for x in (0.0, 4e-6, 0.000999, 0.001, 0.0424, 1.0)] == [
         "p < 0.001", "p < 0.001", "p < 0.001", "p = 0.001", "p = 0.042", "p = 1.000"]

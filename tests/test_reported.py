@@ -10,9 +10,9 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
+from evalkit.claims import ReportedError, decide, load_reported
 from evalkit.cli import app
-from evalkit.report.claims import decide
-from evalkit.report.reported import ReportedError, load_reported
+from evalkit.report.claims import words
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTED = ROOT / "paper_figs" / "s1_reported.yaml"
@@ -73,7 +73,7 @@ def test_cochran_armitage_matches_a_direct_computation() -> None:
     xm = sum(x) / 3
     zz = sum((xi - xm) * ki for xi, ki in zip(x, k, strict=True)) / math.sqrt(
         pbar * (1 - pbar) * n * sum((xi - xm) ** 2 for xi in x))
-    assert f"z = {zz:.2f}, p = {2 * stats.norm.sf(zz):.3f}" in v.details[0]
+    assert f"z = {zz:.2f}, p = {2 * stats.norm.sf(zz):.3f}" in words(v).details[0]
 
 
 GOOD = """\

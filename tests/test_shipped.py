@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from evalkit.claims import DEFAULT_CLAIMS, load_reported, read_claims
 from evalkit.cli import app
-from evalkit.report.claims import DEFAULT_CLAIMS, read_claims
-from evalkit.report.reported import load_reported
 from evalkit.spec import SpecError, TaskError, get_task, load_problems, load_spec, registry
 from evalkit.spec import shipped as S
 

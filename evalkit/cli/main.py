@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from evalkit.claims import KINDS, decide, load_reported, read_claims, to_json
 from evalkit.cli.common import App, app, console, fail, failing, observer, say, show
 from evalkit.cli.plan import print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
@@ -21,11 +22,10 @@ from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, check_store, g
 from evalkit.pipeline import regrade as run_regrade
 from evalkit.report import build, load_results
 from evalkit.report.build import read_exclude_list
-from evalkit.report.claims import decide, read_claims, render_markdown
+from evalkit.report.claims import render_markdown
 from evalkit.report.figures import all_figures
 from evalkit.report.html import markdown_to_html
 from evalkit.report.provenance import banner, by_setting, figure_title, settings_across, slug, sources_of, test_doubles
-from evalkit.report.reported import load_reported
 from evalkit.spec import build_plan, load_spec
 from evalkit.spec.shipped import REPORTED_FILE, locate
 from evalkit.spec.tasks import data_status, registry
@@ -214,9 +214,12 @@ def claims(
     reported: Annotated[Path | None, typer.Option(help="reported numbers, e.g. paper_figs/s1_reported.yaml")] = None,
     claims_file: Annotated[Path | None, typer.Option("--claims", help="claims file (id, statement, kind, "
                                                      "parameters, sources per claim); default: "
-                                                     "paper_figs/s1_claims.yaml (here, else shipped)")] = None,
+                                                     "paper_figs/s1_claims.yaml (here, else shipped); kinds: "
+                                                     + ", ".join(sorted(KINDS)))] = None,
     alpha: Annotated[float, typer.Option(help="significance level")] = 0.05,
     out: Annotated[Path, typer.Option(help="output folder for claims.md and claims.html")] = Path("results/claims"),
+    as_json: Annotated[bool, typer.Option("--json", help="print the verdicts as JSON (intervals and numbers, "
+                                                         "docs/claims.md) and write claims.json too")] = False,
     exclude: Annotated[Path | None, typer.Option(help="exclude list (task/problem_id per line): the sweeps' claims "
                                                       "are decided on the clean subset")] = None,
     allow_scripted: Annotated[bool, typer.Option("--allow-scripted", hidden=True,
@@ -248,10 +251,15 @@ def claims(
     doubles = sorted({m for src in models for m in test_doubles(src)})
     md = render_markdown(verdicts, alpha, sources, rep.sources if rep is not None else None, cf.title,
                          banner=banner(doubles, claims_decided=allow_scripted))
-    console.print(md, highlight=False, markup=False)
+    if as_json:
+        text = to_json(verdicts, title=cf.title, alpha=alpha, sources=sources)
+        sys.stdout.write(text)
+        atomic_write_bytes(out / "claims.json", text.encode())
+    else:
+        console.print(md, highlight=False, markup=False)
     atomic_write_bytes(out / "claims.md", md.encode())
     atomic_write_bytes(out / "claims.html", markdown_to_html(md, "claims").encode())
-    say(f"wrote {out / 'claims.md'} and {out / 'claims.html'}")
+    say(f"wrote {out / 'claims.md'}" + (f", {out / 'claims.json'}" if as_json else "") + f" and {out / 'claims.html'}")
 
 
 @app.command()

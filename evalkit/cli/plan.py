@@ -11,6 +11,7 @@ import numpy as np
 from rich.table import Table
 
 from evalkit.analyze import accuracies_from_summary, complete_seeds, expected_seeds, population_floor, problem_accuracy
+from evalkit.claims import load_reported
 from evalkit.cli.common import console, fail, show
 from evalkit.generate.engine import has_cuda
 from evalkit.generate.packs import PACKS, installed, pack_dir
@@ -19,7 +20,6 @@ from evalkit.pipeline import load_model_config, plan_batches
 from evalkit.pipeline.adaptive import rule_of
 from evalkit.pipeline.flops import ModelShape, sample_flops, span_flops, span_kv_reads
 from evalkit.pipeline.provenance import hardware, versions
-from evalkit.report.reported import load_reported
 from evalkit.spec import Plan
 from evalkit.spec.shipped import REPORTED_FILE, locate, shipped
 from evalkit.spec.tasks import data_status, registry

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 from rich.panel import Panel
 
-from evalkit.store import Col, Samples, open_results
+from evalkit.claims.verdict import ModelBasis
+from evalkit.store import Samples, open_results
 from evalkit.store.provenance import SETTING, ModelSource, model_sources, with_settings
 
 TEST_DOUBLE_TITLE = "SCRIPTED TEST ENGINE - NOT MODEL OUTPUT"
@@ -69,19 +70,12 @@ def figure_title(name: str, sources: Mapping[str, ModelSource]) -> str:
     return f"{name} [{TEST_DOUBLE_TITLE}]" if test_doubles(sources) else name
 
 
-def basis(df: pd.DataFrame, sources: Mapping[str, ModelSource] | None = None) -> str:
-    """What a number computed from ``df`` stands on: per model, its engine, the tasks, problems and seeds
+def basis_text(basis: Iterable[ModelBasis]) -> str:
+    """What a verdict stands on, in words: per model, its engine, the tasks, problems and seeds
     (``smollm2-135m (vLLM in process): math500, 20 problems x 2 seeds, 3 cells``)."""
-    s = Samples.of(df)
-    if s.empty:
-        return ""
-    parts = []
-    for model, g in s.by(Col.MODEL):
-        name = model_heading(str(model), sources or {})
-        tasks = ", ".join(sorted(map(str, g.task.unique())))
-        parts.append(f"{name}: {tasks}, {g.n_problems} problems x {g.n_seeds} seeds, "
-                     f"{g.cell_id.nunique()} cells")
-    return "; ".join(parts)
+    return "; ".join(
+        f"{model_heading(b.model, {b.model: ModelSource(b.model, b.engine, b.test_double)})}: {', '.join(b.tasks)}, "
+        f"{b.problems} problems x {b.seeds} seeds, {b.cells} cells" for b in basis)
 
 
 def by_setting(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:

@@ -10,14 +10,13 @@ import pandas as pd
 from rich.table import Table
 
 from evalkit.analyze import (
-    VoteMatrices,
     accuracy_interval,
     fixed_set_interval,
     seed_summary,
-    vote_matrices,
 )
+from evalkit.claims.compute import vote_matrices_of, vote_sizes
 from evalkit.records import cap_label
-from evalkit.store import Col, Samples
+from evalkit.store import Samples
 from evalkit.store.provenance import SETTING
 
 CONF = 0.95
@@ -222,15 +221,6 @@ class VoteRow:
     setting: str = ""  # as CellRow.setting
 
 
-def vote_sizes(n: int) -> list[int]:
-    """The k of maj@k reported for n samples: powers of two below n, and n."""
-    ks, k = [], 1
-    while k < n:
-        ks.append(k)
-        k *= 2
-    return ks + [n]
-
-
 def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
     """maj@k (exact expectation over k-subsets, ties split) and unbiased pass@k for parallel cells,
     k = 1, 2, 4, ..., n; maj@k with the problem-clustered interval."""
@@ -253,16 +243,6 @@ def vote_table(df: pd.DataFrame | Samples) -> list[VoteRow]:
     if any(v.setting for v in out):
         out.sort(key=lambda v: v.setting)  # stable: the cells' order within a setting
     return out
-
-
-def vote_matrices_of(g: Samples, ks: list[int], problems: list | None = None,
-                     seeds: list | None = None) -> VoteMatrices:
-    """:func:`evalkit.analyze.vote_matrices` of one parallel cell's rows (best-of-k where every row of a
-    (problem, seed) has a verifier score)."""
-    scores = g.verifier_score.to_numpy(dtype=float, na_value=np.nan) if g.has(Col.VERIFIER_SCORE) else None
-    classes = g.answer_class.to_numpy(dtype=float, na_value=np.nan)
-    return vote_matrices(g.problem_id.to_numpy(), g.seed.to_numpy(), classes, g.correct.to_numpy(), ks,
-                         scores=scores, problems=problems, seeds=seeds)
 
 
 VOTE_HEADERS = ["task", "cap", "n", "k", "problems", "seeds", "maj@k", "95% CI (problems)", "pass@k",

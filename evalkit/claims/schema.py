@@ -3,16 +3,19 @@
 citation), and optionally what data would decide it when none is given. Validated like sweep specs:
 every problem names ``file:line: key`` before anything is computed.
 
-The kinds are decided by :mod:`evalkit.report.claims`; here is what each takes."""
+The kinds and their parameters are the registry's (:data:`evalkit.claims.registry.KINDS`)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from evalkit.claims import kinds as _kinds  # noqa: F401  (registers the shipped kinds)
+from evalkit.claims.params import Params
+from evalkit.claims.registry import KINDS
 from evalkit.errors import EvalkitError
 from evalkit.spec.errors import format_loc, key_path, message, validate_yaml
 from evalkit.spec.shipped import find
@@ -30,88 +33,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Params(_Strict):
-    # parameters naming a benchmark or system of the reported file (checked when one is given)
-    references: ClassVar[dict[str, str]] = {}
-
-    @property
-    def name(self) -> str:
-        """The benchmark as printed: ``label``, else its key in capitals (aime24 -> AIME24)."""
-        return getattr(self, "label", None) or getattr(self, "benchmark", "").upper()
-
-
-class TwoSystems(_Params):
-    """``a`` is more accurate than ``b`` on ``benchmark`` (reported single runs, unpaired); with
-    ``seeds_system``, also that system's published multi-seed mean against ``b``."""
-
-    references: ClassVar[dict[str, str]] = {"benchmark": "benchmark", "a": "system", "b": "system",
-                                            "seeds_system": "system"}
-    benchmark: str
-    a: str
-    b: str
-    seeds_system: str | None = None
-    seeds_note: str = ""  # printed after seeds_system, e.g. "a later model than the claim's s1-32B"
-    population: str = "the population of problems"  # what the benchmark stands for, in words
-    label: str | None = None
-
-
-class SeedVariance(_Params):
-    """The seed SD of accuracy on ``benchmark`` with its interval: from a sweep cell with at least
-    ``min_seeds`` seeds, else from the published multi-seed result with the most seeds."""
-
-    benchmark: str
-    min_seeds: int = Field(default=10, ge=2)
-    label: str | None = None
-
-
-class MatchedCompute(_Params):
-    """Sequential (budget forcing) beats parallel sampling (majority vote) at matched compute (a sweep
-    with both families; FLOPs with prefix caching where known, else tokens)."""
-
-
-class ControlToken(_Params):
-    """Accuracy depends on the control token (a sweep with several ``controls`` at the same caps and ignores)."""
-
-
-class LadderStep(_Params):
-    """Two steps of a reported budget-forcing ladder on ``benchmark`` differ by no more than noise."""
-
-    references: ClassVar[dict[str, str]] = {"benchmark": "benchmark", "system": "system"}
-    benchmark: str
-    from_ignores: int | Literal["auto"]
-    to_ignores: int | Literal["auto"]
-    system: str | None = None  # the first ladder on the benchmark when not given
-    label: str | None = None
-
-
-class LengthConfound(_Params):
-    """Realised thinking length predicts correctness within problems (a sweep's sequential samples)."""
-
-
-class LadderTrend(_Params):
-    """Every reported budget-forcing ladder on ``benchmark`` is flat within noise (trend test, power)."""
-
-    references: ClassVar[dict[str, str]] = {"benchmark": "benchmark"}
-    benchmark: str
-    label: str | None = None
-
-
-class NeedsGenerations(_Params):
-    """A claim no data evalkit reads decides yet; the claim's ``needs`` says what would."""
-
-
-KINDS: dict[str, type[_Params]] = {
-    "two_systems": TwoSystems,
-    "seed_variance": SeedVariance,
-    "matched_compute": MatchedCompute,
-    "control_token": ControlToken,
-    "ladder_step": LadderStep,
-    "length_confound": LengthConfound,
-    "ladder_trend": LadderTrend,
-    "needs_generations": NeedsGenerations,
-}
-
-
 class AppliesTo(_Strict):
     """What a claim is about: sweep rows of other models or benchmarks do not decide it ("not applicable").
     A model matches by its id or the id's last part (``s1-32B`` matches ``simplescaling/s1-32B``), any case."""
@@ -124,10 +45,6 @@ class AppliesTo(_Strict):
         names = {m.lower() for m in self.models}
         ok_model = not names or model.lower() in names or model.rsplit("/", 1)[-1].lower() in names
         return ok_model and (not self.benchmarks or task in self.benchmarks)
-
-    def __str__(self) -> str:
-        return "; ".join(f"{k}: {', '.join(v)}" for k, v in (("models", self.models),
-                                                             ("benchmarks", self.benchmarks)) if v)
 
 
 class Claim(_Strict):
@@ -143,12 +60,12 @@ class Claim(_Strict):
     @classmethod
     def _known_kind(cls, v: str) -> str:
         if v not in KINDS:
-            raise ValueError(f"unknown kind {v!r}; kinds: {', '.join(KINDS)}")
+            raise ValueError(f"unknown kind {v!r}; kinds: {', '.join(sorted(KINDS))}")
         return v
 
-    def params(self) -> _Params:
+    def params(self) -> Params:
         """The parameters as the kind's model (validated when the file was loaded)."""
-        return KINDS[self.kind].model_validate(self.parameters)
+        return KINDS[self.kind].params.model_validate(self.parameters)
 
 
 class ClaimsFile(_Strict):
@@ -165,12 +82,12 @@ def _problems(cf: ClaimsFile, benchmarks: Collection[str] | None,
         if c.id in seen:
             bad.append((("claims", i, "id"), f"duplicate claim id {c.id!r}"))
         seen.add(c.id)
-        if c.kind == "needs_generations" and not c.needs:
-            bad.append((("claims", i, "needs"), "a needs_generations claim says what data would decide it"))
+        if KINDS[c.kind].requires_needs and not c.needs:
+            bad.append((("claims", i, "needs"), f"a {c.kind} claim says what data would decide it"))
         try:
             p = c.params()
         except ValidationError as e:
-            bad += [(("claims", i, "parameters", *key_path(err["loc"])), message(err, KINDS[c.kind]))
+            bad += [(("claims", i, "parameters", *key_path(err["loc"])), message(err, KINDS[c.kind].params))
                     for err in e.errors()]
             continue
         known = {"benchmark": benchmarks, "system": systems}

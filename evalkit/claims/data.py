@@ -1,4 +1,4 @@
-"""What a claim kind reads (reported numbers, sweep results, alpha) and what it returns (a verdict)."""
+"""What a claim kind reads: the reported numbers, the sweeps' results, alpha, and each model's source."""
 
 from __future__ import annotations
 
@@ -8,30 +8,9 @@ from functools import cached_property
 
 import pandas as pd
 
-from evalkit.report.reported import Reported
+from evalkit.claims.reported import Reported
 from evalkit.store import Col
 from evalkit.store.provenance import ModelSource
-
-NEEDS = "needs generations"
-NOT_DECIDABLE = "not decidable: scripted engine"  # only a test double's rows would decide it
-NOT_APPLICABLE = "not applicable"  # the claim is bound to models/benchmarks the rows are not of
-
-
-@dataclass
-class Verdict:
-    verdict: str  # supported | not supported | inconclusive | needs generations | NOT_DECIDABLE | NOT_APPLICABLE
-    statistic: str = ""
-    interval: str = ""
-    n: str = ""
-    method: str = ""
-    power: str = ""
-    k: str = ""  # runs or seeds behind each number
-    source: str = ""  # reported | published multi-seed | sweep, with the citation
-    details: list[str] = field(default_factory=list)
-    claim: str = ""  # the claim's id and statement (set by evalkit.report.claims.decide)
-    text: str = ""
-    basis: str = ""  # what a verdict from sweep rows stands on: model, engine, tasks, problems, seeds
-    used: pd.DataFrame | None = field(default=None, repr=False, compare=False)  # the sweep rows it was decided on
 
 
 @dataclass(frozen=True)
@@ -66,19 +45,11 @@ class ClaimData:
         """Every sweep's rows in one frame (empty without sweeps)."""
         return pd.concat(self.results, ignore_index=True) if self.results else pd.DataFrame()
 
-
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def p_value(p: float, name: str = "p", relation: str = "=") -> str:
-    """A p-value as every claim prints it: ``p = 0.042``, and ``p < 0.001`` below 0.001 (never ``p = 0.000``);
-    ``relation`` ``>=`` for a bound (``p >= 0.125``; below 0.001 with its first digit, ``p >= 0.0002``)."""
-    if p < 0.001:
-        return f"{name} < 0.001" if relation == "=" else f"{name} {relation} {p:.1g}"
-    return f"{name} {relation} {p:.3f}"
-
-
-def needs(power: str = "") -> Verdict:
-    """The data to decide a claim is missing; ``power`` says what would decide it (else the claim's ``needs``)."""
-    return Verdict(NEEDS, power=power)
+    def missing_benchmark(self, benchmark: str) -> str | None:
+        """Why the reported numbers cannot decide a claim on ``benchmark`` ("" without a reported file,
+        whose claim's ``needs`` says what to pass), or None when they have it."""
+        if self.reported is None:
+            return ""
+        if benchmark not in self.reported.benchmarks:
+            return f"the reported file has no benchmark {benchmark}"
+        return None
