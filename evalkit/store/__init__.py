@@ -166,9 +166,21 @@ def orphan_temps(root: Path) -> list[Path]:
     return out
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in ``path``'s directory, made if missing (again if a compaction removed it, empty,
+    between the two calls)."""
+    for attempt in range(3):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.~{_HOST}~{os.getpid()}~", suffix=".tmp")
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.~{_HOST}~{os.getpid()}~", suffix=".tmp")
+    fd, tmp = _temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

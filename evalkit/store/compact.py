@@ -21,6 +21,7 @@ processes of one host).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -104,10 +105,15 @@ def compact_cell(cell_dir: Path, min_parts: int = 2) -> tuple[int, int]:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    for p in parts:  # the seed directories stay: a writer may be creating a part in one now
+    for p in parts:
         if p != out:
             p.unlink(missing_ok=True)
             _fsync_dir(p.parent)
+            if p.parent != cell_dir:  # an empty seed directory goes (listing 30,000 of them costs a reader
+                # time); one not empty (a part written since) stays; a writer creating a part in it at this
+                # moment makes it again (atomic_write_bytes)
+                with contextlib.suppress(OSError):
+                    p.parent.rmdir()
     return len(parts), rows
 
 

@@ -114,22 +114,21 @@ def scan_batches(files: Sequence[Path | str], columns: Sequence[str], where: ds.
 
 
 def find(files: Sequence[Path | str], needle: str, texts: Sequence[str], keys: Sequence[str],
-         where: ds.Expression | None = None, batch_rows: int = 65536) -> Iterator[pa.Table]:
+         where: ds.Expression | None = None) -> Iterator[pa.Table]:
     """The ``keys`` columns of the rows (satisfying ``where``) whose columns ``texts`` hold ``needle``, a
-    table per record batch with a hit, part by part in order. A text stored by reference is searched in
+    table per part with a hit, part by part in order. A text stored by reference is searched in
     its text file, each distinct text once (:func:`~evalkit.store.texts.contains`): a trajectory that 30
     cells share is searched once, and no row's text is rebuilt."""
     cols = [*dict.fromkeys([*keys, *texts]), *wanted(texts)]
-    for f in files:
-        root = root_of(f)
-        for b in dataset([f]).scanner(columns=cols, filter=where, batch_size=batch_rows).to_batches():
-            if not b.num_rows:
-                continue
-            hit = np.zeros(b.num_rows, dtype=bool)
-            for c in texts:
-                hit |= contains(b, c, needle, root)
-            if hit.any():
-                yield pa.Table.from_batches([b]).select(list(keys)).filter(pa.array(hit))
+    for f in files:  # a part at a time, whole: its key, tail and reference columns are small
+        t = pq.read_table(f, columns=cols, filters=where, schema=STORED_SCHEMA, use_threads=False)
+        if not t.num_rows:
+            continue
+        hit = np.zeros(t.num_rows, dtype=bool)
+        for c in texts:
+            hit |= contains(t, c, needle, root_of(f))
+        if hit.any():
+            yield t.select(list(keys)).filter(pa.array(hit))
 
 
 def equal(**values: object) -> ds.Expression | None:

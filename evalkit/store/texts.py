@@ -227,20 +227,20 @@ class _First:
     def __init__(self, needles: int = 4) -> None:
         self.needles, self.found, self.lock = needles, OrderedDict[str, dict[str, np.ndarray]](), Lock()
 
-    def get(self, path: Path, needle: str) -> np.ndarray:
+    def get(self, path: str, needle: str) -> np.ndarray:
         with self.lock:
             files = self.found.setdefault(needle, {})
             self.found.move_to_end(needle)
             while len(self.found) > self.needles:
                 self.found.popitem(last=False)
-            if str(path) in files:
-                return files[str(path)]
+            if path in files:
+                return files[path]
         texts = pq.ParquetFile(path).read(columns=["text"]).column(0)
         first = np.full(len(texts), -1, dtype=np.int64)
         for i in np.flatnonzero(pc.match_substring(texts, needle).to_numpy(zero_copy_only=False)):
             first[i] = texts[int(i)].as_py().find(needle)
         with self.lock:
-            files[str(path)] = first
+            files[path] = first
         return first
 
 
@@ -269,7 +269,8 @@ def contains(table: pa.Table | pa.RecordBatch, col: str, needle: str, root: Path
     # first occurrences laid end to end
     codes = pc.dictionary_encode(pc.fill_null(files, ""))
     codes = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else codes
-    firsts = [FIRST.get(root / f, needle) if f else np.zeros(1, dtype=np.int64) for f in codes.dictionary.to_pylist()]
+    base = f"{root}/"
+    firsts = [FIRST.get(base + f, needle) if f else np.zeros(1, dtype=np.int64) for f in codes.dictionary.to_pylist()]
     offsets = np.concatenate([[0], np.cumsum([len(a) for a in firsts])[:-1]]).astype(np.int64)
     index = offsets[codes.indices.to_numpy(zero_copy_only=False)] + np.where(has, blob, 0)
     first = np.where(has, np.concatenate(firsts)[index], -1)
