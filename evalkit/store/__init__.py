@@ -122,11 +122,18 @@ def _read_many(files: Sequence[Path], names: list[str]) -> pa.Table:
     for f in files:
         tables.append(_read_columns(f, names))
         if len(tables) == READ_GROUP:
-            groups.append(pa.concat_tables(tables, promote_options="default").combine_chunks())
+            groups.append(_joined(tables))
             tables = []
             pa.default_memory_pool().release_unused()
-    groups += [pa.concat_tables(tables, promote_options="default").combine_chunks()] if tables else []
+    groups += [_joined(tables)] if tables else []
     return pa.concat_tables(groups, promote_options="default")
+
+
+def _joined(tables: list[pa.Table]) -> pa.Table:
+    """Tables as one; made contiguous only where they are small (many small chunks cost more than their
+    data; a compacted cell's part is already large, and copying it would hold it twice)."""
+    table = pa.concat_tables(tables, promote_options="default")
+    return table.combine_chunks() if table.num_rows < 4096 * len(tables) else table
 
 
 def _fsync_dir(path: Path) -> None:
@@ -405,8 +412,18 @@ class ResultStore:
         names = [n for n in FIELDS if n in wanted]  # in the stored order
         if not files:
             return pd.DataFrame({n: pd.Series(dtype=ROW_SCHEMA.field(n).type.to_pandas_dtype()) for n in names})
-        table = _read_many(files, names).sort_by([(k, "ascending") for k in SAMPLE_KEY])  # stable, as before
-        df = table.to_pandas()
+        table = _read_many(files, names)
+        order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in SAMPLE_KEY])  # stable, as before
+        # sorted column by column (the unsorted column released as its sorted copy is made), then converted
+        # releasing each column's Arrow buffers as it goes and keeping a block per column (no consolidating
+        # copy): the rows are held about once, not three times
+        cols = []
+        for name in names:
+            cols.append(table.column(name).take(order))
+            table = table.drop_columns([name])
+        table = pa.table(dict(zip(names, cols, strict=True)))
+        del cols
+        df = table.to_pandas(split_blocks=True, self_destruct=True)
         del table
         pa.default_memory_pool().release_unused()
         return check_frame(df)
