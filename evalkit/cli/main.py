@@ -18,7 +18,7 @@ from evalkit.cli.plan import print_doctor, print_flops, print_plan
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
 from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
-from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, check_store, grade_file, results_dir, run_sweep
+from evalkit.pipeline import EXECUTOR_KINDS, check_plan, check_store, engines, grade_file, results_dir, run_sweep
 from evalkit.pipeline import regrade as run_regrade
 from evalkit.report import build, load_results
 from evalkit.report.build import read_exclude_list
@@ -44,7 +44,7 @@ def sweep(
     results: Annotated[Path, typer.Option(help="results root")] = Path("results"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; generate nothing")] = False,
     force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
-    engine: Annotated[str, typer.Option(help="vllm, or scripted (a test double)")] = "vllm",
+    engine: Annotated[str, typer.Option(help=engines.help_text())] = "vllm",
     executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
     throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU (GPU time)")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
@@ -70,8 +70,8 @@ def sweep(
     ] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
-    if engine not in ENGINES:
-        fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine not in engines.run_kinds():
+        fail(f"--engine must be one of {', '.join(engines.run_kinds())}, got {engine!r}")
     if executor not in (None, *EXECUTOR_KINDS):
         fail(f"--executor must be one of {', '.join(EXECUTOR_KINDS)}, got {executor!r}")
     with failing():
