@@ -41,6 +41,7 @@ population-of-problems interval cannot be narrowed by seeds below :func:`populat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,7 +58,22 @@ HEDGE = 0.5  # theta: the share of capital on "the mean is above m"
 BISECTIONS = 44  # bounds exact to 2^-44 of the range; each is rounded outwards (conservative)
 
 StopRule = Literal["halfwidth", "excludes_zero", "equivalence", "compare"]
-STOP_RULES: tuple[str, ...] = ("halfwidth", "excludes_zero", "equivalence", "compare")
+RuleMet = Callable[["AdaptiveRule", float, float], tuple[bool, str]]  # (rule, low, high) -> (met, why)
+#: The stop rules by name, in the order registered (:func:`stop_rule`): what :class:`AdaptiveRule` accepts and
+#: what :func:`stop_check` evaluates. A new rule is one decorated function (and its name in ``StopRule``).
+STOP_RULES: dict[str, RuleMet] = {}
+
+
+def stop_rule(name: str) -> Callable[[RuleMet], RuleMet]:
+    """Register the decorated ``(rule, low, high) -> (met, why)`` as the stop rule ``name``."""
+
+    def register(met: RuleMet) -> RuleMet:
+        if name in STOP_RULES:
+            raise ValueError(f"stop rule {name!r} is registered twice")
+        STOP_RULES[name] = met
+        return met
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -360,7 +376,7 @@ class AdaptiveRule:
 
     def __post_init__(self) -> None:
         if self.rule not in STOP_RULES:
-            raise ValueError(f"unknown stop rule {self.rule!r}; one of {STOP_RULES}")
+            raise ValueError(f"unknown stop rule {self.rule!r}; one of {tuple(STOP_RULES)}")
         if not (1 <= self.start <= self.max_seeds and self.step >= 1):
             raise ValueError(f"need 1 <= start <= max_seeds and step >= 1, got start={self.start}, "
                              f"step={self.step}, max_seeds={self.max_seeds}")
@@ -399,17 +415,47 @@ class StopCheck:
     seeds: int
 
 
-def _rule_met(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+@stop_rule("halfwidth")
+def _halfwidth(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """The interval is at most ``halfwidth`` wide on each side."""
     hw = (high - low) / 2
-    if rule.rule == "halfwidth":
-        assert rule.halfwidth is not None
-        return hw <= rule.halfwidth, f"half-width {hw:.4g} {'<=' if hw <= rule.halfwidth else '>'} {rule.halfwidth:g}"
-    if rule.rule in ("excludes_zero", "compare") and (low > 0 or high < 0):
-        return True, f"[{low:.4g}, {high:.4g}] excludes 0"
+    assert rule.halfwidth is not None
+    return hw <= rule.halfwidth, f"half-width {hw:.4g} {'<=' if hw <= rule.halfwidth else '>'} {rule.halfwidth:g}"
+
+
+def _excludes(low: float, high: float) -> tuple[bool, str] | None:
+    return (True, f"[{low:.4g}, {high:.4g}] excludes 0") if low > 0 or high < 0 else None
+
+
+def _inside(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str] | None:
     inside = rule.margin is not None and -rule.margin < low and high < rule.margin
-    if rule.rule in ("equivalence", "compare") and inside:
-        return True, f"[{low:.4g}, {high:.4g}] inside ±{rule.margin:g}"
+    return (True, f"[{low:.4g}, {high:.4g}] inside ±{rule.margin:g}") if inside else None
+
+
+def _undecided(low: float, high: float) -> tuple[bool, str]:
     return False, f"[{low:.4g}, {high:.4g}] undecided"
+
+
+@stop_rule("excludes_zero")
+def _excludes_zero(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """The difference's interval excludes 0."""
+    return _excludes(low, high) or _undecided(low, high)
+
+
+@stop_rule("equivalence")
+def _equivalence(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """The difference's interval lies inside ``±margin``."""
+    return _inside(rule, low, high) or _undecided(low, high)
+
+
+@stop_rule("compare")
+def _compare(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """Either: the interval excludes 0, or it lies inside ``±margin``."""
+    return _excludes(low, high) or _inside(rule, low, high) or _undecided(low, high)
+
+
+def _rule_met(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    return STOP_RULES[rule.rule](rule, low, high)
 
 
 def stop_check(cs: ConfidenceSequence, rule: AdaptiveRule) -> StopCheck:

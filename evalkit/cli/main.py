@@ -47,7 +47,7 @@ def sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; generate nothing")] = False,
     force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
     engine: Annotated[str, typer.Option(help=engines.help_text())] = "vllm",
-    executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
+    executor: Annotated[str | None, typer.Option(help=f"override the spec: {' | '.join(EXECUTOR_KINDS)}")] = None,
     throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU (GPU time)")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
     exclude: Annotated[
