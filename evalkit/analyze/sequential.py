@@ -43,7 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from scipy import stats
@@ -149,7 +149,7 @@ def _offsets(z: np.ndarray) -> np.ndarray:
     tau2 = np.maximum((spread**2).sum(axis=-1, keepdims=True) / max(P - 1, 1) - within / kk, 0.0)
     total = tau2 + within / kk
     w = np.divide(tau2, total, out=np.zeros_like(total), where=(total > 0) & (k >= 2))
-    return w * spread
+    return cast("np.ndarray", w * spread)
 
 
 def _compress(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,7 +215,8 @@ def _round_logs(rd: Rounds, m: np.ndarray, up: bool) -> np.ndarray:
     bets = rd.bets[:, :, None, :, None]
     stake = np.where(room > 0, np.minimum(bets, TRUNCATION / np.where(room > 0, room, 1.0)), bets)
     diff = rd.vals[:, :, None, None, :] - mm
-    return (rd.wts[:, :, None, None, :] * np.log1p(stake * diff if up else -stake * diff)).sum(axis=-1)
+    wealth = rd.wts[:, :, None, None, :] * np.log1p(stake * diff if up else -stake * diff)
+    return cast("np.ndarray", wealth.sum(axis=-1))
 
 
 def _mixed(cum: np.ndarray) -> np.ndarray:
@@ -300,7 +301,9 @@ def _sequence(z: np.ndarray, bounds: tuple[float, float], confidence: float, hor
     high = np.maximum(high, low)  # an emptied intersection (probability <= alpha): the point where it closed
     lo, span = bounds[0], bounds[1] - bounds[0]
     est = np.cumsum(z.mean(axis=1)) / np.arange(1, z.shape[0] + 1)
-    scale = lambda v: tuple(float(lo + span * e) for e in v)  # noqa: E731
+    def scale(v: np.ndarray) -> tuple[float, ...]:
+        return tuple(float(lo + span * e) for e in v)
+
     lows, highs, ests = scale(low), scale(high), scale(est)
     tuned = ("the paper's plug-in stakes" if hs is None else f"stakes tuned for {hs[0]} seeds" if len(hs) == 1
              else f"stakes mixed over horizons of {', '.join(map(str, hs))} seeds")
@@ -491,7 +494,7 @@ def rule_met_by_seed(rule: AdaptiveRule, a: np.ndarray, b: np.ndarray | None = N
     if rule.rule == "halfwidth":
         low, high = cs_bounds(rd, bisections)
         hw = (np.minimum.accumulate(high, axis=-1) - np.maximum.accumulate(low, axis=-1)) / 2 * span
-        return hw <= rule.halfwidth
+        return cast("np.ndarray", hw <= rule.halfwidth)
 
     def beyond(point: float) -> tuple[np.ndarray, np.ndarray]:  # (low above point, high below point) by t
         up, down = log_capitals(rd, np.full(z.shape[0], (point - lo) / span))
@@ -512,7 +515,7 @@ def stopping_seeds(rule: AdaptiveRule, met: np.ndarray) -> tuple[np.ndarray, np.
     rounds = np.array(rule.rounds())
     at = met[:, rounds - 1]
     decided = at.any(axis=1)
-    return np.where(decided, rounds[np.argmax(at, axis=1)], rule.max_seeds), decided
+    return np.where(decided, rounds[np.argmax(at, axis=1)], rule.max_seeds), cast(np.ndarray, decided)
 
 
 @dataclass(frozen=True)
@@ -578,7 +581,7 @@ def accuracies_from_summary(mean: float, seed_sd: float, problems: int) -> np.nd
     total = mean * (1 - mean) / var - 1
     if total <= 1e-9:  # no seed noise: every problem always or never solved
         return (q > 1 - mean).astype(float)
-    return stats.beta.ppf(q, mean * total, (1 - mean) * total)
+    return cast("np.ndarray", stats.beta.ppf(q, mean * total, (1 - mean) * total))
 
 
 # ----------------------------------------------------------------------------------- population floor
@@ -604,7 +607,9 @@ class PopulationFloor:
 
     def message(self, half_width: float, what: str = "the benchmark") -> str:
         """The sentence to print before spending seeds, when a target is at or below the floor."""
-        pts = lambda v: f"±{100 * v:.3g} points"  # noqa: E731
+        def pts(v: float) -> str:
+            return f"±{100 * v:.3g} points"
+
         if half_width > self.floor:
             return (f"{pts(half_width)} for {what} is above the floor that {self.problems} problems set "
                     f"({pts(self.floor)}, {self.basis}): seeds can reach it")
@@ -626,7 +631,7 @@ def unseen_half_width(problems: int, confidence: float = 0.95) -> float:
     seeds: q* / 2, q* = 1 - (alpha / 2)^(1 / P) the share of the population that can be absent from P
     draws (:func:`evalkit.analyze.clustered.unseen_floor`): 5.8 points at 30 problems, 0.92 at 198, 0.37 at
     500."""
-    return (1 - ((1 - confidence) / 2) ** (1 / problems)) / 2
+    return cast("float", (1 - ((1 - confidence) / 2) ** (1 / problems)) / 2)
 
 
 def _between_variance(d: np.ndarray) -> float | None:
@@ -680,7 +685,7 @@ def population_floor(problems: int, *, correct: np.ndarray | None = None, other:
     var, var_low, basis = None, 0.0, "worst case: every problem always or never solved"
     if correct is not None:
         c = outcomes(correct, name="correct")
-        d = np.subtract(*paired_outcomes(c, other)) if paired else c
+        d = np.subtract(*paired_outcomes(c, cast(np.ndarray, other))) if paired else c
         m = float(np.mean(np.nanmean(d, axis=1)))
         var = _between_variance(d)
         if var is not None:
