@@ -120,11 +120,3 @@ def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan
             for p in sel.problems(seed):
                 golds[p.prompt] = p.gold
     return ScriptedEngine(golds=golds, **engine_args)
-
-
-@engine_kind("echo", resolve=scripted_resolve, arg_names=scripted_arg_names, test_double=True)
-def echo_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
-    """Worked example: a new engine kind is its module plus this registration."""
-    from evalkit.generate.echo import EchoEngine  # noqa: PLC0415
-
-    return EchoEngine(**engine_args)
