@@ -53,7 +53,6 @@ The public names, what each is for:
 | `ScalingResult` | result of `scaling_curve` |
 | `sd_interval` | chi-square interval for an SD of k per-seed accuracies |
 | `sd_relative_half_width` | relative half-width of an SD estimated from k seeds |
-| `seed_range` | largest minus smallest per-seed accuracy (a spread of seeds) |
 | `seed_sd_interval` | SD of per-seed accuracies with its chi-square interval (these problems) |
 | `seed_spread` | what a seed SD over n problems says about the problems |
 | `seed_summary` | mean accuracy, per-seed accuracies and their SD |
@@ -150,7 +149,6 @@ from evalkit.analyze.sequential import (
     population_floor,
     stop_check,
 )
-from evalkit.analyze.spread import seed_range
 from evalkit.analyze.summaries import (
     SeedSpread,
     Trend,
@@ -217,7 +215,6 @@ __all__ = [
     "ScalingResult",
     "sd_interval",
     "sd_relative_half_width",
-    "seed_range",
     "seed_sd_interval",
     "seed_spread",
     "seed_summary",
