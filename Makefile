@@ -46,11 +46,12 @@ soak: install services
 	$(EVALKIT) models install smollm2-135m
 	VENV=$(VENV) bash tests/services/soak
 
-# The rules the code follows (pyproject.toml, [tool.ruff.lint]) and the documentation built with warnings as
+# The rules the code follows (pyproject.toml, [tool.ruff.lint]), the types (mypy, [tool.mypy]) and the documentation built with warnings as
 # errors (mkdocs.yml; no network needed); `make test` runs it first, so CI does. Never --quiet: it hides the
 # warnings that --strict fails on.
 lint: install
 	$(VENV)/bin/ruff check evalkit tests benchmarks docs setup.py
+	$(VENV)/bin/mypy  # strict on records, store, analyze, claims ([tool.mypy] in pyproject.toml)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # The documentation site, served at http://127.0.0.1:8000 while you edit docs/ or docstrings.

@@ -18,7 +18,7 @@ from typing import Any, Literal, get_args
 from evalkit.errors import EvalkitError
 
 AnswerType = Literal["integer", "math", "mc"]
-ANSWER_TYPES: tuple[str, ...] = get_args(AnswerType)
+ANSWER_TYPES: tuple[AnswerType, ...] = get_args(AnswerType)
 
 # How a cell spends test-time compute: budget forcing, n samples and a vote, or resampling until the
 # thinking fits the cap (s1's rejection sampling).

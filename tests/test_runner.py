@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -112,14 +113,14 @@ def test_cli_exit_code_is_nonzero_when_a_batch_fails(tmp_path: Path, monkeypatch
     from typer.testing import CliRunner
 
     from evalkit.cli import app
-    from evalkit.pipeline import models
+    from evalkit.pipeline import engines
 
     def broken(*a):
         e = ScriptedEngine()
         e.fail_on = lambda reqs: True
         return e
 
-    monkeypatch.setitem(models.ENGINES, "scripted", (broken, scripted_resolve))
+    monkeypatch.setitem(engines.ENGINES, "scripted", replace(engines.ENGINES["scripted"], factory=broken))
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("DELAY", "0"))
     res = CliRunner().invoke(app, ["sweep", str(spec), "--engine", "scripted", "--results", str(tmp_path / "r")])

@@ -99,6 +99,7 @@ from evalkit.analyze.clustered import (
 from evalkit.analyze.intervals import (
     Interval,
     SeedSummary,
+    TestResult,
     binomial_interval,
     newcombe_difference,
     seed_summary,
@@ -116,7 +117,6 @@ from evalkit.analyze.matrices import (
     vote_matrices,
 )
 from evalkit.analyze.paired import (
-    TestResult,
     benjamini_hochberg,
     holm,
     mcnemar_exact,

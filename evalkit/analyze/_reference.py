@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy import stats
@@ -90,4 +91,4 @@ def seeds_for_half_width(p: float, n_problems: int, half_width: float, *, icc: f
     floor = p * (1 - p) * icc / n_problems
     if target <= floor:
         return math.inf
-    return max(1.0, math.ceil(p * (1 - p) * (1 - icc) / n_problems / (target - floor)))
+    return cast("float", max(1.0, math.ceil(p * (1 - p) * (1 - icc) / n_problems / (target - floor))))

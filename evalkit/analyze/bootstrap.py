@@ -16,6 +16,7 @@ drawn problem (its speed: ``benchmarks/design_results.md``, from ``benchmarks/bo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def as_units(correct: np.ndarray) -> np.ndarray:
 
 
 def problem_means(correct: np.ndarray) -> np.ndarray:
-    return np.nanmean(as_units(correct), axis=1)
+    return cast("np.ndarray", np.nanmean(as_units(correct), axis=1))
 
 
 def bootstrap_means(correct: np.ndarray, n_boot: int = 10_000, seed: int | np.random.Generator = 0,
@@ -53,8 +54,9 @@ def two_level_bootstrap(correct: np.ndarray, *, confidence: float = 0.95, n_boot
         raise ValueError(f"method must be percentile or bca, got {method!r}")
     c = as_units(correct)
     theta = float(np.mean(np.nanmean(c, axis=1)))
-    r = resample(c, levels=2, n_resamples=n_boot, rng=seed, confidence=confidence, method=method)  # type: ignore[arg-type]
-    details: dict = {"n_boot": n_boot, "seed": seed, "n_units": int(np.sum(~np.isnan(c))), "boot_se": float(r.se[0])}
+    r = resample(c, levels=2, n_resamples=n_boot, rng=seed, confidence=confidence, method=method)  # type: ignore[arg-type]  # method: checked against the Literal's values just above
+    details: dict[str, Any] = {"n_boot": n_boot, "seed": seed, "n_units": int(np.sum(~np.isnan(c))),
+                               "boot_se": float(r.se[0])}
     if method == "bca":
         details.update(z0=r.details["z0"][0], acceleration=r.details["acceleration"][0])
     return Interval(theta, float(r.low[0]), float(r.high[0]), confidence, f"two-level bootstrap ({method})", c.shape[0],

@@ -12,6 +12,7 @@ problem set (what seed variance is about), is :func:`fixed_set_interval`.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import optimize, stats
@@ -201,7 +202,9 @@ def _tango_bounds(b: float, c: float, n: float, crit: float) -> tuple[float, flo
     eps = 1e-12
 
     def root(lo: float, hi: float, target: float) -> float:
-        f = lambda d: _tango_z(d, b, c, n) - target  # noqa: E731
+        def f(d: float) -> float:
+            return _tango_z(d, b, c, n) - target
+
         if f(lo) * f(hi) > 0:
             return lo if abs(f(lo)) < abs(f(hi)) else hi
         return float(optimize.brentq(f, lo, hi, xtol=1e-12))
@@ -211,7 +214,7 @@ def _tango_bounds(b: float, c: float, n: float, crit: float) -> tuple[float, flo
     return min(low, est), max(high, est)
 
 
-def _paired_parts(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+def _paired_parts(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
     """Per-problem discordance of two cells on their shared units, summarised: the mean difference, the
     discordant rates (problem-weighted), the clustered variance, the effective number of pairs and the
     degrees of freedom."""
@@ -323,7 +326,7 @@ def fixed_set_interval(correct: np.ndarray, confidence: float = 0.95) -> Interva
     rate = (x + z * z / 2) / (m + z * z) if m else 0.0
     var = (float(terms.sum()) + m * rate * (1 - rate)) / P ** 2
     df_den = float(np.sum(terms ** 2 / (n[multi] - 1)))
-    df = float(terms.sum() ** 2 / df_den) if df_den > 0 else float(np.sum(n[multi] - 1))
+    df: float | None = float(terms.sum() ** 2 / df_den) if df_den > 0 else float(np.sum(n[multi] - 1))
     units = float(n.sum())
     if theta <= 0.0 or theta >= 1.0 or var <= 0.0:
         n_eff, df = units, None

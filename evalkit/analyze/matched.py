@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -50,7 +51,7 @@ def _stack(arrs: Sequence[np.ndarray], what: str) -> np.ndarray:
 
 def _curve(xs: np.ndarray, ys: np.ndarray, log_grid: np.ndarray) -> np.ndarray:
     order = np.argsort(xs)
-    return np.interp(log_grid, np.log10(xs[order]), ys[order])
+    return cast("np.ndarray", np.interp(log_grid, np.log10(xs[order]), ys[order]))
 
 
 def _curves_statistic(C1: int, C2: int, log_grid: np.ndarray) -> Statistic:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import numpy as np
 from scipy import stats
@@ -17,7 +18,7 @@ SMALL_GROUP = 30  # problems: below this, a group's interval assumes fully corre
 def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-unit differences of two cells on the units both have (NaN elsewhere)."""
     a2, b2 = paired_outcomes(a, b)
-    return a2 - b2
+    return cast("np.ndarray", a2 - b2)
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95) -> Interval:
@@ -96,7 +97,7 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
 
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (false discovery rate), via scipy."""
-    return stats.false_discovery_control(np.asarray(pvalues, dtype=float), method="bh")
+    return cast("np.ndarray", stats.false_discovery_control(np.asarray(pvalues, dtype=float), method="bh"))
 
 
 def subset_difference(correct: np.ndarray, keep: np.ndarray, *, confidence: float = 0.95) -> Interval:

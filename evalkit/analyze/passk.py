@@ -101,7 +101,7 @@ def maj_at_k_problems(answer_classes: Sequence[Sequence[int | None]], correct: S
     return np.array(out)
 
 
-def best_of_k(scores: Sequence[float], correct: Sequence[bool], k: int) -> float:
+def best_of_k(scores: Sequence[float] | np.ndarray, correct: Sequence[bool], k: int) -> float:
     """Expected accuracy of picking the highest-scored of k samples drawn without replacement from n
     (ties broken uniformly at random), exactly: the sample at rank r (r samples score lower) is the
     pick of C(r, k-1) of the C(n, k) subsets; a tie group shares its ranks' mass evenly. A sample

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 from scipy import stats
 
@@ -64,7 +65,7 @@ def n_for_difference(p1: float, p2: float, alpha: float = 0.05, power: float = 0
     (normal approximation at the average rate)."""
     z = stats.norm.isf(alpha / 2) + stats.norm.ppf(power)
     pbar = (p1 + p2) / 2
-    return math.ceil(z * z * 2 * pbar * (1 - pbar) / (p1 - p2) ** 2)
+    return cast("int", math.ceil(z * z * 2 * pbar * (1 - pbar) / (p1 - p2) ** 2))
 
 
 def slope_power(slope: float, se: float, alpha: float = 0.05) -> float:

@@ -42,7 +42,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from scipy import fft as sfft
@@ -93,7 +93,7 @@ def _quantiles(dist: np.ndarray, lo_q: np.ndarray, hi_q: np.ndarray) -> tuple[np
 
 
 def _bca_levels(dist: np.ndarray, theta: np.ndarray, alpha: float, jack: np.ndarray,
-                weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+                weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """BCa's adjusted quantile levels per column; acceleration from the (grouped) jackknife."""
     m, P = dist.shape[1], weights.sum()
     lo_q, hi_q = np.full(m, np.nan), np.full(m, np.nan)
@@ -116,7 +116,7 @@ def _bca_levels(dist: np.ndarray, theta: np.ndarray, alpha: float, jack: np.ndar
 
 def _interval(dist: np.ndarray, theta: np.ndarray, method: str, confidence: float, n: int,
               jack: np.ndarray | None = None, weights: np.ndarray | None = None,
-              ) -> tuple[np.ndarray, np.ndarray, dict]:
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The one interval helper: (low, high, extra details) of a (B, m) bootstrap distribution.
     ``jack`` / ``weights``: leave-one-problem-out statistic per group of problems and its size (BCa)."""
     if method not in METHODS:
@@ -150,7 +150,7 @@ def _group_rows(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _weighted_means(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    return w @ rows / w.sum(axis=1, keepdims=True)
+    return cast("np.ndarray", w @ rows / w.sum(axis=1, keepdims=True))
 
 
 def _one_level(rows: np.ndarray, sizes: np.ndarray) -> tuple[Sampler, int]:
@@ -193,7 +193,7 @@ def _binary_two_level(x: np.ndarray) -> tuple[Sampler, int]:
     y, q = y[order], q[order] / q[order].sum()
 
     def draw(gen: np.random.Generator, b: int) -> np.ndarray:
-        return (gen.multinomial(P, q, size=b) @ y / P)[:, None]
+        return cast("np.ndarray", (gen.multinomial(P, q, size=b) @ y / P)[:, None])
     return draw, len(q)
 
 
@@ -245,7 +245,7 @@ def _two_level(block: np.ndarray) -> tuple[Sampler, int]:
     def draw(gen: np.random.Generator, b: int) -> np.ndarray:
         m = gen.multinomial(P, sizes / P, size=b)  # draws of each group of problems
         c = gen.multinomial(m * n_g, probs)  # (b, G, L): draws of each seed pattern within them
-        return np.einsum("bgl,glk->bk", c / n_g[None, :, None], pats) / P
+        return cast("np.ndarray", np.einsum("bgl,glk->bk", c / n_g[None, :, None], pats) / P)
     return draw, probs.size + len(sizes)
 
 

@@ -41,8 +41,9 @@ population-of-problems interval cannot be narrowed by seeds below :func:`populat
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from scipy import stats
@@ -57,7 +58,22 @@ HEDGE = 0.5  # theta: the share of capital on "the mean is above m"
 BISECTIONS = 44  # bounds exact to 2^-44 of the range; each is rounded outwards (conservative)
 
 StopRule = Literal["halfwidth", "excludes_zero", "equivalence", "compare"]
-STOP_RULES: tuple[str, ...] = ("halfwidth", "excludes_zero", "equivalence", "compare")
+RuleMet = Callable[["AdaptiveRule", float, float], tuple[bool, str]]  # (rule, low, high) -> (met, why)
+#: The stop rules by name, in the order registered (:func:`stop_rule`): what :class:`AdaptiveRule` accepts and
+#: what :func:`stop_check` evaluates. A new rule is one decorated function (and its name in ``StopRule``).
+STOP_RULES: dict[str, RuleMet] = {}
+
+
+def stop_rule(name: str) -> Callable[[RuleMet], RuleMet]:
+    """Register the decorated ``(rule, low, high) -> (met, why)`` as the stop rule ``name``."""
+
+    def register(met: RuleMet) -> RuleMet:
+        if name in STOP_RULES:
+            raise ValueError(f"stop rule {name!r} is registered twice")
+        STOP_RULES[name] = met
+        return met
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,7 @@ def _offsets(z: np.ndarray) -> np.ndarray:
     tau2 = np.maximum((spread**2).sum(axis=-1, keepdims=True) / max(P - 1, 1) - within / kk, 0.0)
     total = tau2 + within / kk
     w = np.divide(tau2, total, out=np.zeros_like(total), where=(total > 0) & (k >= 2))
-    return w * spread
+    return cast("np.ndarray", w * spread)
 
 
 def _compress(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +215,8 @@ def _round_logs(rd: Rounds, m: np.ndarray, up: bool) -> np.ndarray:
     bets = rd.bets[:, :, None, :, None]
     stake = np.where(room > 0, np.minimum(bets, TRUNCATION / np.where(room > 0, room, 1.0)), bets)
     diff = rd.vals[:, :, None, None, :] - mm
-    return (rd.wts[:, :, None, None, :] * np.log1p(stake * diff if up else -stake * diff)).sum(axis=-1)
+    wealth = rd.wts[:, :, None, None, :] * np.log1p(stake * diff if up else -stake * diff)
+    return cast("np.ndarray", wealth.sum(axis=-1))
 
 
 def _mixed(cum: np.ndarray) -> np.ndarray:
@@ -284,7 +301,9 @@ def _sequence(z: np.ndarray, bounds: tuple[float, float], confidence: float, hor
     high = np.maximum(high, low)  # an emptied intersection (probability <= alpha): the point where it closed
     lo, span = bounds[0], bounds[1] - bounds[0]
     est = np.cumsum(z.mean(axis=1)) / np.arange(1, z.shape[0] + 1)
-    scale = lambda v: tuple(float(lo + span * e) for e in v)  # noqa: E731
+    def scale(v: np.ndarray) -> tuple[float, ...]:
+        return tuple(float(lo + span * e) for e in v)
+
     lows, highs, ests = scale(low), scale(high), scale(est)
     tuned = ("the paper's plug-in stakes" if hs is None else f"stakes tuned for {hs[0]} seeds" if len(hs) == 1
              else f"stakes mixed over horizons of {', '.join(map(str, hs))} seeds")
@@ -360,7 +379,7 @@ class AdaptiveRule:
 
     def __post_init__(self) -> None:
         if self.rule not in STOP_RULES:
-            raise ValueError(f"unknown stop rule {self.rule!r}; one of {STOP_RULES}")
+            raise ValueError(f"unknown stop rule {self.rule!r}; one of {tuple(STOP_RULES)}")
         if not (1 <= self.start <= self.max_seeds and self.step >= 1):
             raise ValueError(f"need 1 <= start <= max_seeds and step >= 1, got start={self.start}, "
                              f"step={self.step}, max_seeds={self.max_seeds}")
@@ -399,17 +418,47 @@ class StopCheck:
     seeds: int
 
 
-def _rule_met(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+@stop_rule("halfwidth")
+def _halfwidth(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """The interval is at most ``halfwidth`` wide on each side."""
     hw = (high - low) / 2
-    if rule.rule == "halfwidth":
-        assert rule.halfwidth is not None
-        return hw <= rule.halfwidth, f"half-width {hw:.4g} {'<=' if hw <= rule.halfwidth else '>'} {rule.halfwidth:g}"
-    if rule.rule in ("excludes_zero", "compare") and (low > 0 or high < 0):
-        return True, f"[{low:.4g}, {high:.4g}] excludes 0"
+    assert rule.halfwidth is not None
+    return hw <= rule.halfwidth, f"half-width {hw:.4g} {'<=' if hw <= rule.halfwidth else '>'} {rule.halfwidth:g}"
+
+
+def _excludes(low: float, high: float) -> tuple[bool, str] | None:
+    return (True, f"[{low:.4g}, {high:.4g}] excludes 0") if low > 0 or high < 0 else None
+
+
+def _inside(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str] | None:
     inside = rule.margin is not None and -rule.margin < low and high < rule.margin
-    if rule.rule in ("equivalence", "compare") and inside:
-        return True, f"[{low:.4g}, {high:.4g}] inside ±{rule.margin:g}"
+    return (True, f"[{low:.4g}, {high:.4g}] inside ±{rule.margin:g}") if inside else None
+
+
+def _undecided(low: float, high: float) -> tuple[bool, str]:
     return False, f"[{low:.4g}, {high:.4g}] undecided"
+
+
+@stop_rule("excludes_zero")
+def _excludes_zero(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """The difference's interval excludes 0."""
+    return _excludes(low, high) or _undecided(low, high)
+
+
+@stop_rule("equivalence")
+def _equivalence(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """The difference's interval lies inside ``±margin``."""
+    return _inside(rule, low, high) or _undecided(low, high)
+
+
+@stop_rule("compare")
+def _compare(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    """Either: the interval excludes 0, or it lies inside ``±margin``."""
+    return _excludes(low, high) or _inside(rule, low, high) or _undecided(low, high)
+
+
+def _rule_met(rule: AdaptiveRule, low: float, high: float) -> tuple[bool, str]:
+    return STOP_RULES[rule.rule](rule, low, high)
 
 
 def stop_check(cs: ConfidenceSequence, rule: AdaptiveRule) -> StopCheck:
@@ -445,7 +494,7 @@ def rule_met_by_seed(rule: AdaptiveRule, a: np.ndarray, b: np.ndarray | None = N
     if rule.rule == "halfwidth":
         low, high = cs_bounds(rd, bisections)
         hw = (np.minimum.accumulate(high, axis=-1) - np.maximum.accumulate(low, axis=-1)) / 2 * span
-        return hw <= rule.halfwidth
+        return cast("np.ndarray", hw <= rule.halfwidth)
 
     def beyond(point: float) -> tuple[np.ndarray, np.ndarray]:  # (low above point, high below point) by t
         up, down = log_capitals(rd, np.full(z.shape[0], (point - lo) / span))
@@ -466,7 +515,7 @@ def stopping_seeds(rule: AdaptiveRule, met: np.ndarray) -> tuple[np.ndarray, np.
     rounds = np.array(rule.rounds())
     at = met[:, rounds - 1]
     decided = at.any(axis=1)
-    return np.where(decided, rounds[np.argmax(at, axis=1)], rule.max_seeds), decided
+    return np.where(decided, rounds[np.argmax(at, axis=1)], rule.max_seeds), cast(np.ndarray, decided)
 
 
 @dataclass(frozen=True)
@@ -532,7 +581,7 @@ def accuracies_from_summary(mean: float, seed_sd: float, problems: int) -> np.nd
     total = mean * (1 - mean) / var - 1
     if total <= 1e-9:  # no seed noise: every problem always or never solved
         return (q > 1 - mean).astype(float)
-    return stats.beta.ppf(q, mean * total, (1 - mean) * total)
+    return cast("np.ndarray", stats.beta.ppf(q, mean * total, (1 - mean) * total))
 
 
 # ----------------------------------------------------------------------------------- population floor
@@ -558,7 +607,9 @@ class PopulationFloor:
 
     def message(self, half_width: float, what: str = "the benchmark") -> str:
         """The sentence to print before spending seeds, when a target is at or below the floor."""
-        pts = lambda v: f"±{100 * v:.3g} points"  # noqa: E731
+        def pts(v: float) -> str:
+            return f"±{100 * v:.3g} points"
+
         if half_width > self.floor:
             return (f"{pts(half_width)} for {what} is above the floor that {self.problems} problems set "
                     f"({pts(self.floor)}, {self.basis}): seeds can reach it")
@@ -580,7 +631,7 @@ def unseen_half_width(problems: int, confidence: float = 0.95) -> float:
     seeds: q* / 2, q* = 1 - (alpha / 2)^(1 / P) the share of the population that can be absent from P
     draws (:func:`evalkit.analyze.clustered.unseen_floor`): 5.8 points at 30 problems, 0.92 at 198, 0.37 at
     500."""
-    return (1 - ((1 - confidence) / 2) ** (1 / problems)) / 2
+    return cast("float", (1 - ((1 - confidence) / 2) ** (1 / problems)) / 2)
 
 
 def _between_variance(d: np.ndarray) -> float | None:
@@ -634,7 +685,7 @@ def population_floor(problems: int, *, correct: np.ndarray | None = None, other:
     var, var_low, basis = None, 0.0, "worst case: every problem always or never solved"
     if correct is not None:
         c = outcomes(correct, name="correct")
-        d = np.subtract(*paired_outcomes(c, other)) if paired else c
+        d = np.subtract(*paired_outcomes(c, cast(np.ndarray, other))) if paired else c
         m = float(np.mean(np.nanmean(d, axis=1)))
         var = _between_variance(d)
         if var is not None:

@@ -16,6 +16,7 @@ Two estimands recur (``docs/statistics.md``):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +131,7 @@ class Trend:
     counts: tuple[int, ...]
 
 
-def ladder_trend(xs: list[float], accs: list[float], n: int) -> Trend:
+def ladder_trend(xs: Sequence[float], accs: Sequence[float], n: int) -> Trend:
     """Cochran-Armitage test for a linear trend of accuracy over the ladder (each step n problems),
     and the most favourable paired case between its lowest and highest step (:func:`best_paired_p`)."""
     x = np.asarray(xs, dtype=float)

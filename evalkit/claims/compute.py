@@ -3,6 +3,8 @@ the matched-compute claim and the report's comparison pass to :func:`evalkit.ana
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 import pandas as pd
 
@@ -20,8 +22,8 @@ def vote_sizes(n: int) -> list[int]:
     return ks + [n]
 
 
-def vote_matrices_of(g: Samples, ks: list[int], problems: list | None = None,
-                     seeds: list | None = None) -> VoteMatrices:
+def vote_matrices_of(g: Samples, ks: list[int], problems: list[Any] | None = None,
+                     seeds: list[Any] | None = None) -> VoteMatrices:
     """:func:`evalkit.analyze.vote_matrices` of one parallel cell's rows (best-of-k where every row of a
     (problem, seed) has a verifier score)."""
     scores = g.verifier_score.to_numpy(dtype=float, na_value=np.nan) if g.has(Col.VERIFIER_SCORE) else None
@@ -40,7 +42,7 @@ def default_x(df: pd.DataFrame | Samples) -> str:
     return Col.FLOPS_PREFIX_CACHED if Samples.of(df).flops_prefix_cached.notna().all() else TOKENS
 
 
-def _seq_arrays(seq: Samples, x: str, pidx: dict, sidx: dict, out: dict) -> None:
+def _seq_arrays(seq: Samples, x: str, pidx: dict[Any, int], sidx: dict[Any, int], out: dict[str, Any]) -> None:
     """Accuracy and compute of every complete sequential cell, appended to ``out``."""
     shape = (len(pidx), len(sidx))
     for _cid, g in seq.by_cell():
@@ -62,17 +64,17 @@ def _vote_compute(rows: Samples, x: str, k: int, n: int) -> float:
     """Compute of a k-vote of one (problem, seed): k samples' own tokens plus, under prefix caching,
     the prompt once."""
     if x == TOKENS:
-        return k * rows.new_tokens().mean()
+        return cast("float", k * rows.new_tokens().mean())
     prompt = rows.flops_prompt.iloc[0]
     own = (rows.flops_naive - rows.flops_prompt).mean()
     if x == Col.FLOPS_NAIVE:
-        return k * (prompt + own)
+        return cast("float", k * (prompt + own))
     shared = (rows.flops_prefix_cached - (rows.flops_naive - rows.flops_prompt)).iloc[0] * n
     kv = (rows.flops_kv_read - rows.flops_prefix_cached).mean() if x == Col.FLOPS_KV_READ else 0.0
-    return shared + k * (own + kv)
+    return cast("float", shared + k * (own + kv))
 
 
-def family_arrays(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED) -> dict:
+def family_arrays(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED) -> dict[str, Any]:
     """(problem, seed) arrays of accuracy and compute for every sequential cell and every k of each
     parallel cell. Compute of a k-vote: k samples' own tokens plus, under prefix caching, the prompt
     once per problem (as for a sequential cell)."""
@@ -115,7 +117,7 @@ def family_arrays(df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED) 
 
 def compare(
     df: pd.DataFrame | Samples, x: str = Col.FLOPS_PREFIX_CACHED, n_boot: int = 2_000
-) -> tuple[MatchedComparison, dict]:
+) -> tuple[MatchedComparison, dict[str, Any]]:
     arrs = family_arrays(df, x)
     if not arrs["seq_acc"] or not arrs["par_acc"]:
         raise ValueError("need at least one complete sequential cell and one complete parallel cell")

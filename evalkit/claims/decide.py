@@ -9,7 +9,7 @@ rows, and one verdict per setting when the rows hold cells of several (never poo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,7 +39,7 @@ def read_claims(path: str | Path | None = None, reported: Reported | None = None
     names: dict[str, set[str]] = {}
     if reported is not None:
         names = {"benchmarks": set(reported.benchmarks),
-                 "systems": {x.system for x in [*reported.results, *reported.forcing_ladder]}}
+                 "systems": {x.system for x in [*reported.results, *reported.forcing_ladder]}}  # type: ignore[attr-defined]  # both lists' models have `system`; mypy joins them to their base
     return load_claims(default if path is None else path, **names)
 
 
@@ -63,6 +63,15 @@ def _basis_of(data: ClaimData, rows: pd.DataFrame) -> tuple[ModelBasis, ...]:
     return basis(rows, {m: s for m in models if (s := data.source(m)) is not None})
 
 
+def _of_setting(st: str) -> Callable[[int, pd.DataFrame], pd.Series]:
+    """The rows of one setting (a frame without the setting column: its rows of no stored cell)."""
+
+    def rows(i: int, df: pd.DataFrame) -> pd.Series:
+        return df[SETTING] == st if SETTING in df else df[Col.CELL_ID].isna()
+
+    return rows
+
+
 def _by_setting(claim: Claim, data: ClaimData) -> Verdict:
     """The kind's verdict, one per setting when the rows hold cells of several (never pooled): the claim
     holds only if it holds in every setting (an intersection-union test, level alpha)."""
@@ -72,7 +81,7 @@ def _by_setting(claim: Claim, data: ClaimData) -> Verdict:
         return kind.decide(data, params)
     parts = []
     for st in settings:
-        part = data.keep(lambda i, df, st=st: df[SETTING] == st if SETTING in df else df[Col.CELL_ID].isna())
+        part = data.keep(_of_setting(st))
         v = kind.decide(part, params).about(claim.id, claim.statement, claim.kind, params)
         parts.append((st, replace(v, basis=_basis_of(part, v.used)) if v.used is not None else v))
     decided = [v for _, v in parts if v.verdict != NEEDS]

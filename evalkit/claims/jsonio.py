@@ -37,8 +37,8 @@ def to_json(verdicts: list[Verdict], *, title: str, alpha: float, sources: list[
 
 def _interval(d: dict[str, Any]) -> Interval:
     nan = float("nan")
-    return Interval(*(nan if d[k] is None else d[k] for k in ("estimate", "low", "high")), d["confidence"],
-                    d["method"], d["n"], d.get("details") or {})
+    est, low, high = (nan if d[k] is None else float(d[k]) for k in ("estimate", "low", "high"))
+    return Interval(est, low, high, d["confidence"], d["method"], d["n"], d.get("details") or {})
 
 
 def verdict_from_dict(d: dict[str, Any]) -> Verdict:

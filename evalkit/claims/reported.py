@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -84,7 +84,7 @@ class Result(_Strict):
         """Accuracy in [0, 1]: the single run's, or the mean over seeds."""
         if self.per_seed is not None:
             return sum(self.per_seed) / len(self.per_seed) / 100
-        return (self.mean if self.mean is not None else self.accuracy) / 100
+        return cast(float, self.mean if self.mean is not None else self.accuracy) / 100
 
     @property
     def seed_sd(self) -> float | None:
@@ -151,7 +151,7 @@ class Reported(_Strict):
         return text.split(":")[0].split(" (")[0].strip()
 
 
-def _references(rep: Reported) -> list[tuple[tuple, str]]:
+def _references(rep: Reported) -> list[tuple[tuple[Any, ...], str]]:
     """(key path, message) of every source or benchmark named but not defined."""
     bad = []
     for fam in ("results", "forcing_ladder", "seed_sd_yardstick"):
@@ -174,4 +174,4 @@ def load_reported(path: str | Path) -> Reported:
     bad = _references(rep)
     if bad:
         raise ReportedError([f"{path}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}" for loc, msg in bad])
-    return rep
+    return cast("Reported", rep)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -108,7 +108,7 @@ def parse_claims(text: str, source: str, *, benchmarks: Collection[str] | None =
     if bad:
         raise ClaimsError(list(dict.fromkeys(f"{source}:{index.line(loc) or '?'}: {format_loc(loc)}: {msg}"
                                              for loc, msg in bad)))
-    return cf
+    return cast("ClaimsFile", cf)
 
 
 def load_claims(path: str | Path, *, benchmarks: Collection[str] | None = None,

@@ -75,10 +75,10 @@ class App(typer.Typer):
     """The evalkit command line's typer app (and sub-apps): help shows flags as flags."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cls=Group, **kwargs)  # type: ignore[arg-type]
+        super().__init__(cls=Group, **kwargs)  # type: ignore[arg-type]  # typer declares its own Group/Command classes; ours subclass them
 
     def command(self, *args: object, cls: type[TyperCommand] | None = None, **kwargs: object):  # noqa: ANN201
-        return super().command(*args, cls=cls or Command, **kwargs)  # type: ignore[arg-type]
+        return super().command(*args, cls=cls or Command, **kwargs)  # type: ignore[arg-type]  # typer declares its own Group/Command classes; ours subclass them
 
 
 app = App(add_completion=False, no_args_is_help=True,

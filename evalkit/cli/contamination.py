@@ -20,10 +20,17 @@ from evalkit.contamination import (
 )
 from evalkit.contamination.embed import EmbeddingUnavailable, Encoder
 from evalkit.spec.exclude import format_exclude
-from evalkit.spec.tasks import TaskError, load_questions
+from evalkit.spec.tasks import TaskError, benchmark_names, get_task, load_questions
 from evalkit.store import atomic_write_bytes
 
-DEFAULT_BENCHMARKS = ("aime24", "aime25", "math500", "gpqa_diamond")
+
+def _benchmarks_help() -> str:
+    """The default tasks, read from the task registry (all of them; the gated ones only with their data)."""
+    try:
+        every, gated = benchmark_names(), [n for n in benchmark_names() if n not in benchmark_names(True)]
+    except TaskError as e:
+        return f"comma-separated tasks [the tasks cannot be listed: {e}]"
+    return f"comma-separated tasks [default: {','.join(every)}; {','.join(gated)} only when its CSV is available]"
 
 
 def _ints(s: str, what: str) -> tuple[int, ...]:
@@ -37,14 +44,17 @@ def _ints(s: str, what: str) -> tuple[int, ...]:
 
 
 def _questions(names: list[str], defaults: bool, gpqa_csv: Path | None) -> list:
-    """The benchmarks' questions; with the default benchmarks, gpqa_diamond is skipped without its CSV."""
+    """The benchmarks' questions; with the default benchmarks, a gated task (gpqa_diamond) is skipped without
+    its CSV."""
     questions = []
     for name in names:
+        gated = False
         try:
-            questions += load_questions(name, data_path=str(gpqa_csv) if gpqa_csv and name == "gpqa_diamond" else None)
+            gated = not get_task(name).vendored
+            questions += load_questions(name, data_path=str(gpqa_csv) if gpqa_csv and gated else None)
         except TaskError as e:
-            if defaults and name == "gpqa_diamond":
-                err.print(f"skipping gpqa_diamond: {e}", highlight=False)
+            if defaults and gated:
+                err.print(f"skipping {name}: {e}", highlight=False)
                 continue
             _fail(str(e))
     return questions
@@ -59,8 +69,7 @@ def contamination(
     benchmarks: Annotated[
         str | None,
         typer.Option(
-            help="comma-separated tasks [default: aime24,aime25,math500,gpqa_diamond; "
-            "gpqa_diamond only when its CSV is available]"
+            help=_benchmarks_help()
         ),
     ] = None,
     gpqa_csv: Annotated[
@@ -87,7 +96,7 @@ def contamination(
     leakage; writes flagged.jsonl, flagged.txt (an exclude list for `evalkit report --exclude`), report.md
     and summary.json."""
     sizes = _ints(ngram, "--ngram")
-    names = [b.strip() for b in (benchmarks.split(",") if benchmarks else DEFAULT_BENCHMARKS) if b.strip()]
+    names = [b.strip() for b in (benchmarks.split(",") if benchmarks else benchmark_names()) if b.strip()]
     try:
         items = read_training(train, field, trace_field)
     except TrainingDataError as e:

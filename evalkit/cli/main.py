@@ -15,11 +15,13 @@ from rich.table import Table
 from evalkit.claims import KINDS, decide, load_reported, read_claims, to_json
 from evalkit.cli.common import App, app, console, fail, failing, observer, say, show
 from evalkit.cli.plan import print_doctor, print_flops, print_plan
+from evalkit.errors import EvalkitError
 from evalkit.generate.packs import PACKS, install, installed, pack_dir
 from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
-from evalkit.pipeline import ENGINES, EXECUTOR_KINDS, check_plan, check_store, grade_file, results_dir, run_sweep
+from evalkit.pipeline import EXECUTOR_KINDS, check_plan, check_store, engines, grade_file, results_dir, run_sweep
 from evalkit.pipeline import regrade as run_regrade
+from evalkit.records import ANSWER_TYPES
 from evalkit.report import build, load_results
 from evalkit.report.build import read_exclude_list
 from evalkit.report.claims import render_markdown
@@ -28,7 +30,7 @@ from evalkit.report.html import markdown_to_html
 from evalkit.report.provenance import banner, by_setting, figure_title, settings_across, slug, sources_of, test_doubles
 from evalkit.spec import build_plan, load_spec
 from evalkit.spec.shipped import REPORTED_FILE, locate
-from evalkit.spec.tasks import data_status, registry
+from evalkit.spec.tasks import answer_types, data_status, registry
 from evalkit.store import ResultStore, atomic_write_bytes, open_results
 from evalkit.store.compact import compact as run_compact
 from evalkit.view import export as write_export
@@ -44,8 +46,8 @@ def sweep(
     results: Annotated[Path, typer.Option(help="results root")] = Path("results"),
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; generate nothing")] = False,
     force: Annotated[bool, typer.Option("--force", help="regenerate shards that exist")] = False,
-    engine: Annotated[str, typer.Option(help="vllm, or scripted (a test double)")] = "vllm",
-    executor: Annotated[str | None, typer.Option(help="override the spec: local | slurm | submitit-local")] = None,
+    engine: Annotated[str, typer.Option(help=engines.help_text())] = "vllm",
+    executor: Annotated[str | None, typer.Option(help=f"override the spec: {' | '.join(EXECUTOR_KINDS)}")] = None,
     throughput: Annotated[float, typer.Option(help="--dry-run: generated tokens/s of one GPU (GPU time)")] = 2000.0,
     report: Annotated[bool, typer.Option(help="print the report after the sweep")] = True,
     exclude: Annotated[
@@ -70,8 +72,8 @@ def sweep(
     ] = False,
 ) -> None:
     """Run a sweep: generate, grade and store every (cell, seed) not yet in results/<sweep>/."""
-    if engine not in ENGINES:
-        fail(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine not in engines.run_kinds():
+        fail(f"--engine must be one of {', '.join(engines.run_kinds())}, got {engine!r}")
     if executor not in (None, *EXECUTOR_KINDS):
         fail(f"--executor must be one of {', '.join(EXECUTOR_KINDS)}, got {executor!r}")
     with failing():
@@ -262,12 +264,20 @@ def claims(
     say(f"wrote {out / 'claims.md'}" + (f", {out / 'claims.json'}" if as_json else "") + f" and {out / 'claims.html'}")
 
 
+def _grade_tasks() -> str:
+    """What a record's ``task`` may name, from the task registry."""
+    try:
+        return "|".join(answer_types())
+    except EvalkitError:  # a broken EVALKIT_TASKS_DIR: the command itself then names the problem
+        return "|".join(ANSWER_TYPES)
+
+
 @app.command()
 def grade(
     infile: Annotated[
         Path,
         typer.Argument(
-            help="JSONL: task (aime24|aime25|math500|gpqa|math|integer|mc), gold, and "
+            help=f"JSONL: task ({_grade_tasks()}), gold, and "
             "either response (a model's text) or answer (an already extracted "
             "answer, LaTeX or plain text, no $...$ or \\boxed{} needed)"
         ),

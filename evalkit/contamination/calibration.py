@@ -28,9 +28,7 @@ import numpy as np
 from evalkit.contamination.ngrams import NgramIndex
 from evalkit.contamination.normalize import embedding_text, words
 from evalkit.contamination.perturb import KINDS, paraphrase
-from evalkit.spec.tasks import QuestionText, load_questions
-
-CALIBRATION_TASKS = ("aime24", "aime25", "math500")
+from evalkit.spec.tasks import QuestionText, benchmark_names, load_questions
 
 
 def fold(q: QuestionText, k: int = 4) -> int:
@@ -65,9 +63,11 @@ def _subject(q: QuestionText) -> str:
 
 
 def build_calibration_set(questions: list[QuestionText] | None = None, seed: int = 0) -> CalibrationSet:
-    """Reference problems, paraphrases (one per kind; a perturbation that changes nothing is dropped)
-    and same-subject negatives, each assigned to the selection or held-out split."""
-    qs = questions if questions is not None else [q for t in CALIBRATION_TASKS for q in load_questions(t)]
+    """Reference problems (by default, of every task whose data is vendored), paraphrases (one per kind; a
+    perturbation that changes nothing is dropped) and same-subject negatives, each assigned to the selection
+    or held-out split."""
+    tasks = benchmark_names(vendored_only=True)
+    qs = questions if questions is not None else [q for t in tasks for q in load_questions(t)]
     rng = random.Random(seed)
     ref = [q for q in qs if fold(q) < 2]
     items: list[CalItem] = []

@@ -84,14 +84,14 @@ def stream_ticking(engine: Engine, initial: list[GenRequest], on_done: OnDone,
     hook, ``tick()`` at every engine step (a status also before any request finishes)."""
     hooked = tick is not None and hasattr(engine, "on_step")
     if hooked:
-        engine.on_step = tick  # type: ignore[attr-defined]
+        engine.on_step = tick  # type: ignore[attr-defined]  # on_step: the hook attribute checked with hasattr above
     if tick is not None:
         tick(force=True)
     try:
         stream(engine, initial, on_done)
     finally:
         if hooked:
-            engine.on_step = None  # type: ignore[attr-defined]
+            engine.on_step = None  # type: ignore[attr-defined]  # on_step: the hook attribute checked with hasattr above
     if tick is not None:
         tick(force=True)
 

@@ -126,8 +126,8 @@ def poisson_upper(lam: float, p: float = 1e-6) -> int:
 
 def _full(result: object) -> list[int]:
     """Generated ids with the sampled stop token (an EOS or stop id is a sampled token too)."""
-    ids = list(result.token_ids)  # type: ignore[attr-defined]
-    stop = result.stop_token  # type: ignore[attr-defined]
+    ids = list(result.token_ids)  # type: ignore[attr-defined]  # a logged generation (GenResult): typed object here to read logs of any engine
+    stop = result.stop_token  # type: ignore[attr-defined]  # a logged generation (GenResult): typed object here to read logs of any engine
     return ids + [stop] if stop is not None and stop >= 0 else ids
 
 
@@ -183,7 +183,7 @@ def compare_logs(log_a: Sequence[tuple], log_b: Sequence[tuple], *, tol: float, 
             pending.append(r)
             continue
         a, b = _full(twin), _full(o)
-        c = compare(a, twin.logprobs or [], b, o.logprobs or [], tol=tol, top_p=top_p,  # type: ignore[attr-defined]
+        c = compare(a, twin.logprobs or [], b, o.logprobs or [], tol=tol, top_p=top_p,  # type: ignore[attr-defined]  # a logged generation (GenResult): typed object here to read logs of any engine
                     temperature=r.temperature)
         comps.append(c)
         if c.position is not None:

@@ -4,7 +4,7 @@ Two functions carry most uses (after Math-Verify's parse/verify split): :func:`g
 one response, :func:`grade_many` for many in worker processes with hard timeouts.
 """
 
-from evalkit.grade.api import TASK_TYPES, grade_many
+from evalkit.grade.api import grade_many
 from evalkit.grade.cache import GradeCache, grade_cached
 from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.grade.equivalence import answer_classes, equivalent
@@ -20,7 +20,6 @@ from evalkit.grade.sandbox import Item, SandboxGrader
 
 __all__ = [
     "GRADER_VERSION",
-    "TASK_TYPES",
     "GradeCache",
     "GraderConfig",
     "Item",

@@ -8,9 +8,6 @@ from evalkit.grade.config import GraderConfig
 from evalkit.grade.sandbox import Item, SandboxGrader
 from evalkit.records import Grade
 
-TASK_TYPES = {"aime24": "integer", "aime25": "integer", "math500": "math", "gpqa": "mc", "gpqa_diamond": "mc",
-              "math": "math", "integer": "integer", "mc": "mc"}
-
 
 def grade_many(items: Sequence[Item], cfg: GraderConfig | None = None, *, workers: int = 1,
                timeout_s: float | None = None, max_memory_mb: int | None = 2048) -> list[Grade]:

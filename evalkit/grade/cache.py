@@ -75,7 +75,7 @@ def grade_cached(items: Sequence[Item], cfg: GraderConfig | None = None, *, work
             cache.put_many([items[i] for i in miss], fresh)
             for i, g in zip(miss, fresh, strict=True):
                 got[i] = g
-        return got, len(items) - len(miss)  # type: ignore[return-value]
+        return got, len(items) - len(miss)  # type: ignore[return-value]  # every None slot of `got` was filled from `fresh` above
     finally:
         if own:
             cache.close()

@@ -10,16 +10,10 @@ from evalkit.pipeline.batches import Batch, plan_batches
 from evalkit.pipeline.changes import check_store, plan_changes
 from evalkit.pipeline.checks import check_context, check_golds, check_plan
 from evalkit.pipeline.context import SweepContext, SweepResult, assign_classes
+from evalkit.pipeline.engines import ENGINES, EngineFactory, EngineKind, engine_kind
 from evalkit.pipeline.executors import EXECUTOR_KINDS, EXECUTORS, Executor, LocalExecutor, get_executor
 from evalkit.pipeline.grade_file import GradeFileError, GradeFileResult, grade_file
-from evalkit.pipeline.models import (
-    ENGINES,
-    EngineFactory,
-    load_model_config,
-    scripted_factory,
-    scripted_resolve,
-    vllm_factory,
-)
+from evalkit.pipeline.models import load_model_config, scripted_factory, scripted_resolve, server_factory, vllm_factory
 from evalkit.pipeline.observer import Collect, LineProgress, Observer, ProgressSink
 from evalkit.pipeline.regrade import RegradeResult, regrade
 from evalkit.pipeline.sweep import results_dir, run_sweep
@@ -30,6 +24,7 @@ __all__ = [
     "EXECUTOR_KINDS",
     "Batch",
     "EngineFactory",
+    "EngineKind",
     "Executor",
     "GradeFileError",
     "GradeFileResult",
@@ -46,6 +41,7 @@ __all__ = [
     "check_golds",
     "check_plan",
     "check_store",
+    "engine_kind",
     "get_executor",
     "grade_file",
     "load_model_config",
@@ -56,5 +52,6 @@ __all__ = [
     "run_sweep",
     "scripted_factory",
     "scripted_resolve",
+    "server_factory",
     "vllm_factory",
 ]

@@ -14,8 +14,9 @@ from evalkit.generate.packs import PACKS, installed, pack_dir, unavailable_model
 from evalkit.generate.server import ServerError, probe
 from evalkit.grade import gold_problem
 from evalkit.grade.verifiers import load_verifier
+from evalkit.pipeline.engines import ENGINES, model_kind, run_kind, selecting_kind
 from evalkit.pipeline.flops import ModelShape
-from evalkit.pipeline.models import ENGINES, engine_arg_names, load_model_config
+from evalkit.pipeline.models import load_model_config
 from evalkit.spec import Plan, SpecError
 
 
@@ -90,9 +91,8 @@ def check_models(plan: Plan, engine: str | None = "vllm") -> None:
     of the engine kind (when its argument list is known here; ``engine=None``: a caller's own engine
     factory, whose arguments evalkit cannot know), the parallel family's verifier loads."""
     spec = plan.spec
-    if engine is not None and engine not in ENGINES:
-        raise SpecError([f"engine must be one of {', '.join(ENGINES)}, got {engine!r}"])
-    known = engine_arg_names(engine) if engine is not None else None
+    if engine is not None:
+        run_kind(engine)
     bad: list[str] = []
     for i, entry in enumerate(spec.model_entries()):
         loc = _model_loc(plan, i)
@@ -101,10 +101,12 @@ def check_models(plan: Plan, engine: str | None = "vllm") -> None:
                 ModelShape.from_config(load_model_config(entry.flops_config))
             except (ValueError, KeyError, TypeError) as e:
                 bad.append(f"{spec.where(*loc, 'flops_config')}: {e}")
-        if entry.server is not None and entry.engine:
-            bad.append(f"{spec.where(*loc, 'engine')}: not used with `server:` (the server's own flags decide: "
-                       f"evalkit models serve <pack> -- <vLLM flags>)")
+        selected = selecting_kind(entry)
+        if selected is not None and selected.args_refused and entry.engine:
+            bad.append(f"{spec.where(*loc, 'engine')}: {selected.args_refused}")
             continue
+        kind = model_kind(engine, entry) if engine is not None else None
+        known = kind.arg_names() if kind is not None else None
         for key in entry.engine if known is not None else ():
             if key not in known:
                 bad.append(f"{spec.where(*loc, 'engine', key)}: not an argument of the {engine} engine "
@@ -180,13 +182,15 @@ def check_population_target(plan: Plan) -> None:
 
 
 def check_plan(plan: Plan, engine: str | None = "vllm") -> None:
-    """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded; with the
-    vllm engine, every model must be on disk (:func:`check_model_ids`) or served by servers that answer."""
+    """What ``evalkit sweep`` (and its dry run) refuse before anything is written or loaded; with an engine
+    kind that is not a test double, every model must be on disk (:func:`check_model_ids`) or served by
+    servers that answer."""
     if plan.unavailable:
         raise SpecError(list(plan.unavailable.values()))
     check_population_target(plan)
     check_models(plan, engine)
-    if engine == "vllm":
+    real = engine is not None and not ENGINES[engine].test_double
+    if real:
         check_model_ids(plan)
     check_golds(plan)
-    check_context(plan, check_servers(plan) if engine == "vllm" else None)
+    check_context(plan, check_servers(plan) if real else None)

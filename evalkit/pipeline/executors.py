@@ -1,11 +1,12 @@
-"""Where batches run: in this process (:class:`LocalExecutor`), or at the edge, by kind: a submitit
-job array (``submitit-local``) or a Slurm job array (``slurm``), in :mod:`evalkit.integrations.slurm`,
-loaded by name (:data:`EXECUTORS`) so that the pipeline does not depend on submitit or Slurm."""
+"""Where batches run, by kind (:data:`EXECUTORS`, the one table of them): in this process
+(:class:`LocalExecutor`), or at the edge: a submitit job array (``submitit-local``) or a Slurm job array
+(``slurm``), in :mod:`evalkit.integrations.slurm`, loaded by name so that the pipeline does not depend on
+submitit or Slurm."""
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Protocol
 
 from evalkit.pipeline.batches import Batch
 from evalkit.pipeline.context import SweepContext, SweepResult
@@ -13,9 +14,6 @@ from evalkit.pipeline.models import EngineFactory, Resolver
 from evalkit.pipeline.observer import Observer
 from evalkit.spec import Plan
 from evalkit.store import ResultStore
-
-ExecutorKind = Literal["local", "slurm", "submitit-local"]
-EXECUTOR_KINDS: tuple[str, ...] = get_args(ExecutorKind)
 
 
 class Executor(Protocol):
@@ -56,18 +54,21 @@ class LocalExecutor:
         return set()
 
 
-#: Executors at the edge, by kind: loaded by name so the pipeline does not depend on submitit or Slurm.
+#: The executors by kind, as ``module:class`` (a class taking ``wait``): loaded by name so that the pipeline does
+#: not depend on submitit or Slurm. A new executor is its module plus one line here; ``--executor`` and its
+#: help read this table.
 EXECUTORS: dict[str, str] = {
+    "local": "evalkit.pipeline.executors:LocalExecutor",
     "slurm": "evalkit.integrations.slurm.executor:SlurmExecutor",
     "submitit-local": "evalkit.integrations.slurm.arrays:SubmititExecutor",
 }
+EXECUTOR_KINDS: tuple[str, ...] = tuple(EXECUTORS)
 
 
 def get_executor(kind: str, wait: bool = False) -> Executor:
     """The executor of a kind; ``wait``: a detached one (Slurm) blocks until its jobs have left the queue."""
-    if kind == "local":
-        return LocalExecutor(wait)
     if kind not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")
     module, name = EXECUTORS[kind].split(":")
-    return getattr(importlib.import_module(module), name)(wait)
+    executor: Executor = getattr(importlib.import_module(module), name)(wait)
+    return executor

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.errors import EvalkitError
-from evalkit.grade import TASK_TYPES, GradeCache, GraderConfig, Item, grade_cached, grade_many
+from evalkit.grade import GradeCache, GraderConfig, Item, grade_cached, grade_many
 from evalkit.grade.stated import stated
 from evalkit.grade.verifiers import load_verifier
+from evalkit.records import AnswerType
+from evalkit.spec.tasks import answer_types
 from evalkit.store import atomic_write_bytes
 from evalkit.store.jsonl import json_objects
 
@@ -32,8 +34,9 @@ class GradeFileResult:
     unparsable_golds: dict[str, int] = field(default_factory=dict)  # gold -> records graded gold_unparsable
 
 
-def _check_record(rec: dict[str, Any], where: str) -> str:
-    """The key holding the text to grade (``response`` or ``answer``: exactly one); a clear error otherwise."""
+def _check_record(rec: dict[str, Any], where: str, types: dict[str, AnswerType]) -> str:
+    """The key holding the text to grade (``response`` or ``answer``: exactly one); a clear error otherwise.
+    ``types``: what ``task`` may name (:func:`evalkit.spec.tasks.answer_types`)."""
     for key in ("task", "gold"):
         if key not in rec:
             raise GradeFileError(f"{where}: missing key {key!r}")
@@ -44,8 +47,8 @@ def _check_record(rec: dict[str, Any], where: str) -> str:
     for key in ("task", "gold", text_keys[0]):
         if not isinstance(rec[key], str):
             raise GradeFileError(f"{where}: {key!r} must be a string")
-    if rec["task"] not in TASK_TYPES:
-        raise GradeFileError(f"{where}: task {rec['task']!r} is not one of {', '.join(TASK_TYPES)}")
+    if rec["task"] not in types:
+        raise GradeFileError(f"{where}: task {rec['task']!r} is not one of {', '.join(types)}")
     return text_keys[0]
 
 
@@ -53,11 +56,11 @@ def read_responses(infile: Path) -> tuple[list[dict[str, Any]], list]:
     """The records of a JSONL file (task, gold and response or answer) and their grading items."""
     if not infile.exists():
         raise GradeFileError(f"{infile}: no such file")
-    records, items = [], []
+    records, items, types = [], [], answer_types()
     for n, rec in json_objects(infile, GradeFileError):
-        key = _check_record(rec, f"{infile}:{n}")
+        key = _check_record(rec, f"{infile}:{n}", types)
         records.append(rec)
-        items.append(Item(rec[key], rec["gold"], TASK_TYPES[rec["task"]], is_answer=key == "answer"))
+        items.append(Item(rec[key], rec["gold"], types[rec["task"]], is_answer=key == "answer"))
     return records, items
 
 

@@ -1,9 +1,9 @@
-"""Models of a sweep: engine factories, model resolution, and the FLOPs model of each."""
+"""Models of a sweep: the engine kinds' factories (registered in :mod:`evalkit.pipeline.engines`), model
+resolution, and the FLOPs model of each."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,13 @@ from evalkit.generate.engine import vllm_arg_names
 from evalkit.generate.packs import PACKS, hub_offline, pack_dir, resolve_model
 from evalkit.generate.scripted import scripted_arg_names
 from evalkit.generate.server import ServerEngine
+from evalkit.pipeline.engines import EngineFactory as EngineFactory  # re-exported: the context and executors
+from evalkit.pipeline.engines import Resolver as Resolver
+from evalkit.pipeline.engines import engine_kind, model_kind
 from evalkit.pipeline.flops import ModelShape, sample_flops, span_flops
 from evalkit.records import Generation, Problem
 from evalkit.spec import Plan
 from evalkit.spec.schema import ModelEntry
-
-EngineFactory = Callable[[str, str, dict[str, Any], Plan], Any]  # (model id, path, engine args, plan)
-Resolver = Callable[[str], tuple[str, dict]]  # model id -> (path, info for the manifest)
 
 SHIPPED_CONFIGS = Path(__file__).resolve().parents[1] / "data" / "model_configs"
 
@@ -67,14 +67,38 @@ def flops_columns(shape: Any, gen: Generation, problem: Problem, n_samples: int,
             "flops_kv_read": float(f["kv_read"]), "flops_prompt": float(span_flops(shape, 0, gen.prompt_tokens))}
 
 
+def _entry(plan: Plan, model_id: str) -> ModelEntry | None:
+    return next((e for e in plan.spec.model_entries() if e.id == model_id), None)
+
+
+def scripted_resolve(model: str) -> tuple[str, dict[str, Any]]:
+    return model, {"kind": "scripted"}
+
+
+def default_resolve(model: str) -> tuple[str, dict[str, Any]]:
+    return resolve_model(model)
+
+
+@engine_kind("vllm", resolve=default_resolve, arg_names=vllm_arg_names)
 def vllm_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
-    """vLLM in this process, or, for a model with ``server:``, the engine over its running servers. vLLM
-    starts with the model hub offline: the model is on disk (``check_model_ids``), so it never waits on a hub."""
-    entry = next((e for e in plan.spec.model_entries() if e.id == model_id), None)
-    if entry is not None and entry.server is not None:
-        return server_engine(entry, path)
+    """vLLM in this process, or, for a model whose entry selects another kind (``server:``), that kind's
+    engine. vLLM starts with the model hub offline: the model is on disk (``check_model_ids``), so it never
+    waits on a hub."""
+    kind = model_kind("vllm", _entry(plan, model_id))
+    if kind.name != "vllm":
+        return kind.factory(model_id, path, engine_args, plan)
     with hub_offline():
         return VLLMEngine(path, engine_args, name=model_id)
+
+
+@engine_kind("server", resolve=default_resolve, arg_names=frozenset, selected_by="server",
+             args_refused="not used with `server:` (the server's own flags decide: "
+                          "evalkit models serve <pack> -- <vLLM flags>)")
+def server_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> ServerEngine:
+    """The engine over the model's running servers (its entry's ``server:``)."""
+    entry = _entry(plan, model_id)
+    assert entry is not None
+    return server_engine(entry, path)
 
 
 def server_engine(entry: ModelEntry, path: str) -> ServerEngine:
@@ -87,6 +111,7 @@ def server_engine(entry: ModelEntry, path: str) -> ServerEngine:
                         token_ids=s.token_ids)
 
 
+@engine_kind("scripted", resolve=scripted_resolve, arg_names=scripted_arg_names, test_double=True)
 def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan: Plan) -> Any:
     """The test double, knowing the gold of every problem of the plan."""
     golds = {}
@@ -95,23 +120,3 @@ def scripted_factory(model_id: str, path: str, engine_args: dict[str, Any], plan
             for p in sel.problems(seed):
                 golds[p.prompt] = p.gold
     return ScriptedEngine(golds=golds, **engine_args)
-
-
-def scripted_resolve(model: str) -> tuple[str, dict]:
-    return model, {"kind": "scripted"}
-
-
-def default_resolve(model: str) -> tuple[str, dict]:
-    return resolve_model(model)
-
-
-ENGINES: dict[str, tuple[EngineFactory, Resolver]] = {
-    "vllm": (vllm_factory, default_resolve),
-    "scripted": (scripted_factory, scripted_resolve),
-}
-
-
-def engine_arg_names(engine: str) -> frozenset[str] | None:
-    """The keys a model's ``engine:`` may hold for an engine kind (None: not known here, e.g. vLLM not
-    installed on the machine that plans a sweep for a GPU node)."""
-    return {"vllm": vllm_arg_names, "scripted": scripted_arg_names}[engine]()

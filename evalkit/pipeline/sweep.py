@@ -11,8 +11,9 @@ from evalkit.pipeline.batches import plan_batches
 from evalkit.pipeline.changes import check_store
 from evalkit.pipeline.checks import check_plan
 from evalkit.pipeline.context import SweepResult
+from evalkit.pipeline.engines import EngineFactory, Resolver, run_kind
 from evalkit.pipeline.executors import Executor, get_executor
-from evalkit.pipeline.models import ENGINES, EngineFactory, Resolver, default_resolve
+from evalkit.pipeline.models import default_resolve
 from evalkit.pipeline.observer import Observer, RunLog
 from evalkit.pipeline.provenance import git_commit, hardware, now, versions
 from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
@@ -39,10 +40,8 @@ def as_plan(sweep: Plan | SweepSpec | str | Path) -> Plan:
 
 def _engine(engine: str | EngineFactory, resolve: Resolver | None) -> tuple[EngineFactory, Resolver]:
     if isinstance(engine, str):
-        if engine not in ENGINES:
-            raise SpecError([f"engine must be one of {', '.join(ENGINES)}, got {engine!r}"])
-        factory, default = ENGINES[engine]
-        return factory, resolve or default
+        kind = run_kind(engine)
+        return kind.factory, resolve or kind.resolve
     return engine, resolve or default_resolve
 
 

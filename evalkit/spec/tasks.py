@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from evalkit.errors import EvalkitError
-from evalkit.records import Problem, stable_hash
+from evalkit.records import ANSWER_TYPES, AnswerType, Problem, stable_hash
 from evalkit.spec.shipped import TASKS_ENV, task_dirs
 
 GPQA_ENV = "EVALKIT_GPQA_CSV"
@@ -46,7 +46,7 @@ class TaskError(EvalkitError, ValueError):
 class TaskDef:
     name: str
     description: str
-    answer_type: str
+    answer_type: AnswerType
     prompt_template: str
     source: str  # "jsonl" or "gpqa_csv"
     path: Path | None
@@ -57,6 +57,19 @@ class TaskDef:
     expected_count: int | None = None
     grader: dict[str, Any] = field(default_factory=dict, hash=False)
     filter_fields: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other names ``evalkit grade`` accepts in a record's ``task``
+
+    @property
+    def vendored(self) -> bool:
+        """Its data ships with evalkit (a JSONL file, sha256-checked); gated data (GPQA) is the user's own."""
+        return self.source == "jsonl"
+
+
+def _answer_type(path: Path, raw: dict[str, Any]) -> AnswerType:
+    value = raw["answer_type"]
+    if value not in ANSWER_TYPES:
+        raise TaskError(f"{path}: answer_type {value!r} is not one of {', '.join(ANSWER_TYPES)}")
+    return cast(AnswerType, value)
 
 
 def _read_task_yaml(path: Path) -> TaskDef:
@@ -73,7 +86,7 @@ def _read_task_yaml(path: Path) -> TaskDef:
         return TaskDef(
             name=raw["name"],
             description=raw.get("description", ""),
-            answer_type=raw["answer_type"],
+            answer_type=_answer_type(path, raw),
             prompt_template=raw["prompt_template"],
             source=src,
             path=(path.parent / data["file"]) if data.get("file") else None,
@@ -84,6 +97,7 @@ def _read_task_yaml(path: Path) -> TaskDef:
             expected_count=data.get("count"),
             grader=raw.get("grader", {}) or {},
             filter_fields=tuple(raw.get("filter_fields", ())),
+            aliases=tuple(raw.get("aliases", ())),
         )
     except KeyError as e:
         raise TaskError(f"{path}: missing key {e.args[0]!r}") from None
@@ -113,6 +127,24 @@ def get_task(name: str) -> TaskDef:
     if name not in reg:
         raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(reg))}")
     return reg[name]
+
+
+def answer_types() -> dict[str, AnswerType]:
+    """What a record's ``task`` may name in a file to grade (``evalkit grade``), and the answer type each
+    grades as: every task (from its YAML), each task's aliases, and the answer types themselves."""
+    out: dict[str, AnswerType] = {}
+    for td in registry().values():
+        out[td.name] = td.answer_type
+        out.update(dict.fromkeys(td.aliases, td.answer_type))
+    out.update({t: t for t in ANSWER_TYPES})
+    return out
+
+
+def benchmark_names(vendored_only: bool = False) -> list[str]:
+    """The tasks, those with vendored data first (by name), then the gated ones; ``vendored_only``: only the
+    former (what runs without a user-supplied file)."""
+    tasks = sorted(registry().values(), key=lambda td: (not td.vendored, td.name))
+    return [td.name for td in tasks if td.vendored or not vendored_only]
 
 
 def sha256_file(path: Path) -> str:
@@ -160,7 +192,7 @@ def _load_jsonl(task: TaskDef) -> list[Problem]:
                 problem_id=pid,
                 prompt=_render(task, row[task.problem_field]),
                 gold=str(row[task.answer_field]),
-                answer_type=task.answer_type,  # type: ignore[arg-type]
+                answer_type=task.answer_type,
                 meta=meta,
             )
         )

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pyarrow as pa
@@ -290,7 +290,7 @@ class ResultStore:
         table = to_table(list(rows))
         if TEXT_FILE in raw.schema.names:
             cols = {n: raw.column(n).to_pylist() for n in REF_NAMES}
-            refs: dict[str, list] = {n: [] for n in REF_NAMES}
+            refs: dict[str, list[Any]] = {n: [] for n in REF_NAMES}
             for r in rows:
                 i = where[(r.problem_id, r.sample)]
                 same = all(getattr(r, c) == getattr(old[i], c) for c in SHARED)
@@ -369,7 +369,7 @@ class ResultStore:
     def read_manifest(self) -> dict[str, Any]:
         if not self.manifest_path.exists():
             return {}
-        return json.loads(self.manifest_path.read_text())
+        return cast("dict[str, Any]", json.loads(self.manifest_path.read_text()))
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         manifest = dict(manifest, schema_version=SCHEMA_VERSION)
@@ -378,7 +378,7 @@ class ResultStore:
     def read_cells(self) -> dict[str, Any]:
         if not self.cells_path.exists():
             return {}
-        return json.loads(self.cells_path.read_text())
+        return cast("dict[str, Any]", json.loads(self.cells_path.read_text()))
 
     def write_cells(self, cells: dict[str, Any]) -> None:
         atomic_write_json(self.cells_path, cells)

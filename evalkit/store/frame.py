@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -126,7 +126,7 @@ class CellColumns:
     @classmethod
     def of_row(cls, row: pd.Series) -> CellColumns:
         return cls(cell_id=str(row[Col.CELL_ID]), task=str(row[Col.TASK]), model=str(row[Col.MODEL]),
-                   method=str(row[Col.METHOD]), n_samples=int(row[Col.N_SAMPLES]),  # type: ignore[arg-type]
+                   method=str(row[Col.METHOD]), n_samples=int(row[Col.N_SAMPLES]),  # type: ignore[arg-type]  # pandas: a stored method string is one of Method (the store writes no other)
                    cap=_int_or_none(row[Col.CAP]), n_ignore=int(row[Col.N_IGNORE]), control=str(row[Col.CONTROL]),
                    min_tokens=int(row[Col.MIN_TOKENS]))
 
@@ -139,7 +139,7 @@ class _Column:
 
     def __get__(self, obj: Samples | None, owner: type | None = None) -> pd.Series:
         if obj is None:  # looked up on the class (help(), introspection)
-            return self  # type: ignore[return-value]
+            return self
         return obj.frame[self.name]
 
 
@@ -160,7 +160,7 @@ class Samples:
 
     @property
     def empty(self) -> bool:
-        return self.frame.empty
+        return cast("bool", self.frame.empty)
 
     def has(self, name: str) -> bool:
         """The frame has the column (a frame of some columns only, such as the viewer's index)."""

@@ -21,7 +21,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 
@@ -160,7 +160,7 @@ class SampleRow:
 
 def _stored(value: Any) -> Any:
     """A field's value as stored: a grade reason as its text; everything else as it is."""
-    return reason_text(value) if isinstance(value, Enum | GradeError) else value
+    return reason_text(value) if isinstance(value, Enum | GradeError) else value  # type: ignore[arg-type]  # any Enum is stored as its .value, which is all reason_text reads
 
 
 _ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
@@ -173,7 +173,7 @@ def _stored_type(t: Any) -> type:
         return kinds.pop() if len(kinds) == 1 else object
     if t is GradeError or (isinstance(t, type) and issubclass(t, str)):
         return str
-    return t
+    return cast("type", t)
 
 
 def _arrow_type(hint: Any) -> pa.DataType:

@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from threading import Lock
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -133,7 +134,7 @@ def blobs_table(enc: Encoded) -> pa.Table:
 
 def ref_arrays(enc: Encoded, rows: Sequence[int], rel: str | None) -> dict[str, pa.Array]:
     """The reference columns of ``rows`` (indices into ``enc.refs``); ``rel`` the text file's name."""
-    cols: dict[str, list] = {n: [] for n in REF_NAMES}
+    cols: dict[str, list[Any]] = {n: [] for n in REF_NAMES}
     for i in rows:
         refs = enc.refs[i]
         cols[TEXT_FILE].append(rel if any(refs.values()) else None)
@@ -167,7 +168,7 @@ class _Blobs:
             self.files[key] = texts
             while len(self.files) > self.size:
                 self.files.popitem(last=False)
-        return texts
+        return cast("list[str]", texts)
 
 
 BLOBS = _Blobs()
@@ -256,12 +257,12 @@ def contains(table: pa.Table | pa.RecordBatch, col: str, needle: str, root: Path
     text of up to ``OVERLAP + 1`` characters across it); a longer text is checked across the prefix's end."""
     hit = pc.match_substring(pc.fill_null(table.column(col), ""), needle).to_numpy(zero_copy_only=False).copy()
     if col not in SHARED or TEXT_FILE not in table.schema.names or not needle:
-        return hit
+        return cast("np.ndarray", hit)
     b_name, n_name, t_name = ref_columns(col)
     files = table.column(TEXT_FILE)
     has = np.asarray(pc.and_(files.is_valid(), table.column(b_name).is_valid()).to_numpy(zero_copy_only=False))
     if not has.any():
-        return hit
+        return cast("np.ndarray", hit)
     hit |= has & pc.fill_null(pc.match_substring(table.column(t_name), needle), False).to_numpy(zero_copy_only=False)
     blob = pc.fill_null(table.column(b_name), 0).to_numpy(zero_copy_only=False)
     length = pc.fill_null(table.column(n_name), 0).to_numpy(zero_copy_only=False)
@@ -283,4 +284,4 @@ def contains(table: pa.Table | pa.RecordBatch, col: str, needle: str, root: Path
         for i in np.flatnonzero(has & ~hit):
             f, b, end = names[file_of[i]], int(blob[i]), int(length[i])
             hit[i] = needle in BLOBS.get(root / f)[b][max(0, end - n + 1): end] + (tails[i] or "")
-    return hit
+    return cast("np.ndarray", hit)

@@ -3,6 +3,7 @@ most seeds, else from the published multi-seed result with the most seeds."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -80,7 +81,7 @@ def _published(rep: Reported, p: SeedVariance, alpha: float) -> Verdict | None:
     return Verdict(SUPPORTED if k >= p.min_seeds else INCONCLUSIVE, intervals={"sd": sd_iv}, numbers=numbers)
 
 
-def _published_details(x: dict[str, Any], p: SeedVariance, sd: float) -> list[str]:
+def _published_details(x: Mapping[str, Any], p: SeedVariance, sd: float) -> list[str]:
     n, m, k, share = x["n"], x["mean"], x["k"], x["share_between"]
     lines = [f"The largest seed SD {n} problems allow is {100 * x['max_sd']:.1f} points (every problem a fair coin), "
              f"{100 * x['max_sd_at_mean']:.1f} at a mean of {pct(m)}; {100 * sd:.1f} is {x['share_of_max_sd']:.0%} of "

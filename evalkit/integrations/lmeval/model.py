@@ -264,8 +264,8 @@ class EvalkitLM(LM):
             head = tok.decode(g.thinking_ids + g.forced_ids)
             answer = g.response[len(head):] if g.response.startswith(head) else tok.decode(g.answer_ids)
             texts[i] = fmt.start + head + apply_until(answer, specs[i].until)
-        self.last_generations = [(it, g, t) for it, g, t in zip(items, gens, texts, strict=True)]  # type: ignore[misc]
-        return texts  # type: ignore[return-value]
+        self.last_generations = [(it, g, t) for it, g, t in zip(items, gens, texts, strict=True)]  # type: ignore[misc]  # texts[i] is set for every item above
+        return texts  # type: ignore[return-value]  # texts[i] is set for every item above
 
     def _seed(self, sp: LmEvalGen) -> int:
         return self.seed if sp.seed is None else sp.seed

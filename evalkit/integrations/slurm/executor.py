@@ -87,7 +87,7 @@ class SweepTask(Checkpointable):
 class PlainTask(SweepTask):
     """A task that is not requeued (``requeue: false``)."""
 
-    def checkpoint(self, batches: list[Batch]) -> None:  # type: ignore[override]
+    def checkpoint(self, batches: list[Batch]) -> None:  # type: ignore[override]  # submitit calls checkpoint with the task's own arguments: the batches
         return None
 
 
