@@ -220,3 +220,70 @@ def test_a_sweep_served_by_the_standin_stores_the_rows_of_the_scripted_engine(tm
     for name in a:
         pd.testing.assert_frame_equal(a[name].drop(columns=["n_suppressed"]), b[name].drop(columns=["n_suppressed"]),
                                       obj=name)
+
+
+def test_a_served_request_goes_to_a_connection_pool_with_a_free_connection() -> None:
+    """64 requests in flight over two pools of 32 connections: 32 long ones (held by the server) on one
+    pool and 32 short ones on the other. Each short one's follow-up must take a connection the short ones
+    freed. The server holds the long ones until it has answered all 32 follow-ups, so a follow-up queued
+    in the pool of the long ones would wait for ever: the server then lets them go after 60 s and says so."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from evalkit.generate import GenRequest
+    from evalkit.generate.server import ServerEngine
+    from tests.conftest import load_benchmark
+
+    standin = load_benchmark("standin_server")
+    LONG, SHORT, LATE = 500, 5, 7
+
+    class Holding(standin.StandIn):
+        late, forced, release = 0, False, None
+
+        async def completions(self, request: web.Request) -> web.Response:
+            max_tokens = json.loads(await request.read()).get("max_tokens")
+            if max_tokens == LONG:
+                try:
+                    await asyncio.wait_for(self.release.wait(), 60)
+                except TimeoutError:
+                    self.forced = True
+            out = await super().completions(request)
+            if max_tokens == LATE:
+                self.late += 1
+                if self.late == 32:
+                    self.release.set()
+            return out
+
+    loop = asyncio.new_event_loop()
+    server = Holding(ScriptedEngine(), "scripted", 0.0, 64, 4096)
+    runner = web.AppRunner(standin.app(server), access_log=None)
+
+    async def start() -> int:
+        server.release = asyncio.Event()
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner.addresses[0][1]
+
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    engine = ServerEngine([f"http://127.0.0.1:{port}/v1"], "scripted", concurrency=64)
+    try:
+        prompt = tuple(engine.tokenizer.encode("Think about it."))
+        first = [GenRequest(prompt, LONG if k % 2 else SHORT, seed=k) for k in range(64)]
+        done: list[int] = []
+
+        def on_done(r: GenRequest, _res: object) -> list[GenRequest]:
+            done.append(r.max_tokens)
+            return [GenRequest(prompt, LATE, seed=1000 + r.seed)] if r.max_tokens == SHORT else []
+
+        engine.stream(first, on_done)
+        assert sorted(done) == [SHORT] * 32 + [LATE] * 32 + [LONG] * 32
+        assert not server.forced  # the follow-ups never waited behind the long requests
+        assert len(engine.replicas[0].clients) == 2
+    finally:
+        engine.close()
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
