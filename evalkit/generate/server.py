@@ -535,8 +535,8 @@ class ServerEngine:
                 raise _Down
             try:
                 # the least busy pool: it has a free connection whenever the semaphore let the request in
-                # (round robin sent a new request to a pool whose connections all ran long requests, where it
-                # waited while other pools had free ones: 256 held, 220 running on the server; issue #37)
+                # (round robin queued requests in pools whose connections all ran long requests while other
+                # pools had free ones: the server ran fewer than `concurrency`; benchmarks/fill_results.md)
                 k = min(range(len(rep.clients)), key=rep.busy.__getitem__)
                 rep.busy[k] += 1
                 try:
