@@ -6,10 +6,10 @@ vLLM's OpenAI server (benchmarks/standin_server.py), on ``sweeps/aime_budget.yam
 
 ``emulate`` prints the requests in flight over time (the stand-in's running count, sampled every
 0.25 s; its maximum; and the share of time with >= 240 running among the time with >= 240 ready,
-i.e. routed by the client and unfinished), the wall time of generation against the bound
-max(generated tokens / (256 x 60), longest chain / 60), where a tree's chain is the tokens generated
-one after another by its thinking segments and its longest answer. ``--max-in-flight 1`` is evalkit
-before issue #37 (one batch, i.e. one seed's trees, at a time).
+i.e. asked for by the trees and unfinished, sent or held back by the filled run), the wall time of
+generation against the bound max(generated tokens / (256 x 60), longest chain / 60), where a tree's
+chain is the tokens generated one after another by its thinking segments and its longest answer.
+``--max-in-flight 1`` is evalkit before issue #37 (one batch, i.e. one seed's trees, at a time).
 
 ``ceiling`` prints the generated tokens/s of one evalkit process and the CPU it used; ``--profile``
 adds the functions that cost most (cProfile).
@@ -41,9 +41,11 @@ import httpx
 import pandas as pd
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the evalkit of this checkout
+
 from evalkit.generate.scripted import CharTokenizer
 from evalkit.generate.server import ServerEngine
-from evalkit.pipeline import run_sweep
+from evalkit.pipeline import context, run_sweep
 from evalkit.pipeline.models import server_engine
 from evalkit.pipeline.observer import Collect
 from evalkit.store import ResultStore
@@ -77,17 +79,24 @@ def start_standin(spec: Path, rate: float, p_end: float) -> tuple[subprocess.Pop
 
 
 class Sampler(threading.Thread):
-    """Every 0.25 s: (time, requests the client has routed and not finished, requests the server runs)."""
+    """Every 0.25 s: (time, requests ready to send, requests the server runs). Ready: asked for by the
+    run's trees and not finished, whether sent or held back by the filled run (evalkit before issue #37
+    held nothing back: there, the requests the client had routed and not finished)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(daemon=True)
         self.url, self.engine, self.stop, self.log = url.removesuffix("/v1"), None, threading.Event(), []
+        self.fill: Any = None  # the running FillRun, where there is one
 
     def run(self) -> None:
         with httpx.Client(timeout=5.0) as c:
             while not self.stop.wait(0.25):
                 eng: ServerEngine | None = self.engine
-                ready = sum(r.load for r in eng.replicas) if eng is not None else 0
+                fill = self.fill
+                if fill is not None and hasattr(fill, "ready"):
+                    ready = fill.ready
+                else:
+                    ready = sum(r.load for r in eng.replicas) if eng is not None else 0
                 text = c.get(f"{self.url}/metrics").text
                 running = int(float(next(x for x in text.splitlines() if "num_requests_running" in x).split()[-1]))
                 self.log.append((time.perf_counter(), ready, running))
@@ -122,8 +131,17 @@ def sweep(tmp: Path, args: argparse.Namespace, rate: float, sampler: Sampler | N
             sampler.engine = eng
         return eng
 
+    real_fill = context.FillRun
+
+    class Watched(real_fill):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, **k)
+            if sampler is not None:
+                sampler.fill = self
+
     try:
         spec = write_spec(tmp, url, args.seeds, args.max_in_flight)
+        context.FillRun = Watched  # the sampler reads what the run holds ready
         if sampler is not None:
             sampler.url = url.removesuffix("/v1")
             sampler.start()
@@ -136,6 +154,7 @@ def sweep(tmp: Path, args: argparse.Namespace, rate: float, sampler: Sampler | N
             prof.disable()
         wall, cpu1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF)
     finally:
+        context.FillRun = real_fill
         if sampler is not None:
             sampler.stop.set()
         proc.terminate()

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from evalkit.generate import Job, ScriptedEngine, run_trees
-from evalkit.generate.fill import Unit, run_units
+from evalkit.generate.fill import FillRun, Unit, run_units
 from evalkit.generate.forcing import BudgetError, _Texts
 from evalkit.pipeline import run_sweep, scripted_factory, scripted_resolve
 from evalkit.pipeline.observer import Collect
@@ -223,3 +223,124 @@ def test_a_sweep_served_by_the_standin_stores_the_rows_of_the_scripted_engine(tm
     for name in a:
         pd.testing.assert_frame_equal(a[name].drop(columns=["n_suppressed"]), b[name].drop(columns=["n_suppressed"]),
                                       obj=name)
+
+
+def test_a_served_request_goes_to_a_connection_pool_with_a_free_connection() -> None:
+    """64 requests in flight over two pools of 32 connections: 32 long ones (held by the server) on one
+    pool and 32 short ones on the other. Each short one's follow-up must take a connection the short ones
+    freed. The server holds the long ones until it has answered all 32 follow-ups, so a follow-up queued
+    in the pool of the long ones would wait for ever: the server then lets them go after 60 s and says so."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    from evalkit.generate import GenRequest
+    from evalkit.generate.server import ServerEngine
+    from tests.conftest import load_benchmark
+
+    standin = load_benchmark("standin_server")
+    LONG, SHORT, LATE = 500, 5, 7
+
+    class Holding(standin.StandIn):
+        late, forced, release = 0, False, None
+
+        async def completions(self, request: web.Request) -> web.Response:
+            max_tokens = json.loads(await request.read()).get("max_tokens")
+            if max_tokens == LONG:
+                try:
+                    await asyncio.wait_for(self.release.wait(), 60)
+                except TimeoutError:
+                    self.forced = True
+            out = await super().completions(request)
+            if max_tokens == LATE:
+                self.late += 1
+                if self.late == 32:
+                    self.release.set()
+            return out
+
+    loop = asyncio.new_event_loop()
+    server = Holding(ScriptedEngine(), "scripted", 0.0, 64, 4096)
+    runner = web.AppRunner(standin.app(server), access_log=None)
+
+    async def start() -> int:
+        server.release = asyncio.Event()
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner.addresses[0][1]
+
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    engine = ServerEngine([f"http://127.0.0.1:{port}/v1"], "scripted", concurrency=64)
+    try:
+        prompt = tuple(engine.tokenizer.encode("Think about it."))
+        first = [GenRequest(prompt, LONG if k % 2 else SHORT, seed=k) for k in range(64)]
+        done: list[int] = []
+
+        def on_done(r: GenRequest, _res: object) -> list[GenRequest]:
+            done.append(r.max_tokens)
+            return [GenRequest(prompt, LATE, seed=1000 + r.seed)] if r.max_tokens == SHORT else []
+
+        engine.stream(first, on_done)
+        assert sorted(done) == [SHORT] * 32 + [LATE] * 32 + [LONG] * 32
+        assert not server.forced  # the follow-ups never waited behind the long requests
+        assert len(engine.replicas[0].clients) == 2
+    finally:
+        engine.close()
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+
+
+class VirtualServer:
+    """A server of ``slots`` sequences in virtual time: each generates one of the scripted engine's tokens per
+    time step, and requests beyond the slots wait in the order they came (as in vLLM's queue or the served
+    engine's semaphore)."""
+
+    def __init__(self, inner: ScriptedEngine, slots: int) -> None:
+        self.inner, self.slots = inner, slots
+        self.tokenizer, self.max_model_len, self.name = inner.tokenizer, inner.max_model_len, "virtual"
+        self.now = self.tokens = 0
+
+    def stream(self, initial: list, on_done) -> None:
+        import heapq
+        import itertools
+        from collections import deque
+
+        queue, running, order = deque(initial), [], itertools.count()
+        while queue or running:
+            while queue and len(running) < self.slots:
+                r = queue.popleft()
+                res = self.inner.generate([r])[0]
+                n = len(res.token_ids) + (res.stop_token is not None)
+                heapq.heappush(running, (self.now + n, next(order), r, res))
+                self.tokens += n
+            self.now, _, r, res = heapq.heappop(running)
+            queue.extend(on_done(r, res))
+
+
+def test_a_filled_run_ends_near_max_of_capacity_and_longest_chain() -> None:
+    """Trees of caps up to 600 tokens with up to 4 ignored ends, 10 seeds x 4 problems, on a server of 16
+    sequences: the run ends within 15% of max(tokens / 16, the longest chain of requests), the chain being
+    how long the run takes on a server without a limit. What does it: holding requests back and sending
+    those with the most budget left first, every unit admitted early. One unit after another, each
+    request sent as it came, left the last seeds' long chains to run alone at the end (1.29x). Whenever
+    16 requests were ready (sent or held), 16 were sent."""
+    probs = make_problems(4)
+    cells = [make_cell(cap=cap, k=k, answer_max=20) for cap in (150, 600) for k in (0, 1, 4)]
+    units = [Unit(s, [Job(c, p, s) for c in cells for p in probs], [0] * 24) for s in range(10)]
+    golds = {p.prompt: p.gold for p in probs}
+    server, unlimited = (VirtualServer(ScriptedEngine(golds=golds, p_end=0.008), n) for n in (16, 10**9))
+    out: dict[int, list] = {}
+    run = FillRun(server, iter(units), max_in_flight=16, on_complete=lambda u, g: out.__setitem__(u.tag, g),
+                  on_error=lambda u, e: out.__setitem__(u.tag, e))
+    run.stats.in_flight_log = []
+    run.run()
+    got = [out[s] for s in range(10)]
+    assert all(sent >= min(16, ready) for _, sent, ready in run.stats.in_flight_log)
+    run_units(unlimited, units, max_in_flight=10**9)
+    alone = ScriptedEngine(golds=golds, p_end=0.008)
+    assert [untimed(g) for g in got] == [untimed(run_trees(alone, u.jobs)) for u in units]
+    assert server.tokens == unlimited.tokens
+    bound = max(server.tokens / 16, unlimited.now)
+    assert server.now <= 1.15 * bound, (server.now, server.tokens / 16, unlimited.now)

@@ -231,14 +231,16 @@ class _Texts:
 class _Dispatch:
     """Requests of a run: identical requests run once, and a finished request's result goes to every
     callback that asked for it (also to those that ask later). ``finish`` returns the requests asked
-    for in the meantime, which the engine starts at once."""
+    for in the meantime, which the engine starts at once. ``left[id(request)]``: the thinking budget its
+    tree had left when it was first asked for (what a filled run orders requests by)."""
 
     def __init__(self) -> None:
         self.waiting: dict[GenRequest, list[Callable[[GenResult], None]]] = {}
         self.results: dict[GenRequest, GenResult] = {}
         self.outbox: list[GenRequest] = []
+        self.left: dict[int, int] = {}
 
-    def ask(self, req: GenRequest, cb: Callable[[GenResult], None]) -> None:
+    def ask(self, req: GenRequest, cb: Callable[[GenResult], None], left: int = 0) -> None:
         if req in self.results:
             cb(self.results[req])
         elif req in self.waiting:
@@ -246,6 +248,7 @@ class _Dispatch:
         else:
             self.waiting[req] = [cb]
             self.outbox.append(req)
+            self.left[id(req)] = left
 
     def take(self) -> list[GenRequest]:
         out, self.outbox = self.outbox, []
@@ -381,6 +384,12 @@ class TreeScheduler:
         """A request of this scheduler finished: its follow-ups."""
         return self.disp.finish(req, res)
 
+    def budget_left(self, req: GenRequest) -> int:
+        """The thinking budget the tree of ``req`` (a request :meth:`start` or :meth:`on_done` just
+        returned) had left when it asked for it: the most that may still follow in its chain. Once per
+        request."""
+        return self.disp.left.pop(id(req), 0)
+
     @property
     def complete(self) -> bool:
         return len(self.answers) == len(self.jobs)
@@ -515,7 +524,7 @@ class TreeScheduler:
         if not t.done:
             req = _think_request(t, self.prep[t.think_format])
             if req is not None:
-                self.disp.ask(req, partial(self.on_segment, t, time.perf_counter()))
+                self.disp.ask(req, partial(self.on_segment, t, time.perf_counter()), t.cap - len(t.thinking))
         self.answer_when_ready(t)
         if t.done and t.rejected:
             members, t.rejected = t.rejected, []
@@ -587,7 +596,7 @@ class TreeScheduler:
             top_p=j.cell.sampling.top_p,
             stop_token_ids=p.eos_ids,
         )
-        self.disp.ask(req, partial(self.on_answer, i, time.perf_counter()))
+        self.disp.ask(req, partial(self.on_answer, i, time.perf_counter()), t.cap - len(t.thinking))
 
     def on_answer(self, i: int, asked: float, res: GenResult) -> None:
         """Job ``i``'s answer finished."""
