@@ -22,7 +22,8 @@ the finished sweep (scripted engine; nothing to generate; ``--no-report``), stat
 claims, the viewer's index / problem / sample / search (a probe process starts ``evalkit view``'s server
 and asks it over HTTP; "answer s" is the request alone, "wall s" includes start-up; "search" looks for a
 word in no text, so it scans every text, "search-hits" for a common one, so it stops at the first page of
-hits) and ``view --export``.
+hits) and ``view --export``; then the served engine's ceiling (``benchmarks/fill.py ceiling``: one evalkit
+process against the stand-in of vLLM's server answering at once, its generated tokens/s).
 A command over ``--timeout`` is killed and shown as such.
 """
 
@@ -239,6 +240,8 @@ def commands(results: Path, spec: Path, scratch: Path) -> list[tuple[str, list[s
         *((f"view {k}", [py, me, "--probe", k, str(results)])
           for k in ("index", "problem", "sample", "search", "search-hits")),
         ("view --export", [*cli, "view", str(results), "--export", str(scratch / "export")]),
+        # the served engine's ceiling: one evalkit process against the stand-in answering at once
+        ("served ceiling", [py, str(Path(me).parent / "fill.py"), "ceiling", "--seeds", "8"]),
     ]
 
 
@@ -303,10 +306,14 @@ def run(base: Path, rows: int, max_tokens: int, timeout: float, only: str | None
         elif name == "view --export":
             b, f = store_size(scratch / "export")
             note = f"{b / 1e6:,.0f} MB in {f:,} files"
+        elif name == "served ceiling":
+            said = [x for x in r["stdout"].splitlines() if x.startswith("generated ")]
+            note = said[-1].split(": ", 1)[-1] if said else ""
         elif name == "compact":
             b, f = store_size(results)
             note = f"store {b / 1e6:,.0f} MB in {f:,} files after"
-        line = f"| {name} | {n_rows:,} | {r['wall']:.1f} | {r['rss_mb']:,.0f} | {answer} | {note} |"
+        rows_of = "7,200 (its own grid, 8 seeds)" if name == "served ceiling" else f"{n_rows:,}"
+        line = f"| {name} | {rows_of} | {r['wall']:.1f} | {r['rss_mb']:,.0f} | {answer} | {note} |"
         print(line, flush=True)
         lines.append(line)
     shutil.rmtree(scratch, ignore_errors=True)
