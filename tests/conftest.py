@@ -41,10 +41,12 @@ def hub_cache_entry(cache: Path, repo_id: str, commit: str = "0" * 40) -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_grade_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Tests never touch the user's verdict cache."""
+    """Tests never touch the user's verdict cache, nor this machine's record of measured tok/s."""
     import os
 
-    os.environ["EVALKIT_GRADE_CACHE"] = str(tmp_path_factory.mktemp("cache") / "grades.sqlite")
+    cache = tmp_path_factory.mktemp("cache")
+    os.environ["EVALKIT_GRADE_CACHE"] = str(cache / "grades.sqlite")
+    os.environ["EVALKIT_THROUGHPUT"] = str(cache / "throughput.json")
 
 
 @pytest.fixture

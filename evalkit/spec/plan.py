@@ -113,13 +113,54 @@ class Plan:
 
     def token_upper_bound(self, max_model_len: int | None = None) -> int | None:
         """Upper bound on generated tokens (thinking incl. controls, plus answer); None if unbounded."""
+        return self._cell_bound(self.cells, max_model_len)
+
+    def _cell_bound(self, cells: list[Cell], max_model_len: int | None) -> int | None:
         total = 0
-        for c in self.cells:
+        for c in cells:
             n = self.problem_counts.get(c.task)
             cap = c.forcing.cap if c.forcing.cap is not None else max_model_len
             if n is None or cap is None:
                 return None
             total += n * len(self.seeds) * c.n_samples * (cap + c.sampling.answer_max_tokens)
+        return total
+
+    def tree_token_bound(self, max_model_len: int | None = None, model: str | None = None) -> int | None:
+        """Upper bound on generated tokens with trajectory trees (``reuse``, the default): cells that
+        differ only in cap, ignores and answer budget share one trajectory per (problem, seed, sample)
+        and control sequence (as :meth:`evalkit.generate.forcing.TreeRun.plant` groups them), which
+        thinks to the largest cap and gives each cell its answer. Rejection cells count every attempt.
+        Without ``reuse``: the per-cell bound. ``model``: its cells only. None if unbounded."""
+        cells = [c for c in self.cells if model is None or c.model == model]
+        if not self.spec.reuse:
+            return self._cell_bound(cells, max_model_len)
+        groups: dict[tuple, dict[tuple, list[Cell]]] = {}
+        total = 0
+        for c in cells:
+            n = self.problem_counts.get(c.task)
+            cap = c.forcing.cap if c.forcing.cap is not None else max_model_len
+            if n is None or cap is None:
+                return None
+            if c.max_attempts:  # every attempt may run to its cap
+                total += n * len(self.seeds) * c.max_attempts * (cap + 1 + c.sampling.answer_max_tokens)
+                continue
+            key = (c.task, c.model, c.think_format, c.sampling.temperature, c.sampling.top_p, c.forcing.min_tokens)
+            sub = groups.setdefault(key, {})
+            if c.forcing.n_ignore:
+                sub.setdefault(c.forcing.controls, []).append(c)
+        for c in cells:
+            if c.max_attempts or c.forcing.n_ignore:
+                continue
+            sub = groups[(c.task, c.model, c.think_format, c.sampling.temperature, c.sampling.top_p,
+                          c.forcing.min_tokens)]
+            sub.setdefault(next(iter(sub), ()), []).append(c)
+        for (task, *_), sub in groups.items():
+            n = self.problem_counts[task] or 0
+            for members in sub.values():
+                for s in range(max(c.n_samples for c in members)):  # a tree per sample index
+                    ms = [c for c in members if c.n_samples > s]
+                    cap = max(c.forcing.cap if c.forcing.cap is not None else max_model_len or 0 for c in ms)
+                    total += n * len(self.seeds) * (cap + sum(c.sampling.answer_max_tokens for c in ms))
         return total
 
 
