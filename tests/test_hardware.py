@@ -55,3 +55,10 @@ def test_a_cpu_engine_gets_a_fixed_kv_cache_unless_a_fraction_is_given(monkeypat
     both = engine_mod.engine_args(False, {"gpu_memory_utilization": 0.1, "kv_cache_memory_bytes": "512M"})
     assert both["kv_cache_memory_bytes"] == "512M"
     assert "kv_cache_memory_bytes" not in engine_mod.engine_args(True)  # CUDA: vLLM's own profiling
+
+
+def test_the_contamination_embedder_uses_the_same_probe() -> None:
+    from evalkit.generate.hardware import native_bf16
+
+    assert native_bf16(ZEN4) and native_bf16(SPR) and not native_bf16(AVX2) and not native_bf16(AVX512)
+    assert native_bf16({"asimd", "bf16"}) and not native_bf16({"asimd", "bf16"}, x86_only=True)

