@@ -13,8 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -306,20 +304,37 @@ def test_two_replicas_prefix_affinity(server_a, server_b) -> None:
 
 
 def test_kill_9_mid_batch_restart_rerun_equals_an_uninterrupted_run(server_b, uninterrupted, tmp_path: Path) -> None:
-    """kill -9 of the server while a batch generates: that batch fails cleanly (nothing of it written),
-    the rerun after a restart resumes to the sample, and the rows equal an uninterrupted run."""
-    plan = build_plan(parse_spec(spec_text("served", [server_b.url], retries=1)))
+    """kill -9 of the server once the first batch has generated, as the next one's requests go out: that
+    batch fails cleanly (nothing of it written), the rerun after a restart resumes to the sample, and the
+    rows equal an uninterrupted run."""
+    text = spec_text("served", [server_b.url], retries=1).replace("retries: 0}", "retries: 0, max_in_flight: 1}")
+    plan = build_plan(parse_spec(text))
     store = ResultStore(tmp_path / "served")
-    out: dict = {}
-    t = threading.Thread(target=lambda: out.setdefault("res", run_sweep(plan, tmp_path, observer=Collect())))
-    t.start()
-    deadline = time.monotonic() + 180
-    while not (store.root.exists() and store.completed() and server_b.running()):  # a batch done, the next running
-        assert t.is_alive() and time.monotonic() < deadline, "the sweep ended before the server could be killed"
-        time.sleep(0.05)
-    server_b.kill()
-    t.join(timeout=120)
-    first = out["res"]
+    # every request's seed names its batch (seed x problem: derive_seed); one batch at a time (max_in_flight
+    # 1), so the first request of another batch is sent only once the first batch has all its answers
+    batch_of = {derive_seed(s, "math500", p.problem_id, phase, sample): (s, p.problem_id)
+                for s in (0, 1) for p in plan.selections["math500"].problems() for sample in range(3)
+                for phase in ("answer", "think0", "think1", "think2", "think3")}
+    seen: list[tuple[int, str]] = []
+
+    def factory(model_id, path, engine_args, plan):
+        eng = vllm_factory(model_id, path, engine_args, plan)
+        inner = eng.stream
+
+        def stream(initial, on_done):
+            def done(req, res):
+                nxt = on_done(req, res)
+                if server_b.proc is not None and any(batch_of[r.seed] != seen[0] for r in nxt):
+                    server_b.kill()  # before the next batch's requests are sent: the event, not a time
+                return nxt
+            seen.extend(batch_of[r.seed] for r in initial[:1])
+            return inner(initial, done)
+
+        eng.stream = stream
+        return eng
+
+    first = run_sweep(plan, tmp_path, engine=factory, observer=Collect())
+    assert server_b.proc is None, "the first batch never finished: the server was not killed"
     assert first.failed_batches and 0 < first.samples < 24
     failures = " ".join(p.read_text() for p in store.failures_dir.rglob("*") if p.is_file())
     assert "every server of model" in failures and "rerun the sweep to resume" in failures

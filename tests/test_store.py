@@ -88,12 +88,11 @@ def _stalled_writer(target: Path):
     code = ("import os, time, sys\nfrom pathlib import Path\nfrom evalkit.store import atomic_write_bytes\n"
             "os.replace = lambda *a: time.sleep(600)\natomic_write_bytes(Path(sys.argv[1]), b'x' * 1000)\n")
     proc = subprocess.Popen([sys.executable, "-c", code, str(target)])
-    for _ in range(600):
+    while proc.poll() is None:  # the event: its temporary file exists (the process then sleeps for 600 s)
         if list(target.parent.glob(".*.tmp")):
             return proc
         time.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the writer never wrote its temporary file")
+    raise AssertionError(f"the writer exited ({proc.returncode}) before it wrote its temporary file")
 
 
 def test_a_resume_removes_the_temporary_files_of_killed_writers_only(tmp_path: Path) -> None:
