@@ -40,7 +40,7 @@ services:
 
 test: install services lint
 	$(EVALKIT) models install smollm2-135m
-	$(PY) -m pytest
+	VENV=$(VENV) bash tests/services/suite
 
 # The tests that wait on real processes, SOAK_N times (default 5) with a CPU hog beside them (tests/services/soak):
 # run before submitting a change to the engine, server, Slurm or kill/resume paths.

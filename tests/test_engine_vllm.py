@@ -255,6 +255,6 @@ sequential: {caps: [64], ignores: [0, 1]}
     info = json.loads((tmp_path / "real" / "manifest.json").read_text())["models"]["smollm2-135m"]
     choice = cpu_engine_choice()
     assert info["cpu_choice"]["why"] == choice["why"] and info["load_s"] > 0
-    assert info["cpu_choice"]["dtype_used"] == (choice["dtype"] or "bfloat16")
+    assert info["cpu_choice"]["dtype_used"] == info["dtype_used"] == (choice["dtype"] or "bfloat16")
     assert info["engine_args"]["kv_cache_memory_bytes"] > 0
 

@@ -62,3 +62,46 @@ def test_the_contamination_embedder_uses_the_same_probe() -> None:
 
     assert native_bf16(ZEN4) and native_bf16(SPR) and not native_bf16(AVX2) and not native_bf16(AVX512)
     assert native_bf16({"asimd", "bf16"}) and not native_bf16({"asimd", "bf16"}, x86_only=True)
+
+
+def test_a_resume_on_another_cpu_generates_in_the_dtype_of_the_stored_rows(tmp_path, monkeypatch) -> None:
+    """Rows generated in bf16 (a CPU with native bf16), resumed where evalkit would choose float32 (an
+    AVX2-only CPU): the rest of the sweep runs in bf16 too, and the run says so."""
+    from pathlib import Path
+
+    from evalkit.generate.scripted import ScriptedEngine
+    from evalkit.pipeline import context, run_sweep
+    from evalkit.pipeline.models import scripted_factory, scripted_resolve
+    from evalkit.pipeline.observer import Collect
+    from evalkit.spec import build_plan, parse_spec
+    from evalkit.store import ResultStore
+
+    asked: list[dict] = []
+
+    def factory(model_id, path, engine_args, plan):  # the scripted engine, standing in for vLLM
+        asked.append(dict(engine_args))
+        eng = scripted_factory(model_id, path, {k: v for k, v in engine_args.items() if k != "dtype"}, plan)
+        assert isinstance(eng, ScriptedEngine)
+        eng.kind, eng.dtype_used = "vllm", engine_args.get("dtype") or "bfloat16"  # vLLM's auto: the model's
+        return eng
+
+    def sweep(seeds: str) -> Collect:
+        plan = build_plan(parse_spec(f"name: r\nmodel: {{id: smollm2-135m}}\n"
+                                     f"tasks: [{{name: math500, limit: 2}}]\nseeds: {seeds}\n"
+                                     "sampling: {answer_max_tokens: 8}\nsequential: {caps: [16]}\n"))
+        seen = Collect()
+        res = run_sweep(plan, tmp_path, engine=factory, resolve=scripted_resolve, observer=seen)
+        assert not res.failed_batches and res.samples
+        return seen
+
+    monkeypatch.setattr(context, "has_cuda", lambda: False)
+    monkeypatch.setattr(context, "cpu_engine_choice", lambda: {"dtype": None, "why": "native bf16"})
+    sweep("[0]")
+    assert "dtype" not in asked[-1]
+    models = ResultStore(Path(tmp_path) / "r").read_manifest()["models"]
+    assert models["smollm2-135m"]["dtype_used"] == "bfloat16"
+    monkeypatch.setattr(context, "cpu_engine_choice", lambda: {"dtype": "float32", "why": "no native bf16"})
+    seen = sweep("[0, 1]")  # another seed, on the other CPU
+    assert asked[-1]["dtype"] == "bfloat16"
+    assert any("generating in bfloat16, the dtype of its stored rows" in m for m in seen.messages), seen.messages
+    assert ResultStore(Path(tmp_path) / "r").read_manifest()["models"]["smollm2-135m"]["dtype_used"] == "bfloat16"

@@ -301,9 +301,10 @@ class VLLMEngine:
         self.max_model_len = int(self.llm.llm_engine.model_config.max_model_len)
         self.name = self.name or Path(self.model_path).name
         self.resolved_args = args
-        # what evalkit chose for this CPU and why (the manifest's models.<id>.cpu_choice); None on CUDA
-        self.cpu_choice = None if cuda else {**cpu_engine_choice(), "dtype_used": str(
-            self.llm.llm_engine.model_config.dtype).replace("torch.", "")}
+        # the dtype the weights and activations run in (the manifest's models.<id>.dtype_used: a resume
+        # keeps it), and what evalkit chose for this CPU and why (models.<id>.cpu_choice; None on CUDA)
+        self.dtype_used = str(self.llm.llm_engine.model_config.dtype).replace("torch.", "")
+        self.cpu_choice = None if cuda else {**cpu_engine_choice(), "dtype_used": self.dtype_used}
         self.generated_tokens = 0  # every token the engine sampled (stop tokens included)
         self.prompt_tokens = 0  # prompt tokens of every finished request
         self.cached_prompt_tokens = 0  # of those, served from the prefix cache (the rest were computed)

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.generate import Job, run_trees
+from evalkit.generate.engine import has_cuda
 from evalkit.generate.fill import FillRun, Unit
+from evalkit.generate.hardware import cpu_engine_choice
 from evalkit.grade import GraderConfig, Item, answer_classes, grade_cached
 from evalkit.grade.verifiers import load_verifier
 from evalkit.pipeline.batches import Batch
@@ -31,6 +33,7 @@ from evalkit.pipeline.observer import Observer
 from evalkit.pipeline.provenance import now
 from evalkit.records import Generation, Grade, Problem
 from evalkit.spec import Plan
+from evalkit.spec.schema import ModelEntry
 from evalkit.store import ResultStore, SampleRow
 
 
@@ -122,7 +125,7 @@ class SweepContext:
             self.say(f"loading the engine for {model_id} … (its output: "
                      f"{self.engine_log if self.engine_log is not None else 'the terminal'})")
             t0 = time.perf_counter()
-            eng = self.engine_factory(model_id, path, dict(entry.engine), self.plan)
+            eng = self.engine_factory(model_id, path, self.stored_dtype(entry), self.plan)
             self.say(f"engine loaded in {time.perf_counter() - t0:.1f} s")
             if hasattr(eng, "server_info"):  # a served model: its warnings (a replica dropped) go to the run log
                 eng.say = self.say
@@ -132,6 +135,7 @@ class SweepContext:
                     "test_double": bool(getattr(eng, "test_double", False)),
                     "flops_n_active": shape.n_active if shape else None,
                     "engine_args": getattr(eng, "resolved_args", dict(entry.engine)),
+                    **({"dtype_used": eng.dtype_used} if getattr(eng, "dtype_used", None) else {}),
                     **({"cpu_choice": eng.cpu_choice} if getattr(eng, "cpu_choice", None) else {}),
                     **({"load_s": round(eng.load_s, 1)} if isinstance(getattr(eng, "load_s", None), float) else {}),
                     "max_model_len": eng.max_model_len,
@@ -142,6 +146,26 @@ class SweepContext:
                 raise
             self.engines[model_id], self.shapes[model_id] = eng, shape
         return self.engines[model_id]
+
+    def stored_dtype(self, entry: ModelEntry) -> dict[str, Any]:
+        """The model's engine arguments, with the dtype its stored rows were generated in when the spec
+        gives none: a resume on another machine (a CPU without native bf16, which evalkit would run in
+        float32; a GPU) generates the rest of the sweep in the same dtype, never a mix of two."""
+        given = dict(entry.engine)
+        if "dtype" in given or entry.server is not None:
+            return given
+        stored = (self.store.read_manifest().get("models") or {}).get(entry.id)
+        if not isinstance(stored, dict) or stored.get("engine") != "vllm":
+            return given
+        dtype = stored.get("dtype_used") or (stored.get("cpu_choice") or {}).get("dtype_used")
+        if not dtype:
+            return given
+        mine = cpu_engine_choice()["dtype"] if not has_cuda() else None  # None: vLLM's auto (the model's dtype)
+        if mine is not None and mine != dtype or mine is None and dtype == "float32":
+            self.say(f"model {entry.id}: generating in {dtype}, the dtype of its stored rows (this machine alone "
+                     f"would use {mine or 'the model config dtype'}); give engine: {{dtype: ...}} in the spec "
+                     f"to choose (a changed dtype is another experiment)")
+        return {**given, "dtype": dtype}
 
     def problems_of(self, task: str, seed: int) -> list[Problem]:
         if (task, seed) not in self.problems:
