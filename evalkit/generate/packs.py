@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from evalkit.errors import EvalkitError
+from evalkit.paths import cache_dir
 
 
 class PackError(EvalkitError, RuntimeError):
@@ -63,10 +64,7 @@ MARKER = "evalkit_pack.json"
 
 
 def cache_root() -> Path:
-    base = os.environ.get("EVALKIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalkit"
-    )
-    return Path(base) / "models"
+    return cache_dir("models")
 
 
 def pack_dir(name: str) -> Path:

@@ -13,15 +13,14 @@ from pathlib import Path
 from evalkit.grade.api import grade_many
 from evalkit.grade.config import GRADER_VERSION, GraderConfig
 from evalkit.grade.sandbox import Item
+from evalkit.paths import cache_dir
 from evalkit.records import Grade
 
 
 def default_path() -> Path:
     if os.environ.get("EVALKIT_GRADE_CACHE"):
         return Path(os.environ["EVALKIT_GRADE_CACHE"])
-    base = os.environ.get("EVALKIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalkit")
-    return Path(base) / "grades.sqlite"
+    return cache_dir("grades.sqlite")
 
 
 class GradeCache:

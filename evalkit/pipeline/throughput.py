@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from evalkit.generate.hardware import cpu_engine_choice
+from evalkit.paths import cache_dir
 from evalkit.spec import Plan, build_plan
 
 MIN_TOKENS, MIN_SECONDS = 1000, 10.0  # a rate measured on less says little
@@ -29,9 +30,7 @@ def history_path() -> Path:
     """``EVALKIT_THROUGHPUT`` if set (the tests point it elsewhere), else ``<cache>/throughput.json``."""
     if os.environ.get("EVALKIT_THROUGHPUT"):
         return Path(os.environ["EVALKIT_THROUGHPUT"])
-    base = os.environ.get("EVALKIT_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "evalkit")
-    return Path(base) / "throughput.json"
+    return cache_dir("throughput.json")
 
 
 def machine_key(hw: dict[str, Any]) -> str:
