@@ -122,3 +122,18 @@ def test_within_cuts_the_problems_to_the_estimate_and_a_rerun_keeps_the_cut(tmp_
     assert "no rate known on this machine for scripted; running the whole sweep" in unknown
     bad = run.invoke(app, ["sweep", str(spec), "--dry-run", "--engine", "scripted", "--within", "0"])
     assert bad.exit_code != 0 and "--within must be a positive number of minutes" in bad.output
+
+
+def test_the_reference_rates_are_the_benchmarks_recorded_ones() -> None:
+    """pipeline/throughput.py:REFERENCE is what benchmarks/engine_cpu_results.md measured, row for row (a rerun
+    of the benchmark that changes a rate fails here until the table is updated)."""
+    rows = {}
+    for line in Path("benchmarks/engine_cpu_results.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 8 and cells[1] in ("native", "avx2"):
+            pack, isa, dtype, executor, load_s, batch = cells[:6]
+            rows[(pack, isa, dtype, executor)] = (float(batch), float(load_s))
+    assert len(rows) == 16
+    for (pack, native, executor), rate in tp.REFERENCE.items():
+        isa, dtype = ("native", "bfloat16") if native else ("avx2", "float32")  # the dtype evalkit picks there
+        assert rows[(pack, isa, dtype, executor)] == rate, (pack, native, executor)
